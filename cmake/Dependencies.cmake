@@ -1,0 +1,5 @@
+# Every dependency comes from Debian bookworm packages (see scripts/install-deps.sh);
+# nothing is downloaded at configure or build time.
+find_package(Boost 1.81 REQUIRED COMPONENTS json url filesystem)
+find_package(fmt REQUIRED)
+find_package(Threads REQUIRED)

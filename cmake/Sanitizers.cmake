@@ -1,0 +1,9 @@
+# ASan + UBSan for the whole build (the `asan` preset). Applied globally so the
+# library, the binary and the tests agree on the runtime.
+option(CAS_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
+
+if(CAS_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and the tests need. Idempotent: packages
+# already present are skipped, and `apt-get update` runs at most once per call.
+# Works as root or through sudo. Usage: scripts/install-deps.sh [--test]
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake ninja-build git pkg-config
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-filesystem1.81-dev
+  libfmt-dev catch2
+)
+# What the test suite drives besides the binary: curl for raw HTTP checks,
+# node/npm for the real CLI and the official openai client.
+test_pkgs=(curl nodejs npm python3)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  want+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  # nodejs/npm may come from outside Debian (e.g. nodesource); a working binary is enough.
+  case "$p" in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo_cmd=(sudo)
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,171 @@
+// Option table: each setting has an environment variable and/or a flag, a parser that
+// validates it, and help text. `--help` and the README's configuration table come from it.
+#include "config.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <limits>
+#include <string_view>
+
+#ifndef CAS_VERSION
+#define CAS_VERSION "0.0.0"
+#endif
+
+namespace cas {
+namespace {
+
+// An error message, or nothing when the value was accepted.
+using SetResult = std::optional<std::string>;
+
+template <class T>
+SetResult parse_unsigned(std::string_view text, T min, T max, T& out) {
+    std::uint64_t value = 0;
+    const auto* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc{} || ptr != end || value < min || value > max) {
+        return fmt::format("must be an integer from {} to {}, got '{}'", min, max, text);
+    }
+    out = static_cast<T>(value);
+    return std::nullopt;
+}
+
+SetResult parse_non_empty(std::string_view text, std::string& out) {
+    if (text.empty()) {
+        return "must not be empty";
+    }
+    out = text;
+    return std::nullopt;
+}
+
+struct Option {
+    const char* env;   // nullptr: flag only
+    const char* flag;  // nullptr: environment only (secrets never go on argv)
+    const char* value_name;
+    const char* help;
+    SetResult (*set)(Config&, std::string_view);
+    std::string (*show)(const Config&);  // the current value, for --help's defaults
+};
+
+constexpr std::size_t kMiB = 1024U * 1024U;
+
+const Option kOptions[] = {
+    {"API_BEARER_TOKEN", nullptr, "TOKEN",
+     "Bearer token clients must send. Empty: every protected route answers 401. "
+     "Environment only, so it never shows in the process list.",
+     [](Config& c, std::string_view v) -> SetResult {
+         c.api_bearer_token = v;
+         return std::nullopt;
+     },
+     [](const Config&) { return std::string("(empty)"); }},
+    {"WORKSPACE_DIR", "--workspace-dir", "DIR", "Git workspace the agent runs in.",
+     [](Config& c, std::string_view v) { return parse_non_empty(v, c.workspace_dir); },
+     [](const Config& c) { return c.workspace_dir; }},
+    {"CLAUDE_BIN", "--claude-bin", "PATH", "Claude Code CLI to run (looked up on PATH).",
+     [](Config& c, std::string_view v) { return parse_non_empty(v, c.claude_bin); },
+     [](const Config& c) { return c.claude_bin; }},
+    {"HOST", "--host", "ADDR", "Address to listen on.",
+     [](Config& c, std::string_view v) { return parse_non_empty(v, c.host); },
+     [](const Config& c) { return c.host; }},
+    {"PORT", "--port", "N", "Port to listen on (0 picks a free one).",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<std::uint16_t>(v, 0, 65535, c.port);
+     },
+     [](const Config& c) { return std::to_string(c.port); }},
+    {"MAX_BODY_BYTES", "--max-body-bytes", "N", "Largest request body accepted (413 above).",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<std::size_t>(v, 1, 1024 * kMiB, c.max_body_bytes);
+     },
+     [](const Config& c) { return std::to_string(c.max_body_bytes); }},
+    {"MAX_HEADER_BYTES", "--max-header-bytes", "N",
+     "Largest request line plus headers accepted (431 above).",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<std::size_t>(v, 1024, kMiB, c.max_header_bytes);
+     },
+     [](const Config& c) { return std::to_string(c.max_header_bytes); }},
+    {"READ_TIMEOUT_SECONDS", "--read-timeout", "S",
+     "Time allowed to send a request's headers, its body, or to idle on keep-alive.",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<unsigned>(v, 1, 3600, c.read_timeout_seconds);
+     },
+     [](const Config& c) { return std::to_string(c.read_timeout_seconds); }},
+    {"MAX_CONNECTIONS", "--max-connections", "N",
+     "Concurrent connections; further ones are closed at once.",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<unsigned>(v, 1, 100000, c.max_connections);
+     },
+     [](const Config& c) { return std::to_string(c.max_connections); }},
+};
+
+ExitRequest bad_usage(std::string message) {
+    return {2, fmt::format("claude-agent-service: {}\nTry --help.", message)};
+}
+
+}  // namespace
+
+std::string usage_text() {
+    std::string out =
+        "Usage: claude-agent-service [OPTIONS]\n"
+        "Runs the Claude Code CLI on a git workspace behind an HTTP API.\n\n"
+        "Each setting is read from its environment variable; a flag overrides it.\n\n";
+    for (const auto& opt : kOptions) {
+        std::string names = opt.flag != nullptr ? fmt::format("{} {}", opt.flag, opt.value_name)
+                                                : std::string("(no flag)");
+        out += fmt::format("  {:<28} {}\n      {} (default: {})\n", names,
+                           opt.env != nullptr ? opt.env : "", opt.help, opt.show(Config{}));
+    }
+    out += "  --help                       Show this text and exit.\n";
+    out += "  --version                    Show the version and exit.\n";
+    return out;
+}
+
+std::variant<Config, ExitRequest> parse_config(std::span<const char* const> args,
+                                               const EnvLookup& env) {
+    Config config;
+    for (const auto& opt : kOptions) {
+        if (opt.env == nullptr) continue;
+        if (auto value = env(opt.env)) {
+            if (auto err = opt.set(config, *value)) {
+                return bad_usage(fmt::format("{}: {}", opt.env, *err));
+            }
+        }
+    }
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view arg = args[i];
+        if (arg == "--help" || arg == "-h") return ExitRequest{0, usage_text()};
+        if (arg == "--version") return ExitRequest{0, "claude-agent-service " CAS_VERSION "\n"};
+
+        std::optional<std::string_view> inline_value;
+        if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+            inline_value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+        }
+        const Option* match = nullptr;
+        for (const auto& opt : kOptions) {
+            if (opt.flag != nullptr && arg == opt.flag) match = &opt;
+        }
+        if (match == nullptr) return bad_usage(fmt::format("unknown option '{}'", arg));
+        std::string_view value;
+        if (inline_value) {
+            value = *inline_value;
+        } else if (i + 1 < args.size()) {
+            value = args[++i];
+        } else {
+            return bad_usage(fmt::format("{} needs a value", arg));
+        }
+        if (auto err = match->set(config, value)) {
+            return bad_usage(fmt::format("{}: {}", arg, *err));
+        }
+    }
+    return config;
+}
+
+std::optional<std::string> process_env(const std::string& name) {
+    // getenv is fine here: main() reads the environment once, before any thread starts.
+    const char* value = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe)
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+}
+
+}  // namespace cas

@@ -1,0 +1,56 @@
+// Error bodies in one place so every path (router, auth, limits, handlers) answers alike.
+#include "http/response.hpp"
+
+#include <boost/json.hpp>
+
+namespace cas::http {
+namespace json = boost::json;
+namespace {
+
+std::string_view openai_error_type(unsigned status) {
+    switch (status) {
+        case 401: return "authentication_error";
+        case 403: return "permission_error";
+        case 429: return "rate_limit_error";
+        default: return status >= 500 ? "server_error" : "invalid_request_error";
+    }
+}
+
+json::value null_if_empty(std::string_view text) {
+    return text.empty() ? json::value(nullptr) : json::value(json::string(text));
+}
+
+}  // namespace
+
+ErrorDialect dialect_for(const std::vector<std::string>& segments) {
+    return !segments.empty() && segments.front() == "v1" ? ErrorDialect::openai
+                                                         : ErrorDialect::detail;
+}
+
+Response json_response(unsigned status, const json::value& body) {
+    Response response;
+    response.status = status;
+    response.body = json::serialize(body);
+    return response;
+}
+
+Response error_response(ErrorDialect dialect, unsigned status, std::string_view message,
+                        std::string_view param, std::string_view code) {
+    if (dialect == ErrorDialect::detail) {
+        return json_response(status, json::object{{"detail", message}});
+    }
+    return json_response(status, json::object{{"error", json::object{
+                                                            {"message", message},
+                                                            {"type", openai_error_type(status)},
+                                                            {"param", null_if_empty(param)},
+                                                            {"code", null_if_empty(code)},
+                                                        }}});
+}
+
+Response unauthorized(ErrorDialect dialect, std::string_view message) {
+    auto response = error_response(dialect, 401, message);
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return response;
+}
+
+}  // namespace cas::http

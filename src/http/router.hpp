@@ -1,0 +1,46 @@
+// The route table: method + path pattern ("/jobs/{id}") → handler, with the access rule
+// the server enforces before it reads the body. Telling 404 from 405 needs the whole table,
+// so matching lives here rather than in each handler.
+#pragma once
+
+#include "http/message.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cas::http {
+
+enum class Access { open, bearer };
+
+struct Route {
+    std::string method;
+    std::string pattern;
+    Access access;
+    Handler handler;
+};
+
+struct RouteMatch {
+    enum class Kind { found, not_found, method_not_allowed };
+    Kind kind = Kind::not_found;
+    const Route* route = nullptr;  // when found
+    Fields params;                 // when found
+    std::string allow;             // when method_not_allowed: "GET, POST"
+};
+
+class Router {
+public:
+    void add(std::string method, std::string pattern, Access access, Handler handler);
+    [[nodiscard]] RouteMatch match(std::string_view method,
+                                   const std::vector<std::string>& segments) const;
+    [[nodiscard]] const std::vector<Route>& routes() const { return routes_; }
+
+private:
+    struct Entry {
+        std::vector<std::string> segments;  // "{name}" matches any one non-empty segment
+    };
+    std::vector<Route> routes_;
+    std::vector<Entry> entries_;  // parallel to routes_
+};
+
+}  // namespace cas::http

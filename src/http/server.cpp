@@ -1,0 +1,299 @@
+// Listener and sessions on Beast. The order inside a session is the point of this file:
+// read headers (bounded, timed) → route → authenticate → check the declared length →
+// read the body (bounded, timed) → run the handler → write → keep-alive or close.
+// Anything the client sends wrong ends in a JSON 4xx or a close, never an exception
+// escaping the session.
+#include "http/server.hpp"
+
+#include "http/auth.hpp"
+#include "http/response.hpp"
+#include "log.hpp"
+#include "random_id.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+
+#include <chrono>
+#include <exception>
+#include <unordered_set>
+
+namespace cas::http {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+using Clock = std::chrono::steady_clock;
+
+// What the session knows about a connection, so stop() can close idle ones.
+struct SessionState {
+    beast::tcp_stream* stream;
+    bool idle = true;  // waiting for (the rest of) a request's headers
+};
+
+bool valid_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 128) return false;
+    for (char c : id) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// Copies what handlers need out of Beast's header; false if the target is not a valid
+// origin-form URL.
+bool to_request(const bhttp::request_parser<bhttp::string_body>::value_type& msg, Request& out) {
+    out.method = msg.method_string();
+    out.target = msg.target();
+    auto url = boost::urls::parse_origin_form(msg.target());
+    if (!url) return false;
+    for (auto segment : url->segments()) out.segments.emplace_back(segment);
+    for (auto param : url->params()) out.query.emplace_back(param.key, param.value);
+    for (const auto& field : msg) out.headers.emplace_back(field.name_string(), field.value());
+    auto id = out.header("X-Request-Id");
+    out.request_id = id && valid_request_id(*id) ? std::string(*id) : random_hex(16);
+    return true;
+}
+
+}  // namespace
+
+struct Server::Impl {
+    asio::io_context& io;
+    const Router& router;
+    ServerOptions options;
+    tcp::acceptor acceptor;
+    std::unordered_set<SessionState*> sessions;
+    bool stopping = false;
+
+    Impl(asio::io_context& io_, const Router& router_, ServerOptions options_)
+        : io(io_), router(router_), options(std::move(options_)), acceptor(io_) {}
+
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> session(tcp::socket socket);
+    // Handles one request whose headers are parsed. Reads the body when the request is
+    // allowed in. Sets `close` when the connection cannot be reused.
+    asio::awaitable<Response> serve(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                    bhttp::request_parser<bhttp::string_body>& parser,
+                                    Request& request, bool& close);
+    asio::awaitable<bool> write(beast::tcp_stream& stream, const Request& request,
+                                Response response, bool keep_alive, unsigned version);
+};
+
+Server::Server(asio::io_context& io, const Router& router, ServerOptions options)
+    : impl_(std::make_unique<Impl>(io, router, std::move(options))) {}
+
+Server::~Server() = default;
+
+std::uint16_t Server::listen() {
+    auto address = asio::ip::make_address(impl_->options.host);
+    tcp::endpoint endpoint(address, impl_->options.port);
+    auto& acceptor = impl_->acceptor;
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    return acceptor.local_endpoint().port();
+}
+
+void Server::start() {
+    asio::co_spawn(impl_->io, impl_->accept_loop(), [](const std::exception_ptr& e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log::error("accept loop failed", {{"error", ex.what()}});
+        }
+    });
+}
+
+void Server::stop() {
+    auto& impl = *impl_;
+    impl.stopping = true;
+    boost::system::error_code ignored;
+    impl.acceptor.close(ignored);
+    for (auto* state : impl.sessions) {
+        // Busy sessions finish their request and then close (they check `stopping`).
+        if (state->idle) state->stream->socket().close(ignored);
+    }
+}
+
+asio::awaitable<void> Server::Impl::accept_loop() {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+        if (ec) {
+            if (stopping || ec == asio::error::operation_aborted) co_return;
+            // EMFILE and friends: log, back off briefly, keep serving.
+            log::warn("accept failed", {{"error", ec.message()}});
+            asio::steady_timer pause(io, std::chrono::milliseconds(50));
+            co_await pause.async_wait(nothrow);
+            continue;
+        }
+        if (sessions.size() >= options.max_connections) {
+            log::warn("connection refused: too many connections",
+                      {{"limit", options.max_connections}});
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        socket.set_option(tcp::no_delay(true), ec);
+        asio::co_spawn(io, session(std::move(socket)), [](const std::exception_ptr& e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                log::error("session failed", {{"error", ex.what()}});
+            }
+        });
+    }
+}
+
+asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    SessionState state{&stream};
+    sessions.insert(&state);
+    struct Unregister {
+        std::unordered_set<SessionState*>& set;
+        SessionState* state;
+        ~Unregister() { set.erase(state); }
+    } unregister{sessions, &state};
+
+    const auto read_timeout = std::chrono::seconds(options.read_timeout_seconds);
+    beast::flat_buffer buffer;
+    bool keep_alive = true;
+    while (keep_alive && !stopping) {
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+        parser.body_limit(boost::none);  // checked after authentication, see serve()
+
+        state.idle = true;
+        stream.expires_after(read_timeout);
+        auto [ec, bytes] = co_await bhttp::async_read_header(stream, buffer, parser, nothrow);
+        state.idle = false;
+        auto started = Clock::now();
+        if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
+            ec == asio::error::connection_reset || ec == asio::error::bad_descriptor) {
+            break;  // the client left, or stop() closed an idle connection
+        }
+        if (ec == beast::error::timeout) {
+            log::info("connection closed: read timeout", {{"timeout_s", options.read_timeout_seconds}});
+            break;
+        }
+
+        Request request;
+        Response response;
+        bool close = false;
+        unsigned version = 11;
+        if (ec) {
+            close = true;
+            request.request_id = random_hex(16);
+            response = ec == bhttp::error::header_limit
+                           ? error_response(ErrorDialect::detail, 431, "Request headers too large")
+                           : error_response(ErrorDialect::detail, 400,
+                                            "Malformed HTTP request: " + ec.message());
+        } else {
+            version = parser.get().version();
+            try {
+                response = co_await serve(stream, buffer, parser, request, close);
+            } catch (const std::exception& ex) {
+                // The one boundary for the unexpected: log it, answer a generic 500.
+                log::error("handler failed", {{"request_id", request.request_id},
+                                              {"error", ex.what()}});
+                response = error_response(dialect_for(request.segments), 500,
+                                          "Internal server error");
+            }
+            keep_alive = parser.keep_alive();
+        }
+        if (close || stopping) keep_alive = false;
+        auto status = response.status;
+        bool written = co_await write(stream, request, std::move(response), keep_alive, version);
+        auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+        log::info("request", {{"request_id", request.request_id},
+                              {"method", request.method},
+                              {"target", request.target},
+                              {"status", status},
+                              {"duration_ms", elapsed}});
+        if (!written) co_return;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<Response> Server::Impl::serve(beast::tcp_stream& stream,
+                                              beast::flat_buffer& buffer,
+                                              bhttp::request_parser<bhttp::string_body>& parser,
+                                              Request& request, bool& close) {
+    // A request that is refused before its body is read leaves the body on the wire.
+    close = !parser.is_done();
+    if (!to_request(parser.get(), request)) {
+        request.request_id = random_hex(16);
+        co_return error_response(ErrorDialect::detail, 400, "Malformed request target");
+    }
+    auto dialect = dialect_for(request.segments);
+    auto match = router.match(request.method, request.segments);
+    if (match.kind == RouteMatch::Kind::not_found) {
+        co_return error_response(dialect, 404, "Not Found");
+    }
+    if (match.kind == RouteMatch::Kind::method_not_allowed) {
+        auto response = error_response(dialect, 405, "Method Not Allowed");
+        response.headers.emplace_back("Allow", match.allow);
+        co_return response;
+    }
+    if (match.route->access == Access::bearer) {
+        auto outcome = check_bearer(request.header("Authorization"), options.bearer_token);
+        if (outcome != AuthOutcome::ok) co_return unauthorized(dialect, auth_failure_message(outcome));
+    }
+    if (auto length = parser.content_length(); length && *length > options.max_body_bytes) {
+        co_return error_response(dialect, 413,
+                                 "Request body too large (limit " +
+                                     std::to_string(options.max_body_bytes) + " bytes)");
+    }
+    if (!parser.is_done()) {
+        parser.body_limit(options.max_body_bytes);
+        stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
+        auto [ec, bytes] = co_await bhttp::async_read(stream, buffer, parser, nothrow);
+        if (ec == bhttp::error::body_limit) {
+            co_return error_response(dialect, 413, "Request body too large (limit " +
+                                                       std::to_string(options.max_body_bytes) +
+                                                       " bytes)");
+        }
+        if (ec) {
+            // Timeout or a broken body: say so if the socket still works, then close.
+            co_return error_response(dialect, ec == beast::error::timeout ? 408 : 400,
+                                     ec == beast::error::timeout
+                                         ? "Timed out reading the request body"
+                                         : "Malformed request body: " + ec.message());
+        }
+        close = false;
+    }
+    request.body = std::move(parser.get().body());
+    request.params = std::move(match.params);
+    co_return co_await match.route->handler(request);
+}
+
+asio::awaitable<bool> Server::Impl::write(beast::tcp_stream& stream, const Request& request,
+                                          Response response, bool keep_alive, unsigned version) {
+    bhttp::response<bhttp::string_body> message{static_cast<bhttp::status>(response.status),
+                                                version};
+    message.set(bhttp::field::content_type, response.content_type);
+    if (!request.request_id.empty()) message.set("X-Request-Id", request.request_id);
+    for (auto& [name, value] : response.headers) message.set(name, value);
+    message.body() = std::move(response.body);
+    message.keep_alive(keep_alive);
+    message.prepare_payload();
+    stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
+    auto [ec, bytes] = co_await bhttp::async_write(stream, message, nothrow);
+    co_return !ec;
+}
+
+}  // namespace cas::http

@@ -1,0 +1,48 @@
+// The HTTP/1.1 server: a listener coroutine and one session coroutine per connection.
+// All Beast code lives behind this header. Sessions read headers first, route and
+// authenticate, and only then read the body, under a size limit and a read timeout.
+#pragma once
+
+#include "http/router.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace cas::http {
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8000;
+    std::string bearer_token;
+    std::size_t max_body_bytes = 4U * 1024U * 1024U;
+    std::size_t max_header_bytes = 16U * 1024U;
+    unsigned read_timeout_seconds = 30;
+    unsigned max_connections = 512;
+};
+
+class Server {
+public:
+    Server(boost::asio::io_context& io, const Router& router, ServerOptions options);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds and listens; throws boost::system::system_error on failure. Returns the port.
+    std::uint16_t listen();
+    // Starts accepting (on the io_context's thread).
+    void start();
+    // Stops accepting, closes idle connections, and lets busy ones finish their request.
+    void stop();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cas::http

@@ -1,0 +1,46 @@
+// The log sink. A single fwrite per line keeps lines whole even if another thread
+// (the job store's, later) logs at the same time.
+#include "log.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+
+namespace cas::log {
+namespace {
+
+std::atomic<Level> min_level{Level::info};
+
+std::string_view name_of(Level level) {
+    switch (level) {
+        case Level::debug: return "debug";
+        case Level::info: return "info";
+        case Level::warn: return "warn";
+        case Level::error: return "error";
+    }
+    return "info";
+}
+
+}  // namespace
+
+void set_min_level(Level level) { min_level.store(level); }
+
+void write(Level level, std::string_view message, boost::json::object fields) {
+    if (level < min_level.load()) return;
+    auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    boost::json::object line;
+    line.reserve(fields.size() + 3);
+    line["time"] = fmt::format("{:%FT%T}Z", now);
+    line["level"] = name_of(level);
+    line["msg"] = message;
+    for (auto& field : fields) line[field.key()] = std::move(field.value());
+    auto text = boost::json::serialize(line);
+    text += '\n';
+    std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+}  // namespace cas::log

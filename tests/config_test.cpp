@@ -1,0 +1,84 @@
+#include "config.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <vector>
+
+using cas::Config;
+using cas::ExitRequest;
+
+namespace {
+
+struct Parse {
+    std::map<std::string, std::string> env;
+    std::variant<Config, ExitRequest> operator()(std::vector<const char*> args) const {
+        return cas::parse_config(args, [this](const std::string& name) -> std::optional<std::string> {
+            auto it = env.find(name);
+            if (it == env.end()) return std::nullopt;
+            return it->second;
+        });
+    }
+};
+
+}  // namespace
+
+TEST_CASE("config defaults match the reference app") {
+    auto result = Parse{}({});
+    REQUIRE(std::holds_alternative<Config>(result));
+    const auto& c = std::get<Config>(result);
+    CHECK(c.api_bearer_token.empty());
+    CHECK(c.workspace_dir == "/workspace/infra");
+    CHECK(c.claude_bin == "claude");
+    CHECK(c.host == "127.0.0.1");
+    CHECK(c.port == 8000);
+    CHECK(c.max_body_bytes == 4U * 1024U * 1024U);
+}
+
+TEST_CASE("config reads the environment and flags override it") {
+    Parse parse{{{"API_BEARER_TOKEN", "s3cret"}, {"PORT", "9000"}, {"WORKSPACE_DIR", "/w"}}};
+    auto env_only = std::get<Config>(parse({}));
+    CHECK(env_only.api_bearer_token == "s3cret");
+    CHECK(env_only.port == 9000);
+    CHECK(env_only.workspace_dir == "/w");
+
+    auto flagged = std::get<Config>(parse({"--port", "9100", "--host=0.0.0.0", "--max-body-bytes", "10"}));
+    CHECK(flagged.port == 9100);
+    CHECK(flagged.host == "0.0.0.0");
+    CHECK(flagged.max_body_bytes == 10);
+}
+
+TEST_CASE("config rejects bad values with exit code 2 and names the setting") {
+    auto check = [](Parse parse, std::vector<const char*> args, std::string_view needle) {
+        auto result = parse(std::move(args));
+        REQUIRE(std::holds_alternative<ExitRequest>(result));
+        const auto& exit = std::get<ExitRequest>(result);
+        CHECK(exit.exit_code == 2);
+        CHECK_THAT(exit.message, Catch::Contains(std::string(needle)));
+    };
+    check({}, {"--port", "70000"}, "--port");
+    check({}, {"--port", "80x"}, "80x");
+    check({}, {"--port", ""}, "--port");
+    check({}, {"--port", "-1"}, "--port");
+    check({}, {"--port"}, "needs a value");
+    check({}, {"--bogus"}, "unknown option '--bogus'");
+    check({{{"PORT", "abc"}}}, {}, "PORT");
+    check({{{"MAX_BODY_BYTES", "0"}}}, {}, "MAX_BODY_BYTES");
+    check({{{"READ_TIMEOUT_SECONDS", "99999999999999999999999"}}}, {}, "READ_TIMEOUT_SECONDS");
+    check({{{"WORKSPACE_DIR", ""}}}, {}, "must not be empty");
+}
+
+TEST_CASE("config --help and --version exit 0") {
+    auto help = std::get<ExitRequest>(Parse{}({"--help"}));
+    CHECK(help.exit_code == 0);
+    CHECK_THAT(help.message, Catch::Contains("API_BEARER_TOKEN") && Catch::Contains("--port N"));
+    auto version = std::get<ExitRequest>(Parse{}({"--version"}));
+    CHECK(version.exit_code == 0);
+    CHECK_THAT(version.message, Catch::StartsWith("claude-agent-service "));
+}
+
+TEST_CASE("the bearer token cannot be given on the command line") {
+    auto result = Parse{}({"--api-bearer-token", "x"});
+    REQUIRE(std::holds_alternative<ExitRequest>(result));
+    CHECK(std::get<ExitRequest>(result).exit_code == 2);
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// Dependency-free stand-in for the Anthropic Messages API, good enough for the
+// real Claude Code CLI (`claude -p`) to run offline against it.
+//
+//   node messages-stub.mjs [--port 0]     -> prints "LISTENING <port>" on stdout
+//
+// Reply text: "STUB-REPLY: " + first 60 chars of the last user text (trimmed),
+// or exactly $STUB_REPLY if set. Model "claude-error-400" gets a 400 error.
+// Every request is logged to stderr as: METHOD PATH model=M stream=S
+// If $STUB_DUMP_DIR is set, each request body is saved there as NNN.json.
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+
+const args = process.argv.slice(2);
+const portArg = args.indexOf('--port');
+const port = portArg >= 0 ? Number(args[portArg + 1]) : 0;
+
+const log = (...a) => process.stderr.write(a.join(' ') + '\n');
+const id = (p) => p + randomBytes(12).toString('hex');
+
+// Last text block of the last user message, skipping CLI-injected <system-reminder> blocks.
+function lastUserText(messages = []) {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m.role !== 'user') continue;
+    const blocks = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content || [];
+    for (let j = blocks.length - 1; j >= 0; j--) {
+      const b = blocks[j];
+      if (b.type === 'text' && !b.text.trimStart().startsWith('<system-reminder>')) return b.text;
+    }
+  }
+  return '';
+}
+
+function replyText(body) {
+  if (process.env.STUB_REPLY !== undefined) return process.env.STUB_REPLY;
+  return 'STUB-REPLY: ' + lastUserText(body.messages).trim().slice(0, 60);
+}
+
+// Deterministic but plausible token counts: ~4 bytes/token for the prompt,
+// mostly "cached" (75% read, rest created), a small uncached tail.
+function usageFor(rawLen, body, text) {
+  const total = Math.max(10, Math.ceil(rawLen / 4));
+  const input = Math.min(total, 3 + Math.ceil(lastUserText(body.messages).length / 4));
+  const rest = total - input;
+  const cacheRead = Math.floor(rest * 0.75);
+  return {
+    input_tokens: input,
+    cache_creation_input_tokens: rest - cacheRead,
+    cache_read_input_tokens: cacheRead,
+    output_tokens: Math.max(1, Math.ceil(text.length / 4)),
+    service_tier: 'standard',
+  };
+}
+
+function sendJson(res, status, obj, rid = id('req_')) {
+  const s = JSON.stringify(obj);
+  res.writeHead(status, { 'content-type': 'application/json', 'request-id': rid, 'content-length': Buffer.byteLength(s) });
+  res.end(s);
+}
+
+function apiError(res, status, type, message) {
+  const rid = id('req_');
+  sendJson(res, status, { type: 'error', error: { type, message }, request_id: rid }, rid);
+}
+
+function messageReply(res, body, rawLen) {
+  const text = replyText(body);
+  const usage = usageFor(rawLen, body, text);
+  const msg = {
+    id: id('msg_stub_'), type: 'message', role: 'assistant', model: body.model,
+    content: [{ type: 'text', text }], stop_reason: 'end_turn', stop_sequence: null, usage,
+  };
+  if (!body.stream) return sendJson(res, 200, msg);
+
+  // Server-sent events, same event sequence as the real API.
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': id('req_') });
+  const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+  ev('message_start', { message: { ...msg, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } } });
+  ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+  ev('ping', {});
+  const n = Math.min(4, Math.max(1, text.length)); // a few deltas
+  const step = Math.ceil(text.length / n) || 1;
+  for (let i = 0; i < text.length; i += step) {
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: text.slice(i, i + step) } });
+  }
+  ev('content_block_stop', { index: 0 });
+  ev('message_delta', {
+    delta: { stop_reason: 'end_turn', stop_sequence: null },
+    usage: { input_tokens: usage.input_tokens, cache_creation_input_tokens: usage.cache_creation_input_tokens,
+      cache_read_input_tokens: usage.cache_read_input_tokens, output_tokens: usage.output_tokens },
+  });
+  ev('message_stop', {});
+  res.end();
+}
+
+let dumped = 0;
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const path = new URL(req.url, 'http://x').pathname;
+    let body = {};
+    if (raw) { try { body = JSON.parse(raw); } catch { /* leave {} */ } }
+    log(req.method, req.url, `model=${body.model ?? '-'}`, `stream=${body.stream ?? '-'}`);
+    if (process.env.STUB_DUMP_DIR) {
+      writeFileSync(`${process.env.STUB_DUMP_DIR}/${String(++dumped).padStart(3, '0')}.json`, raw || '{}');
+    }
+
+    if (req.method === 'POST' && path === '/v1/messages') {
+      if (!raw || typeof body !== 'object' || !Array.isArray(body.messages)) {
+        return apiError(res, 400, 'invalid_request_error', 'messages: field required');
+      }
+      if (body.model === 'claude-error-400') {
+        return apiError(res, 400, 'invalid_request_error', 'stub: model claude-error-400 always fails');
+      }
+      return messageReply(res, body, Buffer.byteLength(raw));
+    }
+    if (req.method === 'POST' && path === '/v1/messages/count_tokens') {
+      return sendJson(res, 200, { input_tokens: Math.max(1, Math.ceil(Buffer.byteLength(raw) / 4)) });
+    }
+    // Anything else: harmless 404 in Anthropic error shape, logged for investigation.
+    log('  (unhandled request, answered 404)');
+    return apiError(res, 404, 'not_found_error', `stub: no route for ${req.method} ${path}`);
+  });
+});
+
+server.listen(port, '127.0.0.1', () => {
+  process.stdout.write(`LISTENING ${server.address().port}\n`);
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));

@@ -1,0 +1,222 @@
+// The HTTP core over real sockets against the real binary: health, auth answers, limits,
+// malformed input, keep-alive and pipelining, timeouts, and graceful stop.
+#include "integration/service_process.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <signal.h>
+
+#include <thread>
+
+using namespace cas::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::map<std::string, std::string> kTokenEnv{{"API_BEARER_TOKEN", "test-token"}};
+
+std::map<std::string, std::string> bearer(const std::string& token) {
+    return {{"Authorization", "Bearer " + token}};
+}
+
+}  // namespace
+
+TEST_CASE("health answers without auth") {
+    ServiceProcess service(kTokenEnv);
+    auto reply = request(service.port(), "GET", "/health");
+    CHECK(reply.status == 200);
+    CHECK(reply.body == R"({"status":"ok","busy":false})");
+    CHECK(reply.header("content-type") == "application/json");
+    CHECK(reply.header("x-request-id").size() == 16);
+}
+
+TEST_CASE("protected routes give the reference app's three 401s") {
+    SECTION("unconfigured token") {
+        ServiceProcess service;
+        for (auto headers : {std::map<std::string, std::string>{}, bearer(""), bearer("x")}) {
+            auto reply = request(service.port(), "GET", "/jobs/abc", "", headers);
+            CHECK(reply.status == 401);
+            CHECK(reply.body == R"({"detail":"Service unauthenticated"})");
+            CHECK(reply.header("www-authenticate") == "Bearer");
+        }
+    }
+    SECTION("missing and wrong tokens") {
+        ServiceProcess service(kTokenEnv);
+        auto missing = request(service.port(), "GET", "/jobs/abc");
+        CHECK(missing.status == 401);
+        CHECK(missing.body == R"({"detail":"Missing bearer token"})");
+        CHECK(missing.header("www-authenticate") == "Bearer");
+
+        auto basic = request(service.port(), "GET", "/jobs/abc", "", {{"Authorization", "Basic eA=="}});
+        CHECK(basic.body == R"({"detail":"Missing bearer token"})");
+
+        auto wrong = request(service.port(), "GET", "/jobs/abc", "", bearer("nope"));
+        CHECK(wrong.status == 401);
+        CHECK(wrong.body == R"({"detail":"Invalid token"})");
+        CHECK(wrong.header("www-authenticate") == "Bearer");
+
+        auto non_ascii = request(service.port(), "GET", "/jobs/abc", "", bearer("t\xc3\xa9st-token"));
+        CHECK(non_ascii.status == 401);
+        CHECK(non_ascii.body == R"({"detail":"Invalid token"})");
+    }
+    SECTION("the token never reaches the log") {
+        ServiceProcess service(kTokenEnv);
+        request(service.port(), "GET", "/jobs/abc", "", bearer("test-token"));
+        request(service.port(), "GET", "/jobs/abc", "", bearer("wrong-guess"));
+        CHECK(service.log().find("test-token") == std::string::npos);
+        CHECK(service.log().find("wrong-guess") == std::string::npos);
+    }
+}
+
+TEST_CASE("auth happens before the body is read or parsed") {
+    ServiceProcess service(kTokenEnv);
+    // Anonymous, with a body the schema would reject: 401, not 422.
+    auto reply = request(service.port(), "POST", "/execute", R"({"nonsense":1})");
+    CHECK(reply.status == 401);
+    CHECK(reply.body == R"({"detail":"Missing bearer token"})");
+
+    // Anonymous with a declared 100 MiB body that is never sent: answered at once.
+    Connection conn(service.port(), 5s);
+    conn.send("POST /execute HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n");
+    auto early = conn.read_reply();
+    CHECK(early.status == 401);
+    CHECK(early.header("connection") == "close");
+}
+
+TEST_CASE("unknown paths are 404 and wrong methods 405 with Allow") {
+    ServiceProcess service(kTokenEnv);
+    auto missing = request(service.port(), "GET", "/nope");
+    CHECK(missing.status == 404);
+    CHECK(missing.body == R"({"detail":"Not Found"})");
+
+    auto wrong = request(service.port(), "DELETE", "/health");
+    CHECK(wrong.status == 405);
+    CHECK(wrong.header("allow") == "GET");
+    CHECK(wrong.body == R"({"detail":"Method Not Allowed"})");
+
+    auto v1 = request(service.port(), "GET", "/v1/nope");
+    CHECK(v1.status == 404);
+    CHECK(v1.body.find(R"("error":{"message":"Not Found")") != std::string::npos);
+}
+
+TEST_CASE("a body over the limit is 413 and the server keeps serving") {
+    ServiceProcess service(kTokenEnv);
+    std::string big(5U * 1024U * 1024U, 'x');
+    auto reply = request(service.port(), "POST", "/execute", big, bearer("test-token"));
+    CHECK(reply.status == 413);
+    CHECK(reply.body.find("too large") != std::string::npos);
+
+    // Chunked bodies have no declared length: the limit applies while reading.
+    ServiceProcess small(kTokenEnv, {"--max-body-bytes", "1000"});
+    Connection conn(small.port());
+    std::string chunk(800, 'y');
+    conn.send("POST /execute HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n"
+              "Transfer-Encoding: chunked\r\n\r\n" +
+              fmt::format("{:x}\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n", chunk.size(), chunk,
+                          chunk.size(), chunk));
+    CHECK(conn.read_reply().status == 413);
+    CHECK(request(small.port(), "GET", "/health").status == 200);
+}
+
+TEST_CASE("malformed HTTP gets 400 or a close, and the server keeps serving") {
+    ServiceProcess service(kTokenEnv);
+    for (std::string garbage : {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n"),
+                                std::string("GET / HTTP/9.9\r\n\r\n"),
+                                std::string("NOT A REQUEST\r\n\r\n"),
+                                std::string("GET /health HTTP/1.1\r\nBad Header\r\n\r\n"),
+                                std::string("POST /execute HTTP/1.1\r\nContent-Length: -5\r\n\r\n")}) {
+        Connection conn(service.port(), 5s);
+        conn.send(garbage);
+        auto reply = conn.read_reply();
+        CHECK((reply.status == 400 || reply.status == 0));
+        if (reply.status == 400) CHECK(reply.body.find("\"detail\"") != std::string::npos);
+    }
+    auto bad_target = request(service.port(), "GET", "http://[bad");
+    CHECK(bad_target.status == 400);
+    CHECK(request(service.port(), "GET", "/health").status == 200);
+}
+
+TEST_CASE("headers over the limit get 431") {
+    ServiceProcess service(kTokenEnv);
+    auto reply = request(service.port(), "GET", "/health", "", {{"X-Filler", std::string(20000, 'a')}});
+    CHECK(reply.status == 431);
+    CHECK(request(service.port(), "GET", "/health").status == 200);
+}
+
+TEST_CASE("keep-alive and pipelined requests are answered in order") {
+    ServiceProcess service(kTokenEnv);
+    Connection conn(service.port());
+    conn.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+              "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+              "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(conn.read_reply().status == 200);
+    CHECK(conn.read_reply().status == 404);
+    CHECK(conn.read_reply().status == 200);
+    // Still open for a fourth.
+    conn.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(conn.read_reply().status == 200);
+}
+
+TEST_CASE("HTTP/1.0 without keep-alive is closed after the response") {
+    ServiceProcess service(kTokenEnv);
+    Connection conn(service.port());
+    conn.send("GET /health HTTP/1.0\r\n\r\n");
+    auto reply = conn.read_reply();
+    CHECK(reply.status == 200);
+    CHECK(conn.closed_within(2s));
+}
+
+TEST_CASE("a client that sends half a header is disconnected after the read timeout") {
+    ServiceProcess service(kTokenEnv, {"--read-timeout", "1"});
+    Connection conn(service.port());
+    conn.send("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow:");
+    auto start = std::chrono::steady_clock::now();
+    CHECK(conn.closed_within(5s));
+    auto waited = std::chrono::steady_clock::now() - start;
+    CHECK(waited >= 900ms);
+    CHECK(waited < 3s);
+    CHECK(request(service.port(), "GET", "/health").status == 200);
+}
+
+TEST_CASE("a client that stalls in the body is answered 408 and disconnected") {
+    ServiceProcess service(kTokenEnv, {"--read-timeout", "1"});
+    Connection conn(service.port());
+    conn.send("POST /execute HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n"
+              "Content-Length: 100\r\n\r\n{\"prompt\":");
+    auto reply = conn.read_reply();
+    CHECK(reply.status == 408);
+    CHECK(conn.closed_within(2s));
+}
+
+TEST_CASE("connections over the cap are closed, the rest keep working") {
+    ServiceProcess service(kTokenEnv, {"--max-connections", "2"});
+    Connection a(service.port());
+    Connection b(service.port());
+    a.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(a.read_reply().status == 200);
+    b.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(b.read_reply().status == 200);
+    Connection c(service.port());
+    CHECK(c.closed_within(2s));
+    a.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(a.read_reply().status == 200);
+}
+
+TEST_CASE("SIGTERM and SIGINT stop the server with exit code 0, closing idle connections") {
+    for (int signal : {SIGTERM, SIGINT}) {
+        ServiceProcess service(kTokenEnv);
+        Connection idle(service.port());
+        idle.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+        CHECK(idle.read_reply().status == 200);
+        auto start = std::chrono::steady_clock::now();
+        CHECK(service.stop(signal, 5s) == 0);
+        CHECK(std::chrono::steady_clock::now() - start < 1s);
+        CHECK(idle.closed_within(1s));
+    }
+}
+
+TEST_CASE("bad configuration exits 2 before listening") {
+    CHECK_THROWS_WITH(ServiceProcess({}, {"--port", "notaport"}), Catch::Contains("--port"));
+    CHECK_THROWS_WITH(ServiceProcess(std::map<std::string, std::string>{{"MAX_BODY_BYTES", "lots"}}), Catch::Contains("MAX_BODY_BYTES"));
+}
