@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <limits>
@@ -24,7 +25,8 @@ SetResult parse_unsigned(std::string_view text, T min, T max, T& out) {
     std::uint64_t value = 0;
     const auto* end = text.data() + text.size();
     auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc{} || ptr != end || value < min || value > max) {
+    if (text.empty() || ec != std::errc{} || ptr != end || value < static_cast<std::uint64_t>(min) ||
+        value > static_cast<std::uint64_t>(max)) {
         return fmt::format("must be an integer from {} to {}, got '{}'", min, max, text);
     }
     out = static_cast<T>(value);
@@ -37,6 +39,38 @@ SetResult parse_non_empty(std::string_view text, std::string& out) {
     }
     out = text;
     return std::nullopt;
+}
+
+SetResult parse_positive_double(std::string_view text, double max, double& out) {
+    double value = 0;
+    const auto* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc{} || ptr != end || !(value > 0) || value > max) {
+        return fmt::format("must be a number greater than 0 and at most {}, got '{}'", max, text);
+    }
+    out = value;
+    return std::nullopt;
+}
+
+SetResult parse_list(std::string_view text, std::vector<std::string>& out) {
+    std::vector<std::string> items;
+    while (!text.empty()) {
+        auto comma = text.find(',');
+        auto item = text.substr(0, comma);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (!item.empty()) items.emplace_back(item);
+        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    }
+    if (items.empty()) return "must list at least one name, separated by commas";
+    out = std::move(items);
+    return std::nullopt;
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+    return out;
 }
 
 struct Option {
@@ -96,6 +130,63 @@ const Option kOptions[] = {
          return parse_unsigned<unsigned>(v, 1, 100000, c.max_connections);
      },
      [](const Config& c) { return std::to_string(c.max_connections); }},
+    {"MAX_OUTPUT_BYTES", "--max-output-bytes", "N",
+     "Output kept per run and stream (stdout, stderr); the rest is counted and dropped.",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<std::size_t>(v, 1024, 16 * 1024 * kMiB, c.max_output_bytes);
+     },
+     [](const Config& c) { return std::to_string(c.max_output_bytes); }},
+    {"GIT_SYNC", "--git-sync", "MODE",
+     "git pull --rebase before each run: off, best-effort (a failure is recorded) or "
+     "required (a failure fails the run).",
+     [](Config& c, std::string_view v) -> SetResult {
+         if (v != "off" && v != "best-effort" && v != "required") {
+             return fmt::format("must be off, best-effort or required, got '{}'", v);
+         }
+         c.git_sync = v;
+         return std::nullopt;
+     },
+     [](const Config& c) { return c.git_sync; }},
+    {"GIT_TIMEOUT_SECONDS", "--git-timeout", "S", "Time allowed for the git pull.",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<unsigned>(v, 1, 3600, c.git_timeout_seconds);
+     },
+     [](const Config& c) { return std::to_string(c.git_timeout_seconds); }},
+    {"KILL_GRACE_MS", "--kill-grace-ms", "MS",
+     "After SIGTERM to a timed-out or cancelled run, wait this long before SIGKILL.",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<unsigned>(v, 0, 60000, c.kill_grace_ms);
+     },
+     [](const Config& c) { return std::to_string(c.kill_grace_ms); }},
+    {"MAX_JOB_TIMEOUT_SECONDS", "--max-job-timeout", "S",
+     "Largest timeout_seconds a job may ask for.",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<std::int64_t>(v, 1, 7 * 86400, c.max_job_timeout_seconds);
+     },
+     [](const Config& c) { return std::to_string(c.max_job_timeout_seconds); }},
+    {"MAX_BUDGET_USD", "--max-budget-usd", "USD", "Largest max_budget_usd a job may ask for.",
+     [](Config& c, std::string_view v) { return parse_positive_double(v, 1e6, c.max_budget_usd); },
+     [](const Config& c) { return fmt::format("{}", c.max_budget_usd); }},
+    {"OPENAI_AGENT", "--openai-agent", "NAME", "Agent that runs chat completions.",
+     [](Config& c, std::string_view v) { return parse_non_empty(v, c.openai_agent); },
+     [](const Config& c) { return c.openai_agent; }},
+    {"OPENAI_BUDGET_USD", "--openai-budget-usd", "USD", "Budget of each chat completion.",
+     [](Config& c, std::string_view v) {
+         return parse_positive_double(v, 1e6, c.openai_budget_usd);
+     },
+     [](const Config& c) { return fmt::format("{}", c.openai_budget_usd); }},
+    {"OPENAI_TIMEOUT_SECONDS", "--openai-timeout", "S", "Timeout of each chat completion.",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<unsigned>(v, 1, 86400, c.openai_timeout_seconds);
+     },
+     [](const Config& c) { return std::to_string(c.openai_timeout_seconds); }},
+    {"OPENAI_MODELS", "--openai-models", "LIST", "Models a completion may ask for, comma-separated.",
+     [](Config& c, std::string_view v) { return parse_list(v, c.openai_models); },
+     [](const Config& c) { return join(c.openai_models); }},
+    {"OPENAI_DEFAULT_MODEL", "--openai-default-model", "MODEL",
+     "Model used when a completion names none.",
+     [](Config& c, std::string_view v) { return parse_non_empty(v, c.openai_default_model); },
+     [](const Config& c) { return c.openai_default_model; }},
 };
 
 ExitRequest bad_usage(std::string message) {
@@ -157,6 +248,11 @@ std::variant<Config, ExitRequest> parse_config(std::span<const char* const> args
         if (auto err = match->set(config, value)) {
             return bad_usage(fmt::format("{}: {}", arg, *err));
         }
+    }
+    if (std::find(config.openai_models.begin(), config.openai_models.end(),
+                  config.openai_default_model) == config.openai_models.end()) {
+        return bad_usage(fmt::format("OPENAI_DEFAULT_MODEL '{}' is not in OPENAI_MODELS ({})",
+                                     config.openai_default_model, join(config.openai_models)));
     }
     return config;
 }

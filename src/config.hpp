@@ -25,6 +25,22 @@ struct Config {
     std::size_t max_header_bytes = 16U * 1024U;
     unsigned read_timeout_seconds = 30;  // for a request's headers and body, and keep-alive idle
     unsigned max_connections = 512;
+
+    // Agent runs
+    std::size_t max_output_bytes = 8U * 1024U * 1024U;  // kept per stream (stdout, stderr)
+    std::string git_sync = "best-effort";               // off | best-effort | required
+    unsigned git_timeout_seconds = 60;
+    unsigned kill_grace_ms = 1000;
+    std::int64_t max_job_timeout_seconds = 86400;
+    double max_budget_usd = 100.0;
+
+    // OpenAI compatibility
+    std::string openai_agent = "recruiter-triage";
+    double openai_budget_usd = 2.0;
+    unsigned openai_timeout_seconds = 900;
+    std::vector<std::string> openai_models{"claude-haiku-4-5", "claude-sonnet-4-6",
+                                           "claude-opus-4-7"};
+    std::string openai_default_model = "claude-sonnet-4-6";
 };
 
 // What the command line asked for when it was not "run the server".

@@ -1,9 +1,16 @@
-// Entry point: configuration, the route table, the server, and signal handling on one
-// io_context running on this thread.
+// Entry point: configuration, the shared parts (slot, store, job registry), the route
+// table, the server, and signal handling, all on one io_context on this thread.
+#include "agent/agent_run.hpp"
+#include "agent/execution_slot.hpp"
+#include "agent/process_tree.hpp"
 #include "api/health.hpp"
+#include "api/jobs.hpp"
+#include "api/openai.hpp"
 #include "config.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
+#include "jobs/job_registry.hpp"
+#include "jobs/job_store.hpp"
 #include "log.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -14,19 +21,62 @@
 #include <cstdio>
 #include <span>
 
+namespace {
+
+cas::agent::AgentSettings agent_settings(const cas::Config& config) {
+    using cas::agent::GitSyncMode;
+    return {
+        .claude_bin = config.claude_bin,
+        .workspace_dir = config.workspace_dir,
+        .git_sync = config.git_sync == "off"        ? GitSyncMode::off
+                    : config.git_sync == "required" ? GitSyncMode::required
+                                                    : GitSyncMode::best_effort,
+        .git_timeout = std::chrono::seconds(config.git_timeout_seconds),
+        .output_cap = config.max_output_bytes,
+        .kill_grace = std::chrono::milliseconds(config.kill_grace_ms),
+        .secret_env = {"API_BEARER_TOKEN"},
+    };
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     using namespace cas;
-    auto parsed = parse_config(std::span<const char* const>(argv + 1, static_cast<std::size_t>(argc - 1)),
-                               process_env);
+    auto parsed = parse_config(
+        std::span<const char* const>(argv + 1, static_cast<std::size_t>(argc - 1)), process_env);
     if (auto* exit = std::get_if<ExitRequest>(&parsed)) {
         std::fputs(exit->message.c_str(), exit->exit_code == 0 ? stdout : stderr);
         return exit->exit_code;
     }
     const auto& config = std::get<Config>(parsed);
 
+    // Orphans of a run (the CLI's setsid'd tool shells) re-parent to us, not to PID 1,
+    // so the runner can find and end them.
+    if (!agent::become_child_subreaper()) {
+        log::warn("cannot become a child subreaper; orphaned tool processes may escape");
+    }
+
     boost::asio::io_context io{1};
+    const auto settings = agent_settings(config);
+    agent::ExecutionSlot slot(io.get_executor());
+    jobs::MemoryJobStore store;
+    jobs::JobRegistry registry(io.get_executor(), store, settings);
+
     http::Router router;
-    api::add_health_routes(router, [] { return false; });
+    api::add_health_routes(router, [&slot] { return slot.busy(); });
+    api::add_jobs_routes(router, {.slot = slot,
+                                  .registry = registry,
+                                  .store = store,
+                                  .limits = {.max_budget_usd = config.max_budget_usd,
+                                             .max_timeout_seconds = config.max_job_timeout_seconds}});
+    api::add_openai_routes(router,
+                           {.slot = slot,
+                            .agent_settings = settings,
+                            .settings = {.models = config.openai_models,
+                                         .default_model = config.openai_default_model,
+                                         .agent = config.openai_agent,
+                                         .budget_usd = config.openai_budget_usd,
+                                         .timeout = std::chrono::seconds(config.openai_timeout_seconds)}});
 
     http::Server server(io, router,
                         {.host = config.host,
@@ -52,8 +102,9 @@ int main(int argc, char** argv) {
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
-        log::info("stopping", {{"signal", signal}});
+        log::info("stopping", {{"signal", signal}, {"running_jobs", registry.running()}});
         server.stop();
+        registry.interrupt_all();
     });
     log::info("listening", {{"host", config.host}, {"port", port}});
     io.run();

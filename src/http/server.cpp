@@ -268,11 +268,9 @@ asio::awaitable<Response> Server::Impl::serve(beast::tcp_stream& stream,
                                                        " bytes)");
         }
         if (ec) {
-            // Timeout or a broken body: say so if the socket still works, then close.
-            co_return error_response(dialect, ec == beast::error::timeout ? 408 : 400,
-                                     ec == beast::error::timeout
-                                         ? "Timed out reading the request body"
-                                         : "Malformed request body: " + ec.message());
+            // A timeout has already closed the socket (tcp_stream does), so this answer is
+            // only written for a malformed body; then the connection closes.
+            co_return error_response(dialect, 400, "Malformed request body: " + ec.message());
         }
         close = false;
     }

@@ -179,14 +179,16 @@ TEST_CASE("a client that sends half a header is disconnected after the read time
     CHECK(request(service.port(), "GET", "/health").status == 200);
 }
 
-TEST_CASE("a client that stalls in the body is answered 408 and disconnected") {
+TEST_CASE("a client that stalls in the body is disconnected after the read timeout") {
     ServiceProcess service(kTokenEnv, {"--read-timeout", "1"});
     Connection conn(service.port());
     conn.send("POST /execute HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n"
               "Content-Length: 100\r\n\r\n{\"prompt\":");
-    auto reply = conn.read_reply();
-    CHECK(reply.status == 408);
-    CHECK(conn.closed_within(2s));
+    // The timed-out stream is closed by Beast, so there is no 408 to send: just the close.
+    auto start = std::chrono::steady_clock::now();
+    CHECK(conn.read_reply().status == 0);
+    CHECK(std::chrono::steady_clock::now() - start < 3s);
+    CHECK(request(service.port(), "GET", "/health").status == 200);
 }
 
 TEST_CASE("connections over the cap are closed, the rest keep working") {

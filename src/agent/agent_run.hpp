@@ -1,0 +1,52 @@
+// One agent run, shared by REST jobs and chat completions: git sync, then the CLI with the
+// prompt on stdin, all under one deadline and one Cancellation, then the CLI's output
+// parsed and the run classified. The caller holds the execution slot.
+#pragma once
+
+#include "agent/cancellation.hpp"
+#include "agent/cli_command.hpp"
+#include "agent/cli_output.hpp"
+#include "agent/git_sync.hpp"
+#include "agent/runner.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace cas::agent {
+
+struct AgentSettings {
+    std::string claude_bin = "claude";
+    std::string workspace_dir;
+    GitSyncMode git_sync = GitSyncMode::best_effort;
+    std::chrono::seconds git_timeout{60};
+    std::size_t output_cap = 8U * 1024U * 1024U;
+    std::chrono::milliseconds kill_grace{1000};
+    std::vector<std::string> secret_env{"API_BEARER_TOKEN"};  // never passed to the child
+};
+
+struct AgentRequest {
+    std::string prompt;
+    CliInvocation cli;
+    std::chrono::seconds timeout{2700};
+    std::function<void(std::string_view)> on_stdout;  // live stdout, for streaming
+};
+
+enum class RunStatus { completed, failed, timeout, cancelled, error };
+
+struct AgentOutcome {
+    RunStatus status = RunStatus::error;
+    std::string reason;  // for every status but completed: what went wrong, in one line
+    GitSyncResult git;
+    ProcessResult process;
+    CliResult cli;
+};
+
+// `cancel` must outlive the call.
+boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings,
+                                               AgentRequest request, Cancellation& cancel);
+
+}  // namespace cas::agent

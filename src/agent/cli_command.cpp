@@ -1,0 +1,38 @@
+#include "agent/cli_command.hpp"
+
+#include <fmt/format.h>
+
+namespace cas::agent {
+
+std::vector<std::string> cli_arguments(const CliInvocation& invocation) {
+    std::vector<std::string> args{"-p",
+                                  "--agent",
+                                  invocation.agent,
+                                  "--dangerously-skip-permissions",
+                                  "--max-budget-usd",
+                                  fmt::format("{}", invocation.max_budget_usd),
+                                  "--output-format"};
+    if (invocation.format == OutputFormat::json) {
+        args.emplace_back("json");
+    } else {
+        args.insert(args.end(), {"stream-json", "--verbose", "--include-partial-messages"});
+    }
+    if (invocation.model) {
+        args.insert(args.end(), {"--model", *invocation.model});
+    }
+    return args;
+}
+
+std::optional<std::string> agent_name_problem(std::string_view name) {
+    if (name.empty()) return "agent name must not be empty";
+    if (name.size() > 64) return "agent name must be at most 64 characters";
+    if (name.front() == '-') return "agent name must not start with '-'";
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.';
+        if (!ok) return "agent name may only contain letters, digits, '-', '_' and '.'";
+    }
+    return std::nullopt;
+}
+
+}  // namespace cas::agent

@@ -1,0 +1,135 @@
+// Parsing is defensive: stdout comes from a child process and may be anything (partial
+// JSON, a different shape, invalid UTF-8); every field is type-checked before use.
+#include "agent/cli_output.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <fmt/format.h>
+
+namespace cas::agent {
+namespace json = boost::json;
+namespace {
+
+std::string_view trim(std::string_view text) {
+    auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos) return {};
+    auto last = text.find_last_not_of(" \t\r\n");
+    return text.substr(first, last - first + 1);
+}
+
+std::int64_t int_field(const json::object& obj, std::string_view key) {
+    const auto* v = obj.if_contains(key);
+    if (v == nullptr) return 0;
+    if (v->is_int64()) return v->as_int64();
+    if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+    return 0;
+}
+
+std::optional<std::string> string_field(const json::object& obj, std::string_view key) {
+    const auto* v = obj.if_contains(key);
+    if (v == nullptr || !v->is_string()) return std::nullopt;
+    return std::string(v->as_string());
+}
+
+const json::object* as_result_object(const json::value& value) {
+    const auto* obj = value.if_object();
+    if (obj == nullptr) return nullptr;
+    const auto* type = obj->if_contains("type");
+    if (type == nullptr || !type->is_string() || type->as_string() != "result") return nullptr;
+    return obj;
+}
+
+// Collapses whitespace runs and cuts to `limit` bytes (on a UTF-8 boundary).
+std::string one_line(std::string_view text, std::size_t limit = 500) {
+    std::string out;
+    bool space = false;
+    for (char c : trim(text)) {
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+            space = true;
+            continue;
+        }
+        if (space && !out.empty()) out += ' ';
+        space = false;
+        out += c;
+    }
+    if (out.size() > limit) {
+        out.resize(limit);
+        while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0U) == 0x80U) out.pop_back();
+        if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0U) out.pop_back();
+    }
+    return out;
+}
+
+CliResult from_object(const json::object& obj) {
+    CliResult r;
+    r.found = true;
+    r.result = string_field(obj, "result");
+    if (const auto* v = obj.if_contains("is_error"); v != nullptr && v->is_bool()) r.is_error = v->as_bool();
+    r.subtype = string_field(obj, "subtype").value_or("");
+    if (const auto* v = obj.if_contains("total_cost_usd"); v != nullptr && v->is_number()) {
+        r.total_cost_usd = v->to_number<double>();
+    }
+    if (const auto* v = obj.if_contains("usage"); v != nullptr && v->is_object()) {
+        r.usage = *v;
+        const auto& u = v->as_object();
+        r.tokens = {int_field(u, "input_tokens"), int_field(u, "output_tokens"),
+                    int_field(u, "cache_creation_input_tokens"), int_field(u, "cache_read_input_tokens")};
+    }
+    r.session_id = string_field(obj, "session_id").value_or("");
+    if (const auto* v = obj.if_contains("duration_ms"); v != nullptr && (v->is_int64() || v->is_uint64())) {
+        r.duration_ms = int_field(obj, "duration_ms");
+    }
+    r.stop_reason = string_field(obj, "stop_reason");
+    if (const auto* v = obj.if_contains("errors"); v != nullptr && v->is_array()) {
+        for (const auto& e : v->as_array()) {
+            if (e.is_string()) r.errors.emplace_back(e.as_string());
+        }
+    }
+    return r;
+}
+
+}  // namespace
+
+CliResult parse_cli_result(std::string_view stdout_text) {
+    auto text = trim(stdout_text);
+    if (text.empty()) return {};
+    boost::system::error_code ec;
+    auto whole = json::parse(text, ec);
+    if (!ec) {
+        if (const auto* obj = as_result_object(whole)) return from_object(*obj);
+    }
+    // stream-json: one object per line, the result last.
+    while (!text.empty()) {
+        auto newline = text.rfind('\n');
+        auto line = trim(newline == std::string_view::npos ? text : text.substr(newline + 1));
+        text = newline == std::string_view::npos ? std::string_view{} : text.substr(0, newline);
+        if (line.empty() || line.front() != '{') continue;
+        auto value = json::parse(line, ec);
+        if (ec) continue;
+        if (const auto* obj = as_result_object(value)) return from_object(*obj);
+    }
+    return {};
+}
+
+std::string answer_text(const CliResult& parsed, std::string_view stdout_text) {
+    if (parsed.result && !parsed.result->empty()) return *parsed.result;
+    return std::string(trim(stdout_text));
+}
+
+std::string failure_reason(const CliResult& parsed, std::string_view stderr_text, int exit_code) {
+    if (parsed.found && parsed.is_error && parsed.result && !parsed.result->empty()) {
+        return one_line(*parsed.result);
+    }
+    if (!parsed.errors.empty()) {
+        std::string joined;
+        for (const auto& e : parsed.errors) joined += (joined.empty() ? "" : "; ") + e;
+        return one_line(joined);
+    }
+    if (auto line = one_line(stderr_text); !line.empty()) return line;
+    if (parsed.found && !parsed.subtype.empty() && parsed.subtype != "success") {
+        return fmt::format("the CLI ended with '{}'", parsed.subtype);
+    }
+    return fmt::format("the CLI exited with code {} and gave no reason", exit_code);
+}
+
+}  // namespace cas::agent

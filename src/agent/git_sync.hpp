@@ -1,0 +1,30 @@
+// `git pull --rebase` in the workspace before a run, as the reference app does, but with
+// its own timeout (a hung remote cannot hold the slot), no terminal prompts, and an
+// outcome the job records.
+#pragma once
+
+#include "agent/cancellation.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace cas::agent {
+
+enum class GitSyncMode { off, best_effort, required };
+
+struct GitSyncResult {
+    enum class Status { skipped, ok, failed, timed_out, cancelled };
+    Status status = Status::skipped;
+    std::string detail;  // git's output (trimmed) or why it could not run
+};
+
+std::string_view to_string(GitSyncResult::Status status);
+
+// Runs git in `workspace_dir`; ends by `deadline` at the latest.
+boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
+                                               std::chrono::steady_clock::time_point deadline,
+                                               Cancellation& cancel);
+
+}  // namespace cas::agent

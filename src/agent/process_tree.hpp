@@ -1,0 +1,31 @@
+// Finding and ending every process a run left behind. The CLI's Bash tool starts each
+// command in its own session, so process groups miss them; instead the service is a
+// child subreaper, orphans re-parent to it, and a walk of /proc parent links finds them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <string_view>
+#include <vector>
+
+namespace cas::agent {
+
+// Makes this process the reaper of its orphaned descendants. Call once at start-up.
+bool become_child_subreaper();
+
+// The parent pid from the text of /proc/PID/stat, or -1 if it does not parse.
+// (The command name may contain spaces and parentheses: parse after the last ')'.)
+pid_t parent_from_stat(std::string_view stat);
+
+// Every live or zombie process below `root`, from one pass over /proc.
+std::vector<pid_t> descendants_of(pid_t root);
+
+// SIGKILLs every descendant of this process until none is left, reaping those that are
+// its direct children, except `owned_child` (whose reaping belongs to Boost.Process; it
+// is killed but not waited for; pass -1 once it has been reaped, as its pid may be reused).
+// Returns how many processes were killed.
+boost::asio::awaitable<int> kill_descendants(pid_t owned_child);
+
+}  // namespace cas::agent

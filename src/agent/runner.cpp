@@ -1,0 +1,197 @@
+// Boost.Process v2 (1.81) specifics: terminate() does not reap, so every path ends with
+// co_await proc.async_wait(); the launcher's env pointer is set directly so the child gets
+// exactly the environment we built; a launcher initializer puts the child in its own
+// process group and ties its life to ours (PDEATHSIG) before exec.
+#include "agent/runner.hpp"
+
+#include "agent/process_tree.hpp"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/readable_pipe.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/writable_pipe.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/process/v2/environment.hpp>
+#include <boost/process/v2/posix/default_launcher.hpp>
+#include <boost/process/v2/process.hpp>
+#include <boost/process/v2/start_dir.hpp>
+#include <boost/process/v2/stdio.hpp>
+
+#include <array>
+#include <cstring>
+#include <filesystem>
+#include <unordered_map>
+
+extern char** environ;  // NOLINT(readability-redundant-declaration)
+
+namespace cas::agent {
+namespace asio = boost::asio;
+namespace bp = boost::process::v2;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// Runs in the child between fork and exec.
+struct ChildSetup {
+    template <class Launcher, class Argv>
+    boost::system::error_code on_exec_setup(Launcher& /*launcher*/,
+                                            const bp::filesystem::path& /*exe*/, Argv&& /*argv*/) {
+        // Own process group: SIGTERM reaches the CLI and its direct helpers together.
+        ::setpgid(0, 0);
+        // If the service dies, the CLI dies with it (its setsid'd tool shells are found by
+        // the /proc walk instead, while the service lives).
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        return {};
+    }
+};
+
+asio::awaitable<void> read_stream(asio::readable_pipe& pipe, CapturedStream& into,
+                                  std::size_t cap,
+                                  const std::function<void(std::string_view)>& on_data) {
+    std::array<char, 65536> buffer{};
+    for (;;) {
+        auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buffer), nothrow);
+        if (n > 0) {
+            std::string_view piece(buffer.data(), n);
+            into.total_bytes += n;
+            if (into.text.size() < cap) {
+                into.text.append(piece.substr(0, cap - into.text.size()));
+            }
+            if (into.total_bytes > cap) into.truncated = true;
+            if (on_data) on_data(piece);
+        }
+        if (ec) co_return;  // EOF, or cancelled by the deadline / cancel race
+    }
+}
+
+asio::awaitable<void> write_input(asio::writable_pipe& pipe, const std::string& input) {
+    // A child that exits without reading gets EPIPE here; that is its business, not ours.
+    co_await asio::async_write(pipe, asio::buffer(input), nothrow);
+    boost::system::error_code ignored;
+    pipe.close(ignored);
+}
+
+std::string resolve_program(const std::string& program) {
+    if (program.find('/') != std::string::npos) return program;
+    return bp::environment::find_executable(program).string();
+}
+
+}  // namespace
+
+std::vector<std::string> child_environment(const std::vector<std::string>& drop,
+                                           const std::vector<std::string>& extra) {
+    auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
+    auto listed = [&](std::string_view name, const std::vector<std::string>& list, bool entries) {
+        for (const auto& item : list) {
+            if ((entries ? name_of(item) : std::string_view(item)) == name) return true;
+        }
+        return false;
+    };
+    std::vector<std::string> out;
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+        std::string_view text(*entry);
+        auto name = name_of(text);
+        if (listed(name, drop, false) || listed(name, extra, true)) continue;
+        out.emplace_back(text);
+    }
+    out.insert(out.end(), extra.begin(), extra.end());
+    return out;
+}
+
+asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cancel) {
+    auto executor = co_await asio::this_coro::executor;
+    ProcessResult result;
+
+    auto exe = resolve_program(spec.program);
+    if (exe.empty()) {
+        result.error = "'" + spec.program + "' was not found on PATH";
+        co_return result;
+    }
+    if (::access(exe.c_str(), X_OK) != 0) {
+        result.error = "'" + exe + "' is not an executable file: " + std::strerror(errno);
+        co_return result;
+    }
+    std::error_code dir_ec;
+    if (!std::filesystem::is_directory(spec.working_dir, dir_ec)) {
+        result.error = "working directory '" + spec.working_dir + "' does not exist";
+        co_return result;
+    }
+
+    std::vector<char*> envp;
+    envp.reserve(spec.environment.size() + 1);
+    for (auto& entry : spec.environment) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+
+    asio::writable_pipe in(executor);
+    asio::readable_pipe out(executor);
+    asio::readable_pipe err(executor);
+    bp::posix::default_launcher launcher;
+    launcher.env = envp.data();
+    boost::system::error_code ec;
+    auto proc = launcher(executor, ec, bp::filesystem::path(exe), spec.args,
+                         bp::process_stdio{in, out, err}, bp::process_start_dir{spec.working_dir},
+                         ChildSetup{});
+    if (ec) {
+        result.error = "cannot start '" + exe + "': " + ec.message();
+        co_return result;
+    }
+    const pid_t pid = proc.id();
+
+    asio::steady_timer deadline(executor, spec.deadline);
+    auto io = [&]() -> asio::awaitable<void> {
+        co_await (write_input(in, spec.input) &&
+                  read_stream(out, result.out, spec.output_cap, spec.on_stdout) &&
+                  read_stream(err, result.err, spec.output_cap, {}));
+    };
+    auto exit_then_sweep = [&]() -> asio::awaitable<int> {
+        auto [wait_ec, code] = co_await proc.async_wait(nothrow);
+        // Leftovers (background tool processes) may hold the pipes open: end them so the
+        // readers see EOF. The CLI itself is reaped, so its pid is not ours to touch.
+        result.killed_processes += co_await kill_descendants(-1);
+        co_return wait_ec ? -1 : proc.native_exit_code();  // raw status: exit vs signal
+    };
+    auto finished = co_await ((io() && exit_then_sweep()) ||
+                              deadline.async_wait(nothrow) || cancel.wait());
+
+    if (finished.index() == 0) {
+        result.end = ProcessEnd::exited;
+        int status = std::get<0>(finished);
+        if (status == -1) result.error = "could not read the exit status";
+        if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+        if (status != -1 && WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+        co_return result;
+    }
+
+    // Deadline or cancel: we stop the run, and remember that we did (the CLI exits 143
+    // after SIGTERM rather than dying by the signal, so its status would not tell).
+    result.end = finished.index() == 1 ? ProcessEnd::timed_out : ProcessEnd::cancelled;
+    ::kill(-pid, SIGTERM);
+    ::kill(pid, SIGTERM);
+    asio::steady_timer grace(executor, spec.kill_grace);
+    auto graceful = co_await (proc.async_wait(nothrow) || grace.async_wait(nothrow));
+    if (graceful.index() == 0) {
+        auto [wait_ec, code] = std::get<0>(graceful);
+        int status = proc.native_exit_code();
+        result.killed_processes += co_await kill_descendants(-1);
+        if (!wait_ec && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+        if (!wait_ec && WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+    } else {
+        result.killed_processes += co_await kill_descendants(pid);
+        auto [wait_ec, code] = co_await proc.async_wait(nothrow);
+        int status = proc.native_exit_code();
+        if (!wait_ec && WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+        ++result.killed_processes;  // the CLI itself
+    }
+    co_return result;
+}
+
+}  // namespace cas::agent

@@ -1,0 +1,62 @@
+// The job record: what GET /jobs/{id} returns, in the reference app's field names plus
+// what the CLI's result gives and how the run ended.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cas::jobs {
+
+enum class JobStatus { running, completed, failed, timeout, cancelled, error, interrupted };
+
+std::string_view to_string(JobStatus status);
+
+struct Job {
+    std::string id;
+    JobStatus status = JobStatus::running;
+    std::string prompt;
+    std::string agent;
+    boost::json::value metadata;  // an object or null
+    double max_budget_usd = 5.0;
+    std::int64_t timeout_seconds = 2700;
+    std::string started_at;  // ISO 8601, UTC
+    std::optional<std::string> finished_at;
+
+    std::optional<int> exit_code;
+    std::vector<std::string> output;  // stdout lines, each with its newline, as the reference
+    std::string stderr_text;
+    bool output_truncated = false;
+    bool stderr_truncated = false;
+    std::optional<std::string> error;  // why it did not complete
+
+    // From the CLI's result object, when there was one.
+    std::optional<std::string> result;
+    std::optional<bool> is_error;
+    std::optional<std::string> subtype;
+    std::optional<double> total_cost_usd;
+    boost::json::value usage;
+    std::optional<std::string> session_id;
+    std::optional<std::int64_t> duration_ms;
+
+    std::string git_sync = "skipped";
+    std::optional<std::string> git_sync_detail;
+};
+
+boost::json::value to_json(const Job& job);
+
+// A fresh id: 12 lowercase hex characters from the kernel's random source.
+std::string new_job_id();
+bool is_job_id(std::string_view text);
+
+// Now, as the reference app writes times: 2026-01-02T03:04:05.678901+00:00.
+std::string utc_now_iso();
+
+// Splits stdout into lines, each keeping its '\n' (the last may lack one).
+std::vector<std::string> split_lines(std::string_view text);
+
+}  // namespace cas::jobs

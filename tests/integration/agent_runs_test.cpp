@@ -1,0 +1,425 @@
+// Agent runs end to end over HTTP with the fake CLI: jobs and completions, every way a run
+// can end, the execution slot after each, and what reaches (and does not reach) the child.
+#include "agent/process_tree.hpp"
+#include "integration/service_process.hpp"
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+using namespace cas::test;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kFake = CAS_FIXTURES_DIR "/fake-claude";
+const std::map<std::string, std::string> kAuth{{"Authorization", "Bearer test-token"}};
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        char tmpl[] = "/tmp/cas-agent-test-XXXXXX";
+        path = mkdtemp(tmpl);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    [[nodiscard]] std::string read(const std::string& name) const {
+        std::ifstream in(path / name, std::ios::binary);
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    }
+};
+
+// A service with the fake CLI, a temporary workspace, and git sync off unless asked.
+struct Fixture {
+    TempDir workspace;
+    TempDir record;
+    std::unique_ptr<ServiceProcess> service;
+
+    using Env = std::map<std::string, std::string>;
+    explicit Fixture(Env env = {}) {
+        env.try_emplace("API_BEARER_TOKEN", "test-token");
+        env.try_emplace("CLAUDE_BIN", kFake);
+        env.try_emplace("WORKSPACE_DIR", workspace.path.string());
+        env.try_emplace("GIT_SYNC", "off");
+        env.try_emplace("FAKE_CLAUDE_RECORD_DIR", record.path.string());
+        service = std::make_unique<ServiceProcess>(env);
+    }
+    [[nodiscard]] int port() const { return service->port(); }
+
+    HttpReply execute(const json::object& body) const {
+        return request(port(), "POST", "/execute", json::serialize(body), kAuth);
+    }
+    std::string start_job(const std::string& prompt, json::object extra = {}) const {
+        extra["prompt"] = prompt;
+        extra.emplace("agent", "recruiter-triage");
+        auto reply = execute(extra);
+        REQUIRE(reply.status == 202);
+        auto body = json::parse(reply.body);
+        CHECK(body.at("status") == "running");
+        return std::string(body.at("job_id").as_string());
+    }
+    json::object job(const std::string& id) const {
+        auto reply = request(port(), "GET", "/jobs/" + id, "", kAuth);
+        REQUIRE(reply.status == 200);
+        return json::parse(reply.body).as_object();
+    }
+    json::object wait_job(const std::string& id, std::chrono::seconds limit = 20s) const {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        for (;;) {
+            auto current = job(id);
+            if (current.at("status") != "running") return current;
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+    bool busy() const {
+        auto reply = request(port(), "GET", "/health");
+        return json::parse(reply.body).at("busy").as_bool();
+    }
+    // No process of any run is left below the service.
+    bool no_descendants() const { return cas::agent::descendants_of(service->pid()).empty(); }
+    HttpReply complete(const json::object& body) const {
+        return request(port(), "POST", "/v1/chat/completions", json::serialize(body), kAuth);
+    }
+};
+
+json::object chat(const std::string& content, json::object extra = {}) {
+    extra["messages"] = json::array{json::object{{"role", "user"}, {"content", content}}};
+    return extra;
+}
+
+bool alive(pid_t pid) {
+    if (kill(pid, 0) != 0) return false;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    return close != std::string::npos && text.size() > close + 2 && text[close + 2] != 'Z';
+}
+
+}  // namespace
+
+TEST_CASE("a job runs to completion and records the CLI's result") {
+    Fixture f;
+    auto id = f.start_job("triage this please");
+    CHECK(id.size() == 12);
+    auto job = f.wait_job(id);
+    CHECK(job.at("status") == "completed");
+    CHECK(job.at("exit_code") == 0);
+    CHECK(job.at("result") == "fake reply: triage this please");
+    CHECK(job.at("is_error") == false);
+    CHECK(job.at("total_cost_usd").as_double() == Approx(0.0123));
+    CHECK(job.at("usage").at("output_tokens") == 13);
+    CHECK(job.at("session_id") == "00000000-fake-4000-8000-000000000000");
+    CHECK(job.at("agent") == "recruiter-triage");
+    CHECK(job.at("prompt") == "triage this please");
+    CHECK(job.at("output").as_array().size() == 1);
+    CHECK(job.at("finished_at").is_string());
+    CHECK(job.at("metadata").is_null());
+    CHECK_FALSE(f.busy());
+    // The command line: the prompt is not on it.
+    auto argv = f.record.read("argv");
+    CHECK(argv == "-p\n--agent\nrecruiter-triage\n--dangerously-skip-permissions\n"
+                  "--max-budget-usd\n5\n--output-format\njson\n");
+    CHECK(f.record.read("stdin") == "triage this please");
+}
+
+TEST_CASE("metadata and options are kept on the record") {
+    Fixture f;
+    auto id = f.start_job("x", {{"metadata", {{"source", "webhook"}}}, {"max_budget_usd", 1.5},
+                                {"timeout_seconds", 30}});
+    auto job = f.wait_job(id);
+    CHECK(job.at("metadata").at("source") == "webhook");
+    CHECK(job.at("max_budget_usd").as_double() == 1.5);
+    CHECK(job.at("timeout_seconds") == 30);
+    CHECK(f.record.read("argv").find("--max-budget-usd\n1.5\n") != std::string::npos);
+}
+
+TEST_CASE("a CLI that exits non-zero fails the job with its reason") {
+    Fixture f;
+    auto job = f.wait_job(f.start_job("boom\nFAKE:exit=3\nFAKE:stderr-bytes=10"));
+    CHECK(job.at("status") == "failed");
+    CHECK(job.at("exit_code") == 3);
+    CHECK(job.at("error").as_string().size() > 0);
+    CHECK_FALSE(f.busy());
+}
+
+TEST_CASE("is_error with exit code 0 is a failed job, not a success") {
+    Fixture f;
+    auto job = f.wait_job(f.start_job("x\nFAKE:is-error"));
+    CHECK(job.at("status") == "failed");
+    CHECK(job.at("exit_code") == 0);
+    CHECK(job.at("error") == "API Error: 400 fake failure");
+}
+
+TEST_CASE("a job past its timeout ends `timeout` promptly with no process left") {
+    Fixture f;
+    auto started = std::chrono::steady_clock::now();
+    auto id = f.start_job("slow\nFAKE:sleep=30", {{"timeout_seconds", 1}});
+    auto job = f.wait_job(id);
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    CHECK(job.at("status") == "timeout");
+    CHECK(job.at("finished_at").is_string());
+    CHECK(elapsed < 3s);  // deadline 1 s + at most 2 s
+    CHECK_FALSE(f.busy());
+    CHECK(f.no_descendants());
+}
+
+TEST_CASE("a CLI that ignores SIGTERM is killed after the grace") {
+    Fixture f(Fixture::Env{{"KILL_GRACE_MS", "300"}});
+    auto started = std::chrono::steady_clock::now();
+    auto job = f.wait_job(f.start_job("stubborn\nFAKE:ignore-term\nFAKE:sleep=30", {{"timeout_seconds", 1}}));
+    CHECK(job.at("status") == "timeout");
+    CHECK(std::chrono::steady_clock::now() - started < 3s);
+    CHECK(f.no_descendants());
+    CHECK_FALSE(f.busy());
+}
+
+TEST_CASE("a grandchild that called setsid() is killed on timeout and after a normal exit") {
+    SECTION("timeout") {
+        Fixture f;
+        auto job = f.wait_job(f.start_job("x\nFAKE:grandchild=60\nFAKE:sleep=30", {{"timeout_seconds", 1}}));
+        CHECK(job.at("status") == "timeout");
+        auto grandchild = std::stoi(f.record.read("grandchild.pid"));
+        CHECK_FALSE(alive(grandchild));
+        CHECK(f.no_descendants());
+    }
+    SECTION("normal exit leaves a background process behind") {
+        Fixture f;
+        auto job = f.wait_job(f.start_job("x\nFAKE:grandchild=60"));
+        CHECK(job.at("status") == "completed");
+        auto grandchild = std::stoi(f.record.read("grandchild.pid"));
+        CHECK_FALSE(alive(grandchild));
+        CHECK(f.no_descendants());
+    }
+}
+
+TEST_CASE("one run at a time: 409 for jobs, 503 for completions, busy in /health") {
+    Fixture f;
+    auto id = f.start_job("hold the slot\nFAKE:sleep=2");
+    CHECK(f.busy());
+    auto second = f.execute({{"prompt", "x"}, {"agent", "a"}});
+    CHECK(second.status == 409);
+    CHECK(second.body == R"({"detail":"Agent is busy"})");
+    auto completion = f.complete(chat("hi"));
+    CHECK(completion.status == 503);
+    CHECK(completion.header("retry-after") == "5");
+    CHECK(json::parse(completion.body).at("error").at("message") == "agent is busy");
+    CHECK(f.wait_job(id).at("status") == "completed");
+    CHECK_FALSE(f.busy());
+    CHECK(f.execute({{"prompt", "again"}, {"agent", "a"}}).status == 202);
+}
+
+TEST_CASE("20 MiB of output neither deadlocks nor is kept past the cap") {
+    Fixture f(Fixture::Env{{"MAX_OUTPUT_BYTES", "1048576"}});
+    auto job = f.wait_job(f.start_job("big\nFAKE:stdout-bytes=20971520\nFAKE:stderr-bytes=409600"), 60s);
+    CHECK(job.at("status") == "completed");
+    CHECK(job.at("output_truncated") == true);
+    CHECK(job.at("stderr_truncated") == false);
+    CHECK(job.at("stderr").as_string().size() == 409600);
+    std::size_t kept = 0;
+    for (const auto& line : job.at("output").as_array()) kept += line.as_string().size();
+    CHECK(kept == 1048576);
+    CHECK_FALSE(f.busy());
+}
+
+TEST_CASE("prompts reach the child's stdin byte-exact, never its argv") {
+    Fixture f;
+    SECTION("a prompt that looks like a flag") {
+        f.wait_job(f.start_job("--version"));
+        CHECK(f.record.read("stdin") == "--version");
+        CHECK(f.record.read("argv").find("--version") == std::string::npos);
+    }
+    SECTION("a 1 MiB prompt") {
+        std::string big;
+        for (int i = 0; big.size() < 1024 * 1024; ++i) big += fmt::format("line {} é ✓\n", i);
+        big.resize(1024 * 1024 - 3);
+        big += "end";
+        auto job = f.wait_job(f.start_job(big));
+        CHECK(job.at("status") == "completed");
+        CHECK(f.record.read("stdin") == big);
+    }
+}
+
+TEST_CASE("the child's environment lacks API_BEARER_TOKEN") {
+    Fixture f(Fixture::Env{{"SOME_OTHER_SETTING", "kept"}});
+    f.wait_job(f.start_job("env"));
+    auto env = f.record.read("env");
+    CHECK(env.find("SOME_OTHER_SETTING=kept") != std::string::npos);
+    CHECK(env.find("API_BEARER_TOKEN") == std::string::npos);
+    CHECK(env.find("test-token") == std::string::npos);
+}
+
+TEST_CASE("a bad agent name is 422 and nothing runs") {
+    Fixture f;
+    for (const std::string& agent : std::vector<std::string>{"--help", "", "a b", "../x", std::string(65, 'a'), "x;rm"}) {
+        auto reply = f.execute({{"prompt", "x"}, {"agent", agent}});
+        CHECK(reply.status == 422);
+        CHECK(json::parse(reply.body).at("detail").at(0).at("loc").at(1) == "agent");
+    }
+    CHECK(f.record.read("argv").empty());
+    CHECK_FALSE(f.busy());
+}
+
+TEST_CASE("a missing or non-executable CLAUDE_BIN gives a job error with a clear message") {
+    SECTION("missing") {
+        Fixture f(Fixture::Env{{"CLAUDE_BIN", "/nonexistent/claude"}});
+        auto job = f.wait_job(f.start_job("x"));
+        CHECK(job.at("status") == "error");
+        CHECK_THAT(std::string(job.at("error").as_string()), Catch::Contains("/nonexistent/claude"));
+        CHECK_FALSE(f.busy());
+    }
+    SECTION("not on PATH") {
+        Fixture f(Fixture::Env{{"CLAUDE_BIN", "no-such-claude-binary"}});
+        auto job = f.wait_job(f.start_job("x"));
+        CHECK(job.at("status") == "error");
+        CHECK_THAT(std::string(job.at("error").as_string()), Catch::Contains("not found on PATH"));
+    }
+    SECTION("not executable") {
+        Fixture f(Fixture::Env{{"CLAUDE_BIN", CAS_FIXTURES_DIR "/../CMakeLists.txt"}});
+        auto job = f.wait_job(f.start_job("x"));
+        CHECK(job.at("status") == "error");
+        CHECK_THAT(std::string(job.at("error").as_string()), Catch::Contains("not an executable"));
+    }
+}
+
+TEST_CASE("/execute validation names the field") {
+    Fixture f;
+    auto problem = [&](const std::string& body) {
+        auto reply = request(f.port(), "POST", "/execute", body, kAuth);
+        CHECK(reply.status == 422);
+        if (reply.status != 422) return std::string();
+        return std::string(json::parse(reply.body).at("detail").at(0).at("loc").at(1).as_string());
+    };
+    CHECK(problem(R"({"agent":"a"})") == "prompt");
+    CHECK(problem(R"({"prompt":"x"})") == "agent");
+    CHECK(problem(R"({"prompt":"","agent":"a"})") == "prompt");
+    CHECK(problem(R"({"prompt":"a\u0000b","agent":"a"})") == "prompt");
+    CHECK(problem(R"({"prompt":5,"agent":"a"})") == "prompt");
+    CHECK(problem(R"({"prompt":"x","agent":"a","timeout_seconds":0})") == "timeout_seconds");
+    CHECK(problem(R"({"prompt":"x","agent":"a","timeout_seconds":-5})") == "timeout_seconds");
+    CHECK(problem(R"({"prompt":"x","agent":"a","timeout_seconds":1.5})") == "timeout_seconds");
+    CHECK(problem(R"({"prompt":"x","agent":"a","timeout_seconds":"10"})") == "timeout_seconds");
+    CHECK(problem(R"({"prompt":"x","agent":"a","timeout_seconds":99999999999})") == "timeout_seconds");
+    CHECK(problem(R"({"prompt":"x","agent":"a","max_budget_usd":0})") == "max_budget_usd");
+    CHECK(problem(R"({"prompt":"x","agent":"a","max_budget_usd":-1})") == "max_budget_usd");
+    CHECK(problem(R"({"prompt":"x","agent":"a","max_budget_usd":1e400})") != "");
+    CHECK(problem(R"({"prompt":"x","agent":"a","metadata":[1]})") == "metadata");
+    CHECK(problem(R"({"prompt":"x","agent":"a","timeout":10})") == "timeout");
+
+    auto not_json = request(f.port(), "POST", "/execute", "{not json", kAuth);
+    CHECK(not_json.status == 400);
+    CHECK(json::parse(not_json.body).at("detail").as_string().starts_with("Request body is not valid JSON"));
+    CHECK(request(f.port(), "POST", "/execute", "[1,2]", kAuth).status == 400);
+    // An unpaired surrogate (the reference stored it and then failed every read of the job).
+    CHECK(request(f.port(), "POST", "/execute", R"({"prompt":"\ud800","agent":"a"})", kAuth).status == 400);
+    CHECK(f.record.read("argv").empty());
+}
+
+TEST_CASE("unknown job ids are 404") {
+    Fixture f;
+    for (const std::string& id : std::vector<std::string>{"000000000000", "nope", "..%2F..%2Fetc", std::string(500, 'a')}) {
+        auto reply = request(f.port(), "GET", "/jobs/" + id, "", kAuth);
+        CHECK(reply.status == 404);
+        CHECK(reply.body == R"({"detail":"Job not found"})");
+    }
+}
+
+TEST_CASE("chat completions: success with usage, model choice and errors") {
+    Fixture f;
+    SECTION("success") {
+        auto reply = f.complete(chat("Hello there", {{"model", "claude-haiku-4-5"}, {"temperature", 0.2}}));
+        REQUIRE(reply.status == 200);
+        auto body = json::parse(reply.body);
+        CHECK(body.at("object") == "chat.completion");
+        CHECK(body.at("model") == "claude-haiku-4-5");
+        CHECK(body.at("id").as_string().starts_with("chatcmpl-"));
+        CHECK(body.at("choices").at(0).at("message").at("content") == "fake reply: Request:");
+        CHECK(body.at("choices").at(0).at("finish_reason") == "stop");
+        CHECK(body.at("usage").at("prompt_tokens") == 23);
+        CHECK(body.at("usage").at("completion_tokens") == 13);
+        CHECK(body.at("usage").at("total_tokens") == 36);
+        auto argv = f.record.read("argv");
+        CHECK(argv.find("--agent\nrecruiter-triage\n") != std::string::npos);
+        CHECK(argv.find("--model\nclaude-haiku-4-5\n") != std::string::npos);
+        CHECK(argv.find("--max-budget-usd\n2\n") != std::string::npos);
+        CHECK(f.record.read("stdin") == "Request:\nHello there");
+    }
+    SECTION("the default model") {
+        auto reply = f.complete(chat("x"));
+        REQUIRE(reply.status == 200);
+        CHECK(json::parse(reply.body).at("model") == "claude-sonnet-4-6");
+    }
+    SECTION("unsupported model") {
+        auto reply = f.complete(chat("x", {{"model", "gpt-4"}}));
+        CHECK(reply.status == 400);
+        auto error = json::parse(reply.body).at("error");
+        CHECK(error.at("param") == "model");
+        CHECK(error.at("supported").as_array().size() == 3);
+        CHECK_THAT(std::string(error.at("message").as_string()), Catch::Contains("gpt-4"));
+    }
+    SECTION("CLI failure is 503 with the reason") {
+        auto reply = f.complete(chat("x\nFAKE:is-error"));
+        CHECK(reply.status == 503);
+        CHECK_THAT(std::string(json::parse(reply.body).at("error").at("message").as_string()),
+                   Catch::Contains("API Error: 400 fake failure"));
+        auto exit1 = f.complete(chat("x\nFAKE:exit=1\nFAKE:no-json"));
+        CHECK(exit1.status == 503);
+        CHECK_THAT(exit1.body, Catch::Contains("exited with code 1"));
+    }
+    SECTION("bad messages") {
+        CHECK(f.complete({{"messages", json::array{}}}).status == 400);
+        CHECK(f.complete({{"model", "claude-haiku-4-5"}}).status == 400);
+        auto role = f.complete({{"messages", json::array{json::object{{"role", "robot"}, {"content", "x"}}}}});
+        CHECK(role.status == 400);
+        CHECK(json::parse(role.body).at("error").at("param") == "messages[0].role");
+    }
+    CHECK_FALSE(f.busy());
+}
+
+TEST_CASE("a completion past its timeout is 503 and frees the slot") {
+    Fixture f(Fixture::Env{{"OPENAI_TIMEOUT_SECONDS", "1"}});
+    auto reply = f.complete(chat("slow\nFAKE:sleep=30"));
+    CHECK(reply.status == 503);
+    CHECK(json::parse(reply.body).at("error").at("message") == "agent timed out");
+    CHECK_FALSE(f.busy());
+    CHECK(f.no_descendants());
+}
+
+TEST_CASE("git sync: best-effort records a failed pull and runs but required fails the job") {
+    SECTION("best-effort") {
+        Fixture f(Fixture::Env{{"GIT_SYNC", "best-effort"}});
+        auto job = f.wait_job(f.start_job("x"));
+        CHECK(job.at("status") == "completed");
+        CHECK(job.at("git_sync").at("status") == "failed");
+        CHECK(job.at("git_sync").at("detail").is_string());
+    }
+    SECTION("required") {
+        Fixture f(Fixture::Env{{"GIT_SYNC", "required"}});
+        auto job = f.wait_job(f.start_job("x"));
+        CHECK(job.at("status") == "failed");
+        CHECK_THAT(std::string(job.at("error").as_string()), Catch::StartsWith("git pull failed"));
+        CHECK(f.record.read("argv").empty());
+    }
+}
+
+TEST_CASE("SIGTERM during a job ends it `interrupted` and exits 0 with no process left") {
+    Fixture f;
+    f.start_job("x\nFAKE:sleep=30\nFAKE:grandchild=60");
+    std::this_thread::sleep_for(300ms);
+    auto pid = f.service->pid();
+    CHECK(f.service->stop(SIGTERM, 5s) == 0);
+    CHECK(cas::agent::descendants_of(pid).empty());
+    auto grandchild = f.record.read("grandchild.pid");
+    if (!grandchild.empty()) CHECK_FALSE(alive(std::stoi(grandchild)));
+}
