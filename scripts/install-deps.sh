@@ -28,8 +28,21 @@ for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 
+install_npm_packages() {
+  # The real Claude Code CLI and the official openai client, for the end-to-end tests,
+  # pinned by tests/e2e/package-lock.json. Reinstalled only when the lock file changes.
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/e2e"
+  if [[ -x "$dir/node_modules/.bin/claude" && "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]]; then
+    echo "install-deps: npm packages present"
+    return
+  fi
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all packages present"
+  if [[ "${1:-}" == "--test" ]]; then install_npm_packages; fi
   exit 0
 fi
 
@@ -43,3 +56,5 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+if [[ "${1:-}" == "--test" ]]; then install_npm_packages; fi

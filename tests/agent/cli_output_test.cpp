@@ -1,0 +1,74 @@
+#include "agent/cli_output.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace cas::agent;
+
+TEST_CASE("output: the json result object") {
+    auto r = parse_cli_result(
+        R"({"stop_reason":"end_turn","session_id":"s1","total_cost_usd":0.25,"usage":{"input_tokens":17,)"
+        R"("cache_creation_input_tokens":2657,"cache_read_input_tokens":7969,"output_tokens":17},)"
+        R"("is_error":false,"subtype":"success","result":"hello","type":"result","duration_ms":254})");
+    REQUIRE(r.found);
+    CHECK(r.result == "hello");
+    CHECK_FALSE(r.is_error);
+    CHECK(r.subtype == "success");
+    CHECK(r.total_cost_usd == Approx(0.25));
+    CHECK(r.tokens.input_tokens == 17);
+    CHECK(r.tokens.cache_creation_input_tokens == 2657);
+    CHECK(r.tokens.cache_read_input_tokens == 7969);
+    CHECK(r.tokens.output_tokens == 17);
+    CHECK(r.session_id == "s1");
+    CHECK(r.duration_ms == 254);
+    CHECK(r.stop_reason == "end_turn");
+}
+
+TEST_CASE("output: the last result line of stream-json") {
+    auto r = parse_cli_result("{\"type\":\"system\",\"subtype\":\"init\"}\n"
+                              "{\"type\":\"stream_event\",\"event\":{}}\n"
+                              "{\"type\":\"result\",\"result\":\"streamed\",\"is_error\":false}\n");
+    REQUIRE(r.found);
+    CHECK(r.result == "streamed");
+}
+
+TEST_CASE("output: not JSON falls back to the raw text") {
+    auto r = parse_cli_result("plain answer\n");
+    CHECK_FALSE(r.found);
+    CHECK(answer_text(r, "  plain answer\n") == "plain answer");
+    CHECK(answer_text(parse_cli_result(""), "") == "");
+    CHECK_FALSE(parse_cli_result("{\"type\":\"result\"").found);
+    CHECK_FALSE(parse_cli_result("[1,2]").found);
+    CHECK_FALSE(parse_cli_result("{\"type\":7}").found);
+}
+
+TEST_CASE("output: wrongly typed fields are ignored, not trusted") {
+    auto r = parse_cli_result(R"({"type":"result","result":5,"is_error":"yes","usage":[],"total_cost_usd":"1"})");
+    REQUIRE(r.found);
+    CHECK_FALSE(r.result);
+    CHECK_FALSE(r.is_error);
+    CHECK(r.usage.is_null());
+    CHECK_FALSE(r.total_cost_usd);
+}
+
+TEST_CASE("output: failure reasons where the real CLI puts them") {
+    SECTION("API error: the result text") {
+        auto r = parse_cli_result(R"({"type":"result","subtype":"success","is_error":true,"api_error_status":400,"result":"API Error: 400 bad\nthing"})");
+        CHECK(failure_reason(r, "", 1) == "API Error: 400 bad thing");
+    }
+    SECTION("budget: the errors list") {
+        auto r = parse_cli_result(R"J({"type":"result","subtype":"error_max_budget_usd","is_error":true,"errors":["Reached maximum budget ($0.001)"]})J");
+        CHECK(failure_reason(r, "", 1) == "Reached maximum budget ($0.001)");
+    }
+    SECTION("unknown agent: stderr") {
+        CHECK(failure_reason({}, "--agent 'x' not found. Available agents: a, b\n", 1) ==
+              "--agent 'x' not found. Available agents: a, b");
+    }
+    SECTION("nothing said") {
+        CHECK(failure_reason({}, "", 7) == "the CLI exited with code 7 and gave no reason");
+    }
+    SECTION("long stderr is cut to one line on a character boundary") {
+        std::string err(600, 'x');
+        err += "\xc3\xa9";
+        CHECK(failure_reason({}, err, 1).size() == 500);
+    }
+}

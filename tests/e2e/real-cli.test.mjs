@@ -1,0 +1,312 @@
+// End-to-end: claude-agent-service running the real Claude Code CLI (from this
+// directory's node_modules) against messages-stub.mjs, driven over loopback HTTP,
+// once with fetch and once with the official `openai` client.
+//
+//   CAS_SERVICE_BINARY=build/dev/claude-agent-service node --test tests/e2e/real-cli.test.mjs
+//
+// Needs `npm ci` in tests/e2e. CAS_E2E_KEEP=1 keeps the temp dir (workspace, HOME).
+// Registered with CTest as "e2e: real CLI and openai client".
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const CLAUDE_BIN = join(HERE, 'node_modules', '.bin', 'claude');
+const STUB = join(HERE, 'messages-stub.mjs');
+const TOKEN = 'e2e-token';
+
+const SUITE_TIMEOUT_MS = 120_000; // a hang fails the suite within ~2 minutes
+const WATCHDOG_MS = 150_000; // last resort, still under the CTest TIMEOUT of 180 s
+const STARTUP_TIMEOUT_MS = 15_000;
+const JOB_POLL_MS = 60_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+const marker = (what) => `e2e-${what}-${randomBytes(4).toString('hex')}`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// `promise`'s value, or null after `ms`; the timer is cleared so it never holds the process open.
+async function within(promise, ms) {
+  let timer;
+  const timeout = new Promise((r) => { timer = setTimeout(() => r(null), ms); });
+  try { return await Promise.race([promise, timeout]); } finally { clearTimeout(timer); }
+}
+
+// ---------------------------------------------------------------- child processes
+
+const children = new Set(); // { name, proc, log: string[] }
+
+function startChild(name, file, args, options) {
+  const proc = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = { name, proc, log: [], exited: null };
+  child.exited = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => resolve({ code, signal }));
+    proc.on('error', (error) => resolve({ code: null, signal: null, error }));
+  });
+  children.add(child);
+  child.exited.then(() => children.delete(child));
+  return child;
+}
+
+// Calls onLine for each complete line of `stream`; also keeps them in `sink`.
+function eachLine(stream, sink, onLine) {
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    pending += chunk;
+    let nl;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      sink.push(line);
+      onLine?.(line);
+    }
+  });
+}
+
+// Resolves with what `match(line)` returns for the first line it accepts; rejects if the
+// process exits first or nothing matches within `ms`.
+function waitForLine(child, stream, match, ms) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${child.name}: no startup line within ${ms} ms\n${tail(child)}`)),
+      ms,
+    );
+    eachLine(stream, child.log, (line) => {
+      const value = match(line);
+      if (value !== undefined) {
+        clearTimeout(timer);
+        resolve(value);
+      }
+    });
+    child.exited.then(({ code, signal, error }) => {
+      clearTimeout(timer);
+      reject(new Error(`${child.name} ended before it was ready (code=${code} signal=${signal}` +
+        `${error ? ` error=${error.message}` : ''})\n${tail(child)}`));
+    });
+  });
+}
+
+const tail = (child, n = 40) => `--- last ${n} lines of ${child.name} output:\n` +
+  child.log.slice(-n).join('\n');
+
+function killAll(signal = 'SIGKILL') {
+  for (const { proc } of children) {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+  }
+}
+
+// Whatever happens (uncaught error, a hung hook, Ctrl-C), never leave children behind.
+process.on('exit', () => killAll());
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    killAll();
+    process.exit(1);
+  });
+}
+setTimeout(() => {
+  process.stderr.write(`real-cli.test.mjs: watchdog fired after ${WATCHDOG_MS} ms; killing children\n`);
+  killAll();
+  process.exit(1);
+}, WATCHDOG_MS).unref();
+
+// ---------------------------------------------------------------- fixture
+
+let tmp;
+let stub;
+let service;
+let baseUrl;
+let serviceStopped = false;
+
+function diagnostics() {
+  return [service, stub].filter(Boolean).map((c) => tail(c, 25)).join('\n');
+}
+
+async function api(method, path, body) {
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, json, text };
+}
+
+async function startJob(prompt, agent) {
+  const res = await api('POST', '/execute', { prompt, agent });
+  assert.equal(res.status, 202, `POST /execute should answer 202, got ${res.status}: ${res.text}`);
+  assert.match(res.json?.job_id ?? '', /^[0-9a-f]{12}$/, `POST /execute should return a job_id: ${res.text}`);
+  assert.equal(res.json.status, 'running', `a new job should be 'running': ${res.text}`);
+  return res.json.job_id;
+}
+
+async function waitForJob(id, ms = JOB_POLL_MS) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await api('GET', `/jobs/${id}`);
+    assert.equal(last.status, 200, `GET /jobs/${id} should answer 200, got ${last.status}: ${last.text}`);
+    if (last.json.status !== 'running') return last.json;
+    await sleep(200);
+  }
+  assert.fail(`job ${id} still running after ${ms} ms: ${last?.text}\n${diagnostics()}`);
+}
+
+function openaiClient() {
+  return new OpenAI({ baseURL: `${baseUrl}/v1`, apiKey: TOKEN, maxRetries: 0, timeout: 60_000 });
+}
+
+// ---------------------------------------------------------------- tests
+
+describe('claude-agent-service with the real Claude Code CLI', { timeout: SUITE_TIMEOUT_MS }, () => {
+  before(async () => {
+    const binary = process.env.CAS_SERVICE_BINARY;
+    assert.ok(binary, 'CAS_SERVICE_BINARY must be set to the claude-agent-service binary ' +
+      '(CTest sets it; by hand: CAS_SERVICE_BINARY=build/dev/claude-agent-service node --test ...)');
+    assert.doesNotThrow(() => accessSync(binary, constants.X_OK),
+      `CAS_SERVICE_BINARY=${binary} is not an executable file (build it: cmake --build --preset dev)`);
+    assert.doesNotThrow(() => accessSync(CLAUDE_BIN, constants.X_OK),
+      `${CLAUDE_BIN} is missing: run \`npm ci\` in ${HERE}`);
+
+    tmp = mkdtempSync(join(tmpdir(), 'cas-e2e-'));
+    const workspace = join(tmp, 'workspace');
+    const home = join(tmp, 'home');
+    mkdirSync(join(workspace, '.claude', 'agents'), { recursive: true });
+    mkdirSync(home);
+    execFileSync('git', ['init', '-q', workspace]);
+    writeFileSync(join(workspace, '.claude', 'agents', 'recruiter-triage.md'), [
+      '---',
+      'name: recruiter-triage',
+      'description: Triages a recruiter message and drafts a short reply.',
+      '---',
+      'You are the recruiter triage agent. Classify the message and draft a reply.',
+      '',
+    ].join('\n'));
+
+    // A clean environment, as in run-cli-against-stub.sh: nothing from the caller's
+    // (e.g. a real ANTHROPIC_API_KEY or ~/.claude) may leak into the CLI.
+    const baseEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home };
+
+    stub = startChild('messages-stub', process.execPath, [STUB, '--port', '0'], { env: baseEnv });
+    eachLine(stub.proc.stderr, stub.log);
+    const stubPort = await waitForLine(stub, stub.proc.stdout,
+      (line) => line.match(/^LISTENING (\d+)$/)?.[1], STARTUP_TIMEOUT_MS);
+
+    service = startChild('claude-agent-service', binary, ['--port', '0'], {
+      cwd: tmp,
+      env: {
+        ...baseEnv,
+        ANTHROPIC_BASE_URL: `http://127.0.0.1:${stubPort}`,
+        ANTHROPIC_API_KEY: 'stub-key',
+        IS_SANDBOX: '1',
+        DISABLE_AUTOUPDATER: '1',
+        DISABLE_TELEMETRY: '1',
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        API_BEARER_TOKEN: TOKEN,
+        WORKSPACE_DIR: workspace,
+        CLAUDE_BIN,
+        GIT_SYNC: 'off',
+        OPENAI_AGENT: 'recruiter-triage',
+      },
+    });
+    eachLine(service.proc.stdout, service.log);
+    const port = await waitForLine(service, service.proc.stderr, (line) => {
+      try {
+        const entry = JSON.parse(line);
+        return entry.msg === 'listening' && Number.isInteger(entry.port) ? entry.port : undefined;
+      } catch {
+        return undefined;
+      }
+    }, STARTUP_TIMEOUT_MS);
+    baseUrl = `http://127.0.0.1:${port}`;
+
+    const health = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(health.status, 200, `GET /health should answer 200, got ${health.status}`);
+  }, { timeout: 30_000 });
+
+  after(async () => {
+    // Normally the last test has stopped the service; after a failure, make sure.
+    if (service && !serviceStopped) {
+      service.proc.kill('SIGTERM');
+      const stopped = await within(service.exited, STOP_TIMEOUT_MS);
+      if (!stopped) service.proc.kill('SIGKILL');
+    }
+    if (stub) stub.proc.kill('SIGTERM');
+    await within(Promise.all([...children].map((c) => c.exited)), 5_000);
+    killAll();
+    if (tmp) {
+      if (process.env.CAS_E2E_KEEP === '1') {
+        for (const c of [service, stub].filter(Boolean)) writeFileSync(join(tmp, `${c.name}.log`), c.log.join('\n') + '\n');
+        process.stderr.write(`kept ${tmp} (workspace, home, *.log)\n`);
+      } else rmSync(tmp, { recursive: true, force: true });
+    }
+  }, { timeout: 30_000 });
+
+  test('POST /execute runs the CLI and the job completes with the stub reply', { timeout: 75_000 }, async () => {
+    const mark = marker('job');
+    const id = await startJob(`${mark}: recruiter offers a C++ role, please triage`, 'recruiter-triage');
+    const job = await waitForJob(id);
+    const shown = JSON.stringify(job);
+    assert.equal(job.status, 'completed', `job should complete, got ${job.status}: ${shown}\n${diagnostics()}`);
+    assert.ok(job.result?.includes('STUB-REPLY:'), `job result should contain "STUB-REPLY:": ${shown}`);
+    assert.ok(job.result.includes(mark), `job result should contain the marker ${mark}: ${shown}`);
+    assert.ok(job.usage?.output_tokens > 0, `job usage.output_tokens should be > 0: ${JSON.stringify(job.usage)}`);
+  });
+
+  test('the openai client gets a chat completion with the stub reply and usage', { timeout: 75_000 }, async () => {
+    const mark = marker('chat');
+    const completion = await openaiClient().chat.completions.create({
+      model: 'claude-haiku-4-5',
+      messages: [{ role: 'user', content: `${mark} is the subject of this recruiter message` }],
+    });
+    const shown = JSON.stringify(completion);
+    const content = completion.choices?.[0]?.message?.content ?? '';
+    assert.equal(completion.object, 'chat.completion', `object should be chat.completion: ${shown}`);
+    assert.ok(content.includes('STUB-REPLY:'), `completion content should contain "STUB-REPLY:": ${shown}`);
+    assert.ok(content.includes(mark), `completion content should contain the marker ${mark}: ${shown}`);
+    assert.ok(completion.usage?.total_tokens > 0, `usage.total_tokens should be > 0: ${shown}`);
+  });
+
+  test('the openai client gets a 400 APIError naming an unsupported model', { timeout: 20_000 }, async () => {
+    await assert.rejects(
+      openaiClient().chat.completions.create({
+        model: 'gpt-4o',
+        messages: [{ role: 'user', content: 'hello' }],
+      }),
+      (err) => {
+        assert.ok(err instanceof OpenAI.APIError, `expected an OpenAI.APIError, got ${err?.constructor?.name}: ${err}`);
+        assert.equal(err.status, 400, `expected status 400, got ${err.status}: ${err.message}`);
+        assert.ok(err.message.includes('gpt-4o'), `error message should mention the model gpt-4o: ${err.message}`);
+        assert.equal(err.param, 'model', `error param should be "model": ${JSON.stringify(err.error)}`);
+        return true;
+      },
+      'chat.completions.create with model gpt-4o should reject',
+    );
+  });
+
+  test('a job with an unknown agent fails with the CLI\'s "not found"', { timeout: 75_000 }, async () => {
+    const id = await startJob(`${marker('noagent')}: hello`, 'no-such-agent');
+    const job = await waitForJob(id);
+    const shown = JSON.stringify(job);
+    assert.equal(job.status, 'failed', `job with agent no-such-agent should fail, got ${job.status}: ${shown}`);
+    assert.ok(job.error?.includes('not found'), `job error should mention "not found": ${shown}`);
+  });
+
+  test('SIGTERM stops the service with exit code 0', { timeout: STOP_TIMEOUT_MS + 5_000 }, async () => {
+    assert.ok(service, 'the service should have been started');
+    service.proc.kill('SIGTERM');
+    const result = await within(service.exited, STOP_TIMEOUT_MS);
+    assert.ok(result, `service did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM\n${tail(service)}`);
+    serviceStopped = true;
+    assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null },
+      `service should exit with code 0 after SIGTERM\n${tail(service)}`);
+  });
+});
