@@ -25,8 +25,8 @@ SetResult parse_unsigned(std::string_view text, T min, T max, T& out) {
     std::uint64_t value = 0;
     const auto* end = text.data() + text.size();
     auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc{} || ptr != end || value < static_cast<std::uint64_t>(min) ||
-        value > static_cast<std::uint64_t>(max)) {
+    if (text.empty() || ec != std::errc{} || ptr != end ||
+        value < static_cast<std::uint64_t>(min) || value > static_cast<std::uint64_t>(max)) {
         return fmt::format("must be an integer from {} to {}, got '{}'", min, max, text);
     }
     out = static_cast<T>(value);
@@ -180,7 +180,8 @@ const Option kOptions[] = {
          return parse_unsigned<unsigned>(v, 1, 86400, c.openai_timeout_seconds);
      },
      [](const Config& c) { return std::to_string(c.openai_timeout_seconds); }},
-    {"OPENAI_MODELS", "--openai-models", "LIST", "Models a completion may ask for, comma-separated.",
+    {"OPENAI_MODELS", "--openai-models", "LIST",
+     "Models a completion may ask for, comma-separated.",
      [](Config& c, std::string_view v) { return parse_list(v, c.openai_models); },
      [](const Config& c) { return join(c.openai_models); }},
     {"OPENAI_DEFAULT_MODEL", "--openai-default-model", "MODEL",

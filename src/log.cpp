@@ -27,7 +27,9 @@ std::string_view name_of(Level level) {
 
 }  // namespace
 
-void set_min_level(Level level) { min_level.store(level); }
+void set_min_level(Level level) {
+    min_level.store(level);
+}
 
 void write(Level level, std::string_view message, boost::json::object fields) {
     if (level < min_level.load()) return;
@@ -40,7 +42,7 @@ void write(Level level, std::string_view message, boost::json::object fields) {
     for (auto& field : fields) line[field.key()] = std::move(field.value());
     auto text = boost::json::serialize(line);
     text += '\n';
-    std::fwrite(text.data(), 1, text.size(), stderr);
+    (void)std::fwrite(text.data(), 1, text.size(), stderr);
 }
 
 }  // namespace cas::log

@@ -38,17 +38,8 @@ cas::agent::AgentSettings agent_settings(const cas::Config& config) {
     };
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int serve(const cas::Config& config) {
     using namespace cas;
-    auto parsed = parse_config(
-        std::span<const char* const>(argv + 1, static_cast<std::size_t>(argc - 1)), process_env);
-    if (auto* exit = std::get_if<ExitRequest>(&parsed)) {
-        std::fputs(exit->message.c_str(), exit->exit_code == 0 ? stdout : stderr);
-        return exit->exit_code;
-    }
-    const auto& config = std::get<Config>(parsed);
 
     // Orphans of a run (the CLI's setsid'd tool shells) re-parent to us, not to PID 1,
     // so the runner can find and end them.
@@ -64,19 +55,20 @@ int main(int argc, char** argv) {
 
     http::Router router;
     api::add_health_routes(router, [&slot] { return slot.busy(); });
-    api::add_jobs_routes(router, {.slot = slot,
-                                  .registry = registry,
-                                  .store = store,
-                                  .limits = {.max_budget_usd = config.max_budget_usd,
-                                             .max_timeout_seconds = config.max_job_timeout_seconds}});
-    api::add_openai_routes(router,
-                           {.slot = slot,
-                            .agent_settings = settings,
-                            .settings = {.models = config.openai_models,
-                                         .default_model = config.openai_default_model,
-                                         .agent = config.openai_agent,
-                                         .budget_usd = config.openai_budget_usd,
-                                         .timeout = std::chrono::seconds(config.openai_timeout_seconds)}});
+    api::add_jobs_routes(router,
+                         {.slot = slot,
+                          .registry = registry,
+                          .store = store,
+                          .limits = {.max_budget_usd = config.max_budget_usd,
+                                     .max_timeout_seconds = config.max_job_timeout_seconds}});
+    api::add_openai_routes(
+        router, {.slot = slot,
+                 .agent_settings = settings,
+                 .settings = {.models = config.openai_models,
+                              .default_model = config.openai_default_model,
+                              .agent = config.openai_agent,
+                              .budget_usd = config.openai_budget_usd,
+                              .timeout = std::chrono::seconds(config.openai_timeout_seconds)}});
 
     http::Server server(io, router,
                         {.host = config.host,
@@ -90,8 +82,8 @@ int main(int argc, char** argv) {
     try {
         port = server.listen();
     } catch (const boost::system::system_error& e) {
-        std::fprintf(stderr, "claude-agent-service: cannot listen on %s:%u: %s\n",
-                     config.host.c_str(), static_cast<unsigned>(config.port), e.what());
+        (void)std::fprintf(stderr, "claude-agent-service: cannot listen on %s:%u: %s\n",
+                           config.host.c_str(), static_cast<unsigned>(config.port), e.what());
         return 2;
     }
     if (config.api_bearer_token.empty()) {
@@ -110,4 +102,22 @@ int main(int argc, char** argv) {
     io.run();
     log::info("stopped");
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace cas;
+    auto parsed = parse_config(
+        std::span<const char* const>(argv + 1, static_cast<std::size_t>(argc - 1)), process_env);
+    if (auto* exit = std::get_if<ExitRequest>(&parsed)) {
+        (void)std::fputs(exit->message.c_str(), exit->exit_code == 0 ? stdout : stderr);
+        return exit->exit_code;
+    }
+    try {
+        return serve(std::get<Config>(parsed));
+    } catch (const std::exception& e) {
+        log::error("fatal", {{"error", e.what()}});
+        return 1;
+    }
 }

@@ -2,11 +2,10 @@
 // unlike a seeded PRNG whose ids could be predicted.
 #include "random_id.hpp"
 
-#include <sys/random.h>
-
 #include <array>
 #include <cerrno>
 #include <stdexcept>
+#include <sys/random.h>
 #include <system_error>
 
 namespace cas {

@@ -13,11 +13,12 @@ namespace {
 struct Parse {
     std::map<std::string, std::string> env;
     std::variant<Config, ExitRequest> operator()(std::vector<const char*> args) const {
-        return cas::parse_config(args, [this](const std::string& name) -> std::optional<std::string> {
-            auto it = env.find(name);
-            if (it == env.end()) return std::nullopt;
-            return it->second;
-        });
+        return cas::parse_config(args,
+                                 [this](const std::string& name) -> std::optional<std::string> {
+                                     auto it = env.find(name);
+                                     if (it == env.end()) return std::nullopt;
+                                     return it->second;
+                                 });
     }
 };
 
@@ -42,7 +43,8 @@ TEST_CASE("config reads the environment and flags override it") {
     CHECK(env_only.port == 9000);
     CHECK(env_only.workspace_dir == "/w");
 
-    auto flagged = std::get<Config>(parse({"--port", "9100", "--host=0.0.0.0", "--max-body-bytes", "10"}));
+    auto flagged =
+        std::get<Config>(parse({"--port", "9100", "--host=0.0.0.0", "--max-body-bytes", "10"}));
     CHECK(flagged.port == 9100);
     CHECK(flagged.host == "0.0.0.0");
     CHECK(flagged.max_body_bytes == 10);

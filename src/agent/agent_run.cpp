@@ -9,8 +9,8 @@
 
 namespace cas::agent {
 
-boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings,
-                                               AgentRequest request, Cancellation& cancel) {
+boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, AgentRequest request,
+                                               Cancellation& cancel) {
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + request.timeout;
     AgentOutcome outcome;

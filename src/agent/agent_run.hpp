@@ -46,7 +46,7 @@ struct AgentOutcome {
 };
 
 // `cancel` must outlive the call.
-boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings,
-                                               AgentRequest request, Cancellation& cancel);
+boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, AgentRequest request,
+                                               Cancellation& cancel);
 
 }  // namespace cas::agent

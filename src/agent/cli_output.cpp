@@ -3,7 +3,6 @@
 #include "agent/cli_output.hpp"
 
 #include <boost/json/parse.hpp>
-
 #include <fmt/format.h>
 
 namespace cas::agent {
@@ -54,7 +53,8 @@ std::string one_line(std::string_view text, std::size_t limit = 500) {
     }
     if (out.size() > limit) {
         out.resize(limit);
-        while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0U) == 0x80U) out.pop_back();
+        while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0U) == 0x80U)
+            out.pop_back();
         if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0U) out.pop_back();
     }
     return out;
@@ -64,7 +64,8 @@ CliResult from_object(const json::object& obj) {
     CliResult r;
     r.found = true;
     r.result = string_field(obj, "result");
-    if (const auto* v = obj.if_contains("is_error"); v != nullptr && v->is_bool()) r.is_error = v->as_bool();
+    if (const auto* v = obj.if_contains("is_error"); v != nullptr && v->is_bool())
+        r.is_error = v->as_bool();
     r.subtype = string_field(obj, "subtype").value_or("");
     if (const auto* v = obj.if_contains("total_cost_usd"); v != nullptr && v->is_number()) {
         r.total_cost_usd = v->to_number<double>();
@@ -73,10 +74,12 @@ CliResult from_object(const json::object& obj) {
         r.usage = *v;
         const auto& u = v->as_object();
         r.tokens = {int_field(u, "input_tokens"), int_field(u, "output_tokens"),
-                    int_field(u, "cache_creation_input_tokens"), int_field(u, "cache_read_input_tokens")};
+                    int_field(u, "cache_creation_input_tokens"),
+                    int_field(u, "cache_read_input_tokens")};
     }
     r.session_id = string_field(obj, "session_id").value_or("");
-    if (const auto* v = obj.if_contains("duration_ms"); v != nullptr && (v->is_int64() || v->is_uint64())) {
+    if (const auto* v = obj.if_contains("duration_ms");
+        v != nullptr && (v->is_int64() || v->is_uint64())) {
         r.duration_ms = int_field(obj, "duration_ms");
     }
     r.stop_reason = string_field(obj, "stop_reason");

@@ -22,7 +22,9 @@ std::optional<ExecutionSlot::Permit> ExecutionSlot::try_acquire() {
     return Permit(this);
 }
 
-bool ExecutionSlot::busy() const { return channel_->channel.ready(); }
+bool ExecutionSlot::busy() const {
+    return channel_->channel.ready();
+}
 
 ExecutionSlot::Permit& ExecutionSlot::Permit::operator=(Permit&& other) noexcept {
     if (this != &other) {

@@ -24,8 +24,8 @@ boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
     spec.args = {"pull", "--rebase"};
     spec.working_dir = std::move(workspace_dir);
     // Never wait on a credential prompt; ssh must fail rather than ask.
-    spec.environment = child_environment({"API_BEARER_TOKEN"},
-                                         {"GIT_TERMINAL_PROMPT=0", "GIT_SSH_COMMAND=ssh -oBatchMode=yes"});
+    spec.environment = child_environment(
+        {"API_BEARER_TOKEN"}, {"GIT_TERMINAL_PROMPT=0", "GIT_SSH_COMMAND=ssh -oBatchMode=yes"});
     spec.output_cap = 64U * 1024U;
     spec.deadline = deadline;
     auto run = co_await run_process(std::move(spec), cancel);
@@ -44,8 +44,8 @@ boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
             break;
         case ProcessEnd::cancelled: result.status = GitSyncResult::Status::cancelled; break;
         case ProcessEnd::exited:
-            result.status = run.exit_code == 0 ? GitSyncResult::Status::ok
-                                               : GitSyncResult::Status::failed;
+            result.status =
+                run.exit_code == 0 ? GitSyncResult::Status::ok : GitSyncResult::Status::failed;
             break;
     }
     co_return result;

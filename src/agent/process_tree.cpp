@@ -3,9 +3,6 @@
 #include "agent/process_tree.hpp"
 
 #include <dirent.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -15,9 +12,12 @@
 
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -38,7 +38,9 @@ std::string read_stat(pid_t pid) {
 
 }  // namespace
 
-bool become_child_subreaper() { return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0; }
+bool become_child_subreaper() {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+}
 
 pid_t parent_from_stat(std::string_view stat) {
     // "pid (comm) state ppid ..."

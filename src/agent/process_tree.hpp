@@ -3,11 +3,10 @@
 // child subreaper, orphans re-parent to it, and a walk of /proc parent links finds them.
 #pragma once
 
-#include <sys/types.h>
-
 #include <boost/asio/awaitable.hpp>
 
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 namespace cas::agent {

@@ -6,8 +6,6 @@
 
 #include "agent/process_tree.hpp"
 
-#include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -25,8 +23,10 @@
 #include <boost/process/v2/stdio.hpp>
 
 #include <array>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <sys/prctl.h>
 #include <unordered_map>
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
@@ -38,7 +38,7 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
 
 // Runs in the child between fork and exec.
 struct ChildSetup {
@@ -54,12 +54,11 @@ struct ChildSetup {
     }
 };
 
-asio::awaitable<void> read_stream(asio::readable_pipe& pipe, CapturedStream& into,
-                                  std::size_t cap,
+asio::awaitable<void> read_stream(asio::readable_pipe& pipe, CapturedStream& into, std::size_t cap,
                                   const std::function<void(std::string_view)>& on_data) {
     std::array<char, 65536> buffer{};
     for (;;) {
-        auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buffer), nothrow);
+        auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buffer), kNothrow);
         if (n > 0) {
             std::string_view piece(buffer.data(), n);
             into.total_bytes += n;
@@ -75,7 +74,7 @@ asio::awaitable<void> read_stream(asio::readable_pipe& pipe, CapturedStream& int
 
 asio::awaitable<void> write_input(asio::writable_pipe& pipe, const std::string& input) {
     // A child that exits without reading gets EPIPE here; that is its business, not ours.
-    co_await asio::async_write(pipe, asio::buffer(input), nothrow);
+    co_await asio::async_write(pipe, asio::buffer(input), kNothrow);
     boost::system::error_code ignored;
     pipe.close(ignored);
 }
@@ -153,14 +152,14 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
                   read_stream(err, result.err, spec.output_cap, {}));
     };
     auto exit_then_sweep = [&]() -> asio::awaitable<int> {
-        auto [wait_ec, code] = co_await proc.async_wait(nothrow);
+        auto [wait_ec, code] = co_await proc.async_wait(kNothrow);
         // Leftovers (background tool processes) may hold the pipes open: end them so the
         // readers see EOF. The CLI itself is reaped, so its pid is not ours to touch.
         result.killed_processes += co_await kill_descendants(-1);
         co_return wait_ec ? -1 : proc.native_exit_code();  // raw status: exit vs signal
     };
-    auto finished = co_await ((io() && exit_then_sweep()) ||
-                              deadline.async_wait(nothrow) || cancel.wait());
+    auto finished =
+        co_await ((io() && exit_then_sweep()) || deadline.async_wait(kNothrow) || cancel.wait());
 
     if (finished.index() == 0) {
         result.end = ProcessEnd::exited;
@@ -177,7 +176,7 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
     ::kill(-pid, SIGTERM);
     ::kill(pid, SIGTERM);
     asio::steady_timer grace(executor, spec.kill_grace);
-    auto graceful = co_await (proc.async_wait(nothrow) || grace.async_wait(nothrow));
+    auto graceful = co_await (proc.async_wait(kNothrow) || grace.async_wait(kNothrow));
     if (graceful.index() == 0) {
         auto [wait_ec, code] = std::get<0>(graceful);
         int status = proc.native_exit_code();
@@ -186,7 +185,7 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
         if (!wait_ec && WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
     } else {
         result.killed_processes += co_await kill_descendants(pid);
-        auto [wait_ec, code] = co_await proc.async_wait(nothrow);
+        auto [wait_ec, code] = co_await proc.async_wait(kNothrow);
         int status = proc.native_exit_code();
         if (!wait_ec && WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
         ++result.killed_processes;  // the CLI itself

@@ -22,8 +22,8 @@ struct ProcessSpec {
     std::string program;  // a path, or a name looked up on PATH
     std::vector<std::string> args;
     std::string working_dir;
-    std::vector<std::string> environment;  // "NAME=value", the child's whole environment
-    std::string input;                     // written to stdin, which is then closed
+    std::vector<std::string> environment;         // "NAME=value", the child's whole environment
+    std::string input;                            // written to stdin, which is then closed
     std::size_t output_cap = 8U * 1024U * 1024U;  // per stream; the rest is counted, not kept
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     std::chrono::milliseconds kill_grace{1000};  // between SIGTERM and SIGKILL

@@ -4,9 +4,11 @@
 namespace cas::api {
 
 void add_health_routes(http::Router& router, std::function<bool()> is_busy) {
-    auto handler = [is_busy = std::move(is_busy)](const http::Request&) -> boost::asio::awaitable<http::Response> {
+    auto handler = [is_busy = std::move(is_busy)](
+                       const http::Request&) -> boost::asio::awaitable<http::Response> {
         http::Response response;
-        response.body = is_busy() ? R"({"status":"ok","busy":true})" : R"({"status":"ok","busy":false})";
+        response.body =
+            is_busy() ? R"({"status":"ok","busy":true})" : R"({"status":"ok","busy":false})";
         co_return response;
     };
     router.add("GET", "/health", http::Access::open, std::move(handler));

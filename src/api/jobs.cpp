@@ -7,7 +7,6 @@
 #include "utf8.hpp"
 
 #include <boost/json.hpp>
-
 #include <fmt/format.h>
 
 namespace cas::api {
@@ -21,8 +20,9 @@ std::variant<jobs::NewJob, std::vector<FieldError>> parse_execute_request(const 
         static constexpr std::string_view kKnown[] = {"prompt", "agent", "max_budget_usd",
                                                       "timeout_seconds", "metadata"};
         if (std::find(std::begin(kKnown), std::end(kKnown), field.key()) == std::end(kKnown)) {
-            read.fail(std::string(field.key()), "unknown field (expected prompt, agent, "
-                                                "max_budget_usd, timeout_seconds, metadata)",
+            read.fail(std::string(field.key()),
+                      "unknown field (expected prompt, agent, "
+                      "max_budget_usd, timeout_seconds, metadata)",
                       "value_error.extra");
         }
     }
@@ -67,7 +67,8 @@ std::variant<jobs::NewJob, std::vector<FieldError>> parse_execute_request(const 
 }
 
 void add_jobs_routes(http::Router& router, JobsContext context) {
-    auto execute = [context](const http::Request& request) -> boost::asio::awaitable<http::Response> {
+    auto execute =
+        [context](const http::Request& request) -> boost::asio::awaitable<http::Response> {
         auto body = parse_json_object(request, ErrorDialect::detail);
         if (auto* error = std::get_if<http::Response>(&body)) co_return std::move(*error);
         auto parsed = parse_execute_request(std::get<json::object>(body), context.limits);
@@ -76,10 +77,12 @@ void add_jobs_routes(http::Router& router, JobsContext context) {
         }
         auto permit = context.slot.try_acquire();
         if (!permit) co_return http::error_response(ErrorDialect::detail, 409, "Agent is busy");
-        auto job = context.registry.start(std::get<jobs::NewJob>(std::move(parsed)), std::move(*permit));
+        auto job =
+            context.registry.start(std::get<jobs::NewJob>(std::move(parsed)), std::move(*permit));
         co_return http::json_response(202, json::object{{"job_id", job.id}, {"status", "running"}});
     };
-    auto get_job = [context](const http::Request& request) -> boost::asio::awaitable<http::Response> {
+    auto get_job =
+        [context](const http::Request& request) -> boost::asio::awaitable<http::Response> {
         auto id = request.param("id").value_or("");
         auto job = jobs::is_job_id(id) ? context.store.find(id) : std::nullopt;
         if (!job) co_return http::error_response(ErrorDialect::detail, 404, "Job not found");

@@ -14,7 +14,8 @@ std::variant<json::object, http::Response> parse_json_object(const http::Request
     options.max_depth = 64;
     auto value = json::parse(request.body, ec, {}, options);
     if (ec) {
-        return http::error_response(dialect, 400, "Request body is not valid JSON: " + ec.message());
+        return http::error_response(dialect, 400,
+                                    "Request body is not valid JSON: " + ec.message());
     }
     if (!value.is_object()) {
         return http::error_response(dialect, 400, "Request body must be a JSON object");

@@ -23,7 +23,7 @@ struct FieldError {
 
 // The body as a JSON object, or the 400 to answer (malformed JSON, not an object).
 std::variant<boost::json::object, http::Response> parse_json_object(const http::Request& request,
-                                                                     http::ErrorDialect dialect);
+                                                                    http::ErrorDialect dialect);
 
 // 422 in the detail dialect listing every problem.
 http::Response validation_failed(const std::vector<FieldError>& errors);

@@ -9,7 +9,6 @@
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -28,10 +27,10 @@ http::Response invalid(std::string_view message, std::string_view param) {
 http::Response unsupported_model(const std::string& model, const std::vector<std::string>& models) {
     std::string list;
     for (const auto& m : models) list += (list.empty() ? "" : ", ") + m;
-    auto response = http::error_response(
-        ErrorDialect::openai, 400,
-        fmt::format("unsupported model '{}'; supported: {}", model, list), "model",
-        "model_not_found");
+    auto response =
+        http::error_response(ErrorDialect::openai, 400,
+                             fmt::format("unsupported model '{}'; supported: {}", model, list),
+                             "model", "model_not_found");
     // Keep the reference app's machine-readable list next to the message.
     auto body = json::parse(response.body);
     json::array supported(models.begin(), models.end());
@@ -66,7 +65,8 @@ std::variant<ChatRequest, http::Response> parse_chat_request(const json::object&
     if (const auto* model = body.if_contains("model"); model != nullptr && !model->is_null()) {
         if (!model->is_string()) return invalid("'model' must be a string", "model");
         out.model = model->as_string();
-        if (std::find(settings.models.begin(), settings.models.end(), out.model) == settings.models.end()) {
+        if (std::find(settings.models.begin(), settings.models.end(), out.model) ==
+            settings.models.end()) {
             return unsupported_model(out.model, settings.models);
         }
     }
@@ -95,7 +95,8 @@ std::variant<ChatRequest, http::Response> parse_chat_request(const json::object&
         }
         std::string text(content->as_string());
         if (text.find('\0') != std::string::npos || !is_valid_utf8(text)) {
-            return invalid(param + ".content must be valid UTF-8 text without NUL", param + ".content");
+            return invalid(param + ".content must be valid UTF-8 text without NUL",
+                           param + ".content");
         }
         out.messages.push_back({std::string(role->as_string()), std::move(text)});
     }
@@ -106,7 +107,8 @@ std::variant<ChatRequest, http::Response> parse_chat_request(const json::object&
 
 void add_openai_routes(http::Router& router, OpenAiContext context) {
     auto shared = std::make_shared<OpenAiContext>(std::move(context));
-    auto complete = [shared](const http::Request& request) -> boost::asio::awaitable<http::Response> {
+    auto complete =
+        [shared](const http::Request& request) -> boost::asio::awaitable<http::Response> {
         auto& ctx = *shared;
         auto body = parse_json_object(request, ErrorDialect::openai);
         if (auto* error = std::get_if<http::Response>(&body)) co_return std::move(*error);
@@ -141,18 +143,19 @@ void add_openai_routes(http::Router& router, OpenAiContext context) {
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
         co_return http::json_response(
-            200, json::object{
-                     {"id", "chatcmpl-" + random_hex(24)},
-                     {"object", "chat.completion"},
-                     {"created", created},
-                     {"model", chat.model},
-                     {"choices", json::array{json::object{
-                                     {"index", 0},
-                                     {"message", json::object{{"role", "assistant"}, {"content", text}}},
-                                     {"finish_reason", finish_reason(outcome.cli.stop_reason)},
-                                 }}},
-                     {"usage", usage_json(outcome.cli.tokens)},
-                 });
+            200,
+            json::object{
+                {"id", "chatcmpl-" + random_hex(24)},
+                {"object", "chat.completion"},
+                {"created", created},
+                {"model", chat.model},
+                {"choices", json::array{json::object{
+                                {"index", 0},
+                                {"message", json::object{{"role", "assistant"}, {"content", text}}},
+                                {"finish_reason", finish_reason(outcome.cli.stop_reason)},
+                            }}},
+                {"usage", usage_json(outcome.cli.tokens)},
+            });
     };
     router.add("POST", "/v1/chat/completions", http::Access::bearer, std::move(complete));
 }

@@ -23,7 +23,8 @@ bool constant_time_equals(std::string_view candidate, std::string_view secret) {
     // Walk the secret's length whatever the candidate is; fold the length difference in.
     auto diff = static_cast<std::uint64_t>(candidate.size() ^ secret.size());
     for (std::size_t i = 0; i < secret.size(); ++i) {
-        auto c = candidate.empty() ? 0U : static_cast<unsigned char>(candidate[i % candidate.size()]);
+        auto c =
+            candidate.empty() ? 0U : static_cast<unsigned char>(candidate[i % candidate.size()]);
         diff |= c ^ static_cast<unsigned char>(secret[i]);
     }
     return diff == 0;

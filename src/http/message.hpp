@@ -17,11 +17,11 @@ using Fields = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
     std::string method;
-    std::string target;                  // as sent, for logs
-    std::vector<std::string> segments;   // decoded path segments
-    Fields query;                        // decoded query parameters, in order
-    Fields headers;                      // as sent
-    Fields params;                       // path parameters from the route pattern
+    std::string target;                 // as sent, for logs
+    std::vector<std::string> segments;  // decoded path segments
+    Fields query;                       // decoded query parameters, in order
+    Fields headers;                     // as sent
+    Fields params;                      // path parameters from the route pattern
     std::string body;
     std::string request_id;
 

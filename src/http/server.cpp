@@ -32,7 +32,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
 using Clock = std::chrono::steady_clock;
 
 // What the session knows about a connection, so stop() can close idle ones.
@@ -130,13 +130,13 @@ void Server::stop() {
 
 asio::awaitable<void> Server::Impl::accept_loop() {
     for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+        auto [ec, socket] = co_await acceptor.async_accept(kNothrow);
         if (ec) {
             if (stopping || ec == asio::error::operation_aborted) co_return;
             // EMFILE and friends: log, back off briefly, keep serving.
             log::warn("accept failed", {{"error", ec.message()}});
             asio::steady_timer pause(io, std::chrono::milliseconds(50));
-            co_await pause.async_wait(nothrow);
+            co_await pause.async_wait(kNothrow);
             continue;
         }
         if (sessions.size() >= options.max_connections) {
@@ -178,7 +178,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
 
         state.idle = true;
         stream.expires_after(read_timeout);
-        auto [ec, bytes] = co_await bhttp::async_read_header(stream, buffer, parser, nothrow);
+        auto [ec, bytes] = co_await bhttp::async_read_header(stream, buffer, parser, kNothrow);
         state.idle = false;
         auto started = Clock::now();
         if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
@@ -186,7 +186,8 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
             break;  // the client left, or stop() closed an idle connection
         }
         if (ec == beast::error::timeout) {
-            log::info("connection closed: read timeout", {{"timeout_s", options.read_timeout_seconds}});
+            log::info("connection closed: read timeout",
+                      {{"timeout_s", options.read_timeout_seconds}});
             break;
         }
 
@@ -207,10 +208,10 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
                 response = co_await serve(stream, buffer, parser, request, close);
             } catch (const std::exception& ex) {
                 // The one boundary for the unexpected: log it, answer a generic 500.
-                log::error("handler failed", {{"request_id", request.request_id},
-                                              {"error", ex.what()}});
-                response = error_response(dialect_for(request.segments), 500,
-                                          "Internal server error");
+                log::error("handler failed",
+                           {{"request_id", request.request_id}, {"error", ex.what()}});
+                response =
+                    error_response(dialect_for(request.segments), 500, "Internal server error");
             }
             keep_alive = parser.keep_alive();
         }
@@ -229,8 +230,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<Response> Server::Impl::serve(beast::tcp_stream& stream,
-                                              beast::flat_buffer& buffer,
+asio::awaitable<Response> Server::Impl::serve(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                               bhttp::request_parser<bhttp::string_body>& parser,
                                               Request& request, bool& close) {
     // A request that is refused before its body is read leaves the body on the wire.
@@ -251,21 +251,22 @@ asio::awaitable<Response> Server::Impl::serve(beast::tcp_stream& stream,
     }
     if (match.route->access == Access::bearer) {
         auto outcome = check_bearer(request.header("Authorization"), options.bearer_token);
-        if (outcome != AuthOutcome::ok) co_return unauthorized(dialect, auth_failure_message(outcome));
+        if (outcome != AuthOutcome::ok)
+            co_return unauthorized(dialect, auth_failure_message(outcome));
     }
     if (auto length = parser.content_length(); length && *length > options.max_body_bytes) {
-        co_return error_response(dialect, 413,
-                                 "Request body too large (limit " +
-                                     std::to_string(options.max_body_bytes) + " bytes)");
+        co_return error_response(
+            dialect, 413,
+            "Request body too large (limit " + std::to_string(options.max_body_bytes) + " bytes)");
     }
     if (!parser.is_done()) {
         parser.body_limit(options.max_body_bytes);
         stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
-        auto [ec, bytes] = co_await bhttp::async_read(stream, buffer, parser, nothrow);
+        auto [ec, bytes] = co_await bhttp::async_read(stream, buffer, parser, kNothrow);
         if (ec == bhttp::error::body_limit) {
-            co_return error_response(dialect, 413, "Request body too large (limit " +
-                                                       std::to_string(options.max_body_bytes) +
-                                                       " bytes)");
+            co_return error_response(dialect, 413,
+                                     "Request body too large (limit " +
+                                         std::to_string(options.max_body_bytes) + " bytes)");
         }
         if (ec) {
             // A timeout has already closed the socket (tcp_stream does), so this answer is
@@ -290,7 +291,7 @@ asio::awaitable<bool> Server::Impl::write(beast::tcp_stream& stream, const Reque
     message.keep_alive(keep_alive);
     message.prepare_payload();
     stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
-    auto [ec, bytes] = co_await bhttp::async_write(stream, message, nothrow);
+    auto [ec, bytes] = co_await bhttp::async_write(stream, message, kNothrow);
     co_return !ec;
 }
 

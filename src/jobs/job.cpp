@@ -3,7 +3,6 @@
 #include "random_id.hpp"
 
 #include <boost/json.hpp>
-
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -61,12 +60,14 @@ json::value to_json(const Job& job) {
         {"usage", job.usage},
         {"session_id", optional_value(job.session_id)},
         {"duration_ms", optional_value(job.duration_ms)},
-        {"git_sync", json::object{{"status", job.git_sync},
-                                  {"detail", optional_value(job.git_sync_detail)}}},
+        {"git_sync",
+         json::object{{"status", job.git_sync}, {"detail", optional_value(job.git_sync_detail)}}},
     };
 }
 
-std::string new_job_id() { return random_hex(12); }
+std::string new_job_id() {
+    return random_hex(12);
+}
 
 bool is_job_id(std::string_view text) {
     if (text.size() != 12) return false;

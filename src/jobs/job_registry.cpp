@@ -41,7 +41,9 @@ boost::asio::awaitable<void> JobRegistry::run(Job job, agent::ExecutionSlot::Per
     try {
         agent::AgentRequest request{
             .prompt = job.prompt,
-            .cli = {.agent = job.agent, .model = std::nullopt, .max_budget_usd = job.max_budget_usd},
+            .cli = {.agent = job.agent,
+                    .model = std::nullopt,
+                    .max_budget_usd = job.max_budget_usd},
             .timeout = std::chrono::seconds(job.timeout_seconds),
             .on_stdout = {},
         };
@@ -81,8 +83,10 @@ void JobRegistry::finish(Job& job, const agent::AgentOutcome& outcome) {
 
     const auto& process = outcome.process;
     if (process.end != agent::ProcessEnd::failed_to_start) {
-        if (process.exit_code >= 0) job.exit_code = process.exit_code;
-        else if (process.term_signal > 0) job.exit_code = -process.term_signal;
+        if (process.exit_code >= 0)
+            job.exit_code = process.exit_code;
+        else if (process.term_signal > 0)
+            job.exit_code = -process.term_signal;
         job.output = split_lines(to_valid_utf8(process.out.text));
         job.stderr_text = to_valid_utf8(process.err.text);
         job.output_truncated = process.out.truncated;

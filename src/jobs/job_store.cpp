@@ -2,7 +2,9 @@
 
 namespace cas::jobs {
 
-void MemoryJobStore::save(const Job& job) { jobs_[job.id] = job; }
+void MemoryJobStore::save(const Job& job) {
+    jobs_[job.id] = job;
+}
 
 std::optional<Job> MemoryJobStore::find(std::string_view id) const {
     auto it = jobs_.find(std::string(id));

@@ -24,9 +24,10 @@ TEST_CASE("output: the json result object") {
 }
 
 TEST_CASE("output: the last result line of stream-json") {
-    auto r = parse_cli_result("{\"type\":\"system\",\"subtype\":\"init\"}\n"
-                              "{\"type\":\"stream_event\",\"event\":{}}\n"
-                              "{\"type\":\"result\",\"result\":\"streamed\",\"is_error\":false}\n");
+    auto r = parse_cli_result(
+        "{\"type\":\"system\",\"subtype\":\"init\"}\n"
+        "{\"type\":\"stream_event\",\"event\":{}}\n"
+        "{\"type\":\"result\",\"result\":\"streamed\",\"is_error\":false}\n");
     REQUIRE(r.found);
     CHECK(r.result == "streamed");
 }
@@ -42,7 +43,8 @@ TEST_CASE("output: not JSON falls back to the raw text") {
 }
 
 TEST_CASE("output: wrongly typed fields are ignored, not trusted") {
-    auto r = parse_cli_result(R"({"type":"result","result":5,"is_error":"yes","usage":[],"total_cost_usd":"1"})");
+    auto r = parse_cli_result(
+        R"({"type":"result","result":5,"is_error":"yes","usage":[],"total_cost_usd":"1"})");
     REQUIRE(r.found);
     CHECK_FALSE(r.result);
     CHECK_FALSE(r.is_error);
@@ -52,11 +54,13 @@ TEST_CASE("output: wrongly typed fields are ignored, not trusted") {
 
 TEST_CASE("output: failure reasons where the real CLI puts them") {
     SECTION("API error: the result text") {
-        auto r = parse_cli_result(R"({"type":"result","subtype":"success","is_error":true,"api_error_status":400,"result":"API Error: 400 bad\nthing"})");
+        auto r = parse_cli_result(
+            R"({"type":"result","subtype":"success","is_error":true,"api_error_status":400,"result":"API Error: 400 bad\nthing"})");
         CHECK(failure_reason(r, "", 1) == "API Error: 400 bad thing");
     }
     SECTION("budget: the errors list") {
-        auto r = parse_cli_result(R"J({"type":"result","subtype":"error_max_budget_usd","is_error":true,"errors":["Reached maximum budget ($0.001)"]})J");
+        auto r = parse_cli_result(
+            R"J({"type":"result","subtype":"error_max_budget_usd","is_error":true,"errors":["Reached maximum budget ($0.001)"]})J");
         CHECK(failure_reason(r, "", 1) == "Reached maximum budget ($0.001)");
     }
     SECTION("unknown agent: stderr") {

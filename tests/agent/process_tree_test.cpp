@@ -1,12 +1,12 @@
 #include "agent/process_tree.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+
 #include <algorithm>
+#include <sys/wait.h>
 
 using namespace cas::agent;
 

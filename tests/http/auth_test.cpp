@@ -15,7 +15,8 @@ TEST_CASE("auth: missing header or scheme") {
     CHECK(check_bearer(std::nullopt, "tok") == AuthOutcome::missing);
     CHECK(check_bearer("", "tok") == AuthOutcome::missing);
     CHECK(check_bearer("Basic dG9r", "tok") == AuthOutcome::missing);
-    CHECK(check_bearer("bearer tok", "tok") == AuthOutcome::missing);  // case-sensitive, as the reference
+    CHECK(check_bearer("bearer tok", "tok") ==
+          AuthOutcome::missing);  // case-sensitive, as the reference
     CHECK(check_bearer("Bearer", "tok") == AuthOutcome::missing);
 }
 

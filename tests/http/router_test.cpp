@@ -44,7 +44,8 @@ TEST_CASE("router: unknown paths are 404") {
     auto router = table();
     CHECK(router.match("GET", {"nope"}).kind == RouteMatch::Kind::not_found);
     CHECK(router.match("GET", {}).kind == RouteMatch::Kind::not_found);
-    CHECK(router.match("GET", {"health", ""}).kind == RouteMatch::Kind::not_found);  // trailing slash
+    CHECK(router.match("GET", {"health", ""}).kind ==
+          RouteMatch::Kind::not_found);  // trailing slash
     CHECK(router.match("GET", {"jobs"}).kind == RouteMatch::Kind::not_found);
     CHECK(router.match("GET", {"jobs", ""}).kind == RouteMatch::Kind::not_found);  // empty param
     CHECK(router.match("GET", {"jobs", "a", "b"}).kind == RouteMatch::Kind::not_found);

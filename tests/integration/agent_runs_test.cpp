@@ -3,12 +3,12 @@
 #include "agent/process_tree.hpp"
 #include "integration/service_process.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
-
-#include <signal.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -129,15 +129,17 @@ TEST_CASE("a job runs to completion and records the CLI's result") {
     CHECK_FALSE(f.busy());
     // The command line: the prompt is not on it.
     auto argv = f.record.read("argv");
-    CHECK(argv == "-p\n--agent\nrecruiter-triage\n--dangerously-skip-permissions\n"
-                  "--max-budget-usd\n5\n--output-format\njson\n");
+    CHECK(argv ==
+          "-p\n--agent\nrecruiter-triage\n--dangerously-skip-permissions\n"
+          "--max-budget-usd\n5\n--output-format\njson\n");
     CHECK(f.record.read("stdin") == "triage this please");
 }
 
 TEST_CASE("metadata and options are kept on the record") {
     Fixture f;
-    auto id = f.start_job("x", {{"metadata", {{"source", "webhook"}}}, {"max_budget_usd", 1.5},
-                                {"timeout_seconds", 30}});
+    auto id = f.start_job(
+        "x",
+        {{"metadata", {{"source", "webhook"}}}, {"max_budget_usd", 1.5}, {"timeout_seconds", 30}});
     auto job = f.wait_job(id);
     CHECK(job.at("metadata").at("source") == "webhook");
     CHECK(job.at("max_budget_usd").as_double() == 1.5);
@@ -178,7 +180,8 @@ TEST_CASE("a job past its timeout ends `timeout` promptly with no process left")
 TEST_CASE("a CLI that ignores SIGTERM is killed after the grace") {
     Fixture f(Fixture::Env{{"KILL_GRACE_MS", "300"}});
     auto started = std::chrono::steady_clock::now();
-    auto job = f.wait_job(f.start_job("stubborn\nFAKE:ignore-term\nFAKE:sleep=30", {{"timeout_seconds", 1}}));
+    auto job = f.wait_job(
+        f.start_job("stubborn\nFAKE:ignore-term\nFAKE:sleep=30", {{"timeout_seconds", 1}}));
     CHECK(job.at("status") == "timeout");
     CHECK(std::chrono::steady_clock::now() - started < 3s);
     CHECK(f.no_descendants());
@@ -188,7 +191,8 @@ TEST_CASE("a CLI that ignores SIGTERM is killed after the grace") {
 TEST_CASE("a grandchild that called setsid() is killed on timeout and after a normal exit") {
     SECTION("timeout") {
         Fixture f;
-        auto job = f.wait_job(f.start_job("x\nFAKE:grandchild=60\nFAKE:sleep=30", {{"timeout_seconds", 1}}));
+        auto job = f.wait_job(
+            f.start_job("x\nFAKE:grandchild=60\nFAKE:sleep=30", {{"timeout_seconds", 1}}));
         CHECK(job.at("status") == "timeout");
         auto grandchild = std::stoi(f.record.read("grandchild.pid"));
         CHECK_FALSE(alive(grandchild));
@@ -222,7 +226,8 @@ TEST_CASE("one run at a time: 409 for jobs, 503 for completions, busy in /health
 
 TEST_CASE("20 MiB of output neither deadlocks nor is kept past the cap") {
     Fixture f(Fixture::Env{{"MAX_OUTPUT_BYTES", "1048576"}});
-    auto job = f.wait_job(f.start_job("big\nFAKE:stdout-bytes=20971520\nFAKE:stderr-bytes=409600"), 60s);
+    auto job =
+        f.wait_job(f.start_job("big\nFAKE:stdout-bytes=20971520\nFAKE:stderr-bytes=409600"), 60s);
     CHECK(job.at("status") == "completed");
     CHECK(job.at("output_truncated") == true);
     CHECK(job.at("stderr_truncated") == false);
@@ -262,7 +267,8 @@ TEST_CASE("the child's environment lacks API_BEARER_TOKEN") {
 
 TEST_CASE("a bad agent name is 422 and nothing runs") {
     Fixture f;
-    for (const std::string& agent : std::vector<std::string>{"--help", "", "a b", "../x", std::string(65, 'a'), "x;rm"}) {
+    for (const std::string& agent :
+         std::vector<std::string>{"--help", "", "a b", "../x", std::string(65, 'a'), "x;rm"}) {
         auto reply = f.execute({{"prompt", "x"}, {"agent", agent}});
         CHECK(reply.status == 422);
         CHECK(json::parse(reply.body).at("detail").at(0).at("loc").at(1) == "agent");
@@ -276,7 +282,8 @@ TEST_CASE("a missing or non-executable CLAUDE_BIN gives a job error with a clear
         Fixture f(Fixture::Env{{"CLAUDE_BIN", "/nonexistent/claude"}});
         auto job = f.wait_job(f.start_job("x"));
         CHECK(job.at("status") == "error");
-        CHECK_THAT(std::string(job.at("error").as_string()), Catch::Contains("/nonexistent/claude"));
+        CHECK_THAT(std::string(job.at("error").as_string()),
+                   Catch::Contains("/nonexistent/claude"));
         CHECK_FALSE(f.busy());
     }
     SECTION("not on PATH") {
@@ -310,7 +317,8 @@ TEST_CASE("/execute validation names the field") {
     CHECK(problem(R"({"prompt":"x","agent":"a","timeout_seconds":-5})") == "timeout_seconds");
     CHECK(problem(R"({"prompt":"x","agent":"a","timeout_seconds":1.5})") == "timeout_seconds");
     CHECK(problem(R"({"prompt":"x","agent":"a","timeout_seconds":"10"})") == "timeout_seconds");
-    CHECK(problem(R"({"prompt":"x","agent":"a","timeout_seconds":99999999999})") == "timeout_seconds");
+    CHECK(problem(R"({"prompt":"x","agent":"a","timeout_seconds":99999999999})") ==
+          "timeout_seconds");
     CHECK(problem(R"({"prompt":"x","agent":"a","max_budget_usd":0})") == "max_budget_usd");
     CHECK(problem(R"({"prompt":"x","agent":"a","max_budget_usd":-1})") == "max_budget_usd");
     CHECK(problem(R"({"prompt":"x","agent":"a","max_budget_usd":1e400})") != "");
@@ -319,16 +327,22 @@ TEST_CASE("/execute validation names the field") {
 
     auto not_json = request(f.port(), "POST", "/execute", "{not json", kAuth);
     CHECK(not_json.status == 400);
-    CHECK(json::parse(not_json.body).at("detail").as_string().starts_with("Request body is not valid JSON"));
+    CHECK(json::parse(not_json.body)
+              .at("detail")
+              .as_string()
+              .starts_with("Request body is not valid JSON"));
     CHECK(request(f.port(), "POST", "/execute", "[1,2]", kAuth).status == 400);
     // An unpaired surrogate (the reference stored it and then failed every read of the job).
-    CHECK(request(f.port(), "POST", "/execute", R"({"prompt":"\ud800","agent":"a"})", kAuth).status == 400);
+    CHECK(
+        request(f.port(), "POST", "/execute", R"({"prompt":"\ud800","agent":"a"})", kAuth).status ==
+        400);
     CHECK(f.record.read("argv").empty());
 }
 
 TEST_CASE("unknown job ids are 404") {
     Fixture f;
-    for (const std::string& id : std::vector<std::string>{"000000000000", "nope", "..%2F..%2Fetc", std::string(500, 'a')}) {
+    for (const std::string& id :
+         std::vector<std::string>{"000000000000", "nope", "..%2F..%2Fetc", std::string(500, 'a')}) {
         auto reply = request(f.port(), "GET", "/jobs/" + id, "", kAuth);
         CHECK(reply.status == 404);
         CHECK(reply.body == R"({"detail":"Job not found"})");
@@ -338,7 +352,8 @@ TEST_CASE("unknown job ids are 404") {
 TEST_CASE("chat completions: success with usage, model choice and errors") {
     Fixture f;
     SECTION("success") {
-        auto reply = f.complete(chat("Hello there", {{"model", "claude-haiku-4-5"}, {"temperature", 0.2}}));
+        auto reply =
+            f.complete(chat("Hello there", {{"model", "claude-haiku-4-5"}, {"temperature", 0.2}}));
         REQUIRE(reply.status == 200);
         auto body = json::parse(reply.body);
         CHECK(body.at("object") == "chat.completion");
@@ -380,7 +395,8 @@ TEST_CASE("chat completions: success with usage, model choice and errors") {
     SECTION("bad messages") {
         CHECK(f.complete({{"messages", json::array{}}}).status == 400);
         CHECK(f.complete({{"model", "claude-haiku-4-5"}}).status == 400);
-        auto role = f.complete({{"messages", json::array{json::object{{"role", "robot"}, {"content", "x"}}}}});
+        auto role = f.complete(
+            {{"messages", json::array{json::object{{"role", "robot"}, {"content", "x"}}}}});
         CHECK(role.status == 400);
         CHECK(json::parse(role.body).at("error").at("param") == "messages[0].role");
     }

@@ -2,10 +2,10 @@
 // malformed input, keep-alive and pipelining, timeouts, and graceful stop.
 #include "integration/service_process.hpp"
 
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
-
-#include <signal.h>
 
 #include <thread>
 
@@ -48,7 +48,8 @@ TEST_CASE("protected routes give the reference app's three 401s") {
         CHECK(missing.body == R"({"detail":"Missing bearer token"})");
         CHECK(missing.header("www-authenticate") == "Bearer");
 
-        auto basic = request(service.port(), "GET", "/jobs/abc", "", {{"Authorization", "Basic eA=="}});
+        auto basic =
+            request(service.port(), "GET", "/jobs/abc", "", {{"Authorization", "Basic eA=="}});
         CHECK(basic.body == R"({"detail":"Missing bearer token"})");
 
         auto wrong = request(service.port(), "GET", "/jobs/abc", "", bearer("nope"));
@@ -56,7 +57,8 @@ TEST_CASE("protected routes give the reference app's three 401s") {
         CHECK(wrong.body == R"({"detail":"Invalid token"})");
         CHECK(wrong.header("www-authenticate") == "Bearer");
 
-        auto non_ascii = request(service.port(), "GET", "/jobs/abc", "", bearer("t\xc3\xa9st-token"));
+        auto non_ascii =
+            request(service.port(), "GET", "/jobs/abc", "", bearer("t\xc3\xa9st-token"));
         CHECK(non_ascii.status == 401);
         CHECK(non_ascii.body == R"({"detail":"Invalid token"})");
     }
@@ -111,21 +113,22 @@ TEST_CASE("a body over the limit is 413 and the server keeps serving") {
     ServiceProcess small(kTokenEnv, {"--max-body-bytes", "1000"});
     Connection conn(small.port());
     std::string chunk(800, 'y');
-    conn.send("POST /execute HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n"
-              "Transfer-Encoding: chunked\r\n\r\n" +
-              fmt::format("{:x}\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n", chunk.size(), chunk,
-                          chunk.size(), chunk));
+    conn.send(
+        "POST /execute HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n" +
+        fmt::format("{:x}\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n", chunk.size(), chunk, chunk.size(),
+                    chunk));
     CHECK(conn.read_reply().status == 413);
     CHECK(request(small.port(), "GET", "/health").status == 200);
 }
 
 TEST_CASE("malformed HTTP gets 400 or a close, and the server keeps serving") {
     ServiceProcess service(kTokenEnv);
-    for (std::string garbage : {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n"),
-                                std::string("GET / HTTP/9.9\r\n\r\n"),
-                                std::string("NOT A REQUEST\r\n\r\n"),
-                                std::string("GET /health HTTP/1.1\r\nBad Header\r\n\r\n"),
-                                std::string("POST /execute HTTP/1.1\r\nContent-Length: -5\r\n\r\n")}) {
+    for (std::string garbage :
+         {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n"),
+          std::string("GET / HTTP/9.9\r\n\r\n"), std::string("NOT A REQUEST\r\n\r\n"),
+          std::string("GET /health HTTP/1.1\r\nBad Header\r\n\r\n"),
+          std::string("POST /execute HTTP/1.1\r\nContent-Length: -5\r\n\r\n")}) {
         Connection conn(service.port(), 5s);
         conn.send(garbage);
         auto reply = conn.read_reply();
@@ -139,7 +142,8 @@ TEST_CASE("malformed HTTP gets 400 or a close, and the server keeps serving") {
 
 TEST_CASE("headers over the limit get 431") {
     ServiceProcess service(kTokenEnv);
-    auto reply = request(service.port(), "GET", "/health", "", {{"X-Filler", std::string(20000, 'a')}});
+    auto reply =
+        request(service.port(), "GET", "/health", "", {{"X-Filler", std::string(20000, 'a')}});
     CHECK(reply.status == 431);
     CHECK(request(service.port(), "GET", "/health").status == 200);
 }
@@ -147,9 +151,10 @@ TEST_CASE("headers over the limit get 431") {
 TEST_CASE("keep-alive and pipelined requests are answered in order") {
     ServiceProcess service(kTokenEnv);
     Connection conn(service.port());
-    conn.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-              "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
-              "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    conn.send(
+        "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(conn.read_reply().status == 200);
     CHECK(conn.read_reply().status == 404);
     CHECK(conn.read_reply().status == 200);
@@ -182,8 +187,9 @@ TEST_CASE("a client that sends half a header is disconnected after the read time
 TEST_CASE("a client that stalls in the body is disconnected after the read timeout") {
     ServiceProcess service(kTokenEnv, {"--read-timeout", "1"});
     Connection conn(service.port());
-    conn.send("POST /execute HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n"
-              "Content-Length: 100\r\n\r\n{\"prompt\":");
+    conn.send(
+        "POST /execute HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n"
+        "Content-Length: 100\r\n\r\n{\"prompt\":");
     // The timed-out stream is closed by Beast, so there is no 408 to send: just the close.
     auto start = std::chrono::steady_clock::now();
     CHECK(conn.read_reply().status == 0);
@@ -220,5 +226,7 @@ TEST_CASE("SIGTERM and SIGINT stop the server with exit code 0, closing idle con
 
 TEST_CASE("bad configuration exits 2 before listening") {
     CHECK_THROWS_WITH(ServiceProcess({}, {"--port", "notaport"}), Catch::Contains("--port"));
-    CHECK_THROWS_WITH(ServiceProcess(std::map<std::string, std::string>{{"MAX_BODY_BYTES", "lots"}}), Catch::Contains("MAX_BODY_BYTES"));
+    CHECK_THROWS_WITH(
+        ServiceProcess(std::map<std::string, std::string>{{"MAX_BODY_BYTES", "lots"}}),
+        Catch::Contains("MAX_BODY_BYTES"));
 }

@@ -2,23 +2,23 @@
 // and a small HTTP/1.1 response reader (Content-Length or chunked bodies).
 #include "integration/service_process.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <netinet/in.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <thread>
 
 #ifndef CAS_SERVICE_BINARY
@@ -47,7 +47,8 @@ std::string HttpReply::header(const std::string& lower_name) const {
     return it == headers.end() ? std::string() : it->second;
 }
 
-ServiceProcess::ServiceProcess(std::map<std::string, std::string> env, std::vector<std::string> args) {
+ServiceProcess::ServiceProcess(std::map<std::string, std::string> env,
+                               std::vector<std::string> args) {
     char tmpl[] = "/tmp/cas-test-log-XXXXXX";
     int log_fd = mkstemp(tmpl);
     if (log_fd < 0) throw std::runtime_error("mkstemp failed");
@@ -108,7 +109,9 @@ ServiceProcess::~ServiceProcess() {
     if (!log_path_.empty()) unlink(log_path_.c_str());
 }
 
-std::string ServiceProcess::log() const { return read_file(log_path_); }
+std::string ServiceProcess::log() const {
+    return read_file(log_path_);
+}
 
 int ServiceProcess::stop(int signal, std::chrono::milliseconds limit) {
     if (pid_ <= 0) return -1;
@@ -219,16 +222,16 @@ bool Connection::closed_within(std::chrono::milliseconds limit) {
     char buf[4096];
     for (;;) {
         auto n = recv(fd_, buf, sizeof buf, 0);
-        if (n == 0) return true;                    // EOF
-        if (n < 0) return errno == ECONNRESET;      // timeout → still open
+        if (n == 0) return true;                // EOF
+        if (n < 0) return errno == ECONNRESET;  // timeout → still open
     }
 }
 
 HttpReply request(int port, const std::string& method, const std::string& target,
                   const std::string& body, std::map<std::string, std::string> headers) {
     Connection conn(port);
-    std::string raw = fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n",
-                                  method, target);
+    std::string raw =
+        fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n", method, target);
     if (!body.empty() || method == "POST") {
         headers.try_emplace("Content-Type", "application/json");
         raw += fmt::format("Content-Length: {}\r\n", body.size());

@@ -12,7 +12,7 @@
 namespace cas::test {
 
 struct HttpReply {
-    int status = 0;  // 0: no response (connection closed or timed out)
+    int status = 0;                              // 0: no response (connection closed or timed out)
     std::map<std::string, std::string> headers;  // lowercase names
     std::string body;
     [[nodiscard]] std::string header(const std::string& lower_name) const;

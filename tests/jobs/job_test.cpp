@@ -1,4 +1,5 @@
 #include "jobs/job.hpp"
+
 #include "jobs/job_store.hpp"
 
 #include <boost/json.hpp>
