@@ -36,7 +36,8 @@ void write(Level level, std::string_view message, boost::json::object fields) {
     auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
     boost::json::object line;
     line.reserve(fields.size() + 3);
-    line["time"] = fmt::format("{:%FT%T}Z", now);
+    auto seconds = std::chrono::floor<std::chrono::seconds>(now);
+    line["time"] = fmt::format("{:%FT%T}.{:03}Z", seconds, (now - seconds).count());
     line["level"] = name_of(level);
     line["msg"] = message;
     for (auto& field : fields) line[field.key()] = std::move(field.value());

@@ -2,6 +2,7 @@
 // table, the server, and signal handling, all on one io_context on this thread.
 #include "agent/agent_run.hpp"
 #include "agent/execution_slot.hpp"
+#include "agent/in_flight.hpp"
 #include "agent/process_tree.hpp"
 #include "api/health.hpp"
 #include "api/jobs.hpp"
@@ -41,6 +42,10 @@ cas::agent::AgentSettings agent_settings(const cas::Config& config) {
 int serve(const cas::Config& config) {
     using namespace cas;
 
+    // A child that exits before reading its stdin must give us EPIPE, not kill the service.
+    // (The runner restores the default disposition in each child before exec.)
+    (void)std::signal(SIGPIPE, SIG_IGN);
+
     // Orphans of a run (the CLI's setsid'd tool shells) re-parent to us, not to PID 1,
     // so the runner can find and end them.
     if (!agent::become_child_subreaper()) {
@@ -51,7 +56,8 @@ int serve(const cas::Config& config) {
     const auto settings = agent_settings(config);
     agent::ExecutionSlot slot(io.get_executor());
     jobs::MemoryJobStore store;
-    jobs::JobRegistry registry(io.get_executor(), store, settings);
+    agent::InFlightRuns runs;
+    jobs::JobRegistry registry(io.get_executor(), store, settings, runs);
 
     http::Router router;
     api::add_health_routes(router, [&slot] { return slot.busy(); });
@@ -63,6 +69,7 @@ int serve(const cas::Config& config) {
                                      .max_timeout_seconds = config.max_job_timeout_seconds}});
     api::add_openai_routes(
         router, {.slot = slot,
+                 .runs = runs,
                  .agent_settings = settings,
                  .settings = {.models = config.openai_models,
                               .default_model = config.openai_default_model,
@@ -94,9 +101,9 @@ int serve(const cas::Config& config) {
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
-        log::info("stopping", {{"signal", signal}, {"running_jobs", registry.running()}});
+        log::info("stopping", {{"signal", signal}, {"runs_in_flight", runs.size()}});
         server.stop();
-        registry.interrupt_all();
+        runs.cancel_all();
     });
     log::info("listening", {{"host", config.host}, {"port", port}});
     io.run();

@@ -50,6 +50,9 @@ struct ChildSetup {
         // If the service dies, the CLI dies with it (its setsid'd tool shells are found by
         // the /proc walk instead, while the service lives).
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        // The service ignores SIGPIPE; an ignored signal survives exec, and tools such as
+        // `yes | head` in the agent's shell need the default.
+        ::signal(SIGPIPE, SIG_DFL);
         return {};
     }
 };

@@ -1,11 +1,14 @@
-// The OpenAI-compatible surface: POST /v1/chat/completions runs the compat agent with the
-// requested model and answers a chat.completion; errors are OpenAI error objects.
+// The OpenAI-compatible surface: chat completions (plain and streamed as Server-Sent
+// Events) that run the compat agent with the requested model, and the model list. Errors
+// are OpenAI error objects. A client that goes away cancels its run.
 #pragma once
 
 #include "agent/agent_run.hpp"
 #include "agent/execution_slot.hpp"
+#include "agent/in_flight.hpp"
 #include "http/router.hpp"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -17,10 +20,12 @@ struct OpenAiSettings {
     std::string agent = "recruiter-triage";
     double budget_usd = 2.0;
     std::chrono::seconds timeout{900};
+    std::chrono::milliseconds keep_alive{15000};  // SSE comment while the agent is silent
 };
 
 struct OpenAiContext {
     agent::ExecutionSlot& slot;
+    agent::InFlightRuns& runs;
     const agent::AgentSettings& agent_settings;
     OpenAiSettings settings;
 };

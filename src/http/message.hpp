@@ -15,6 +15,23 @@ namespace cas::http {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
+// The client's side of the connection, for handlers that work for a long time and should
+// stop when nobody is waiting any more.
+class ClientConnection {
+public:
+    virtual ~ClientConnection() = default;
+    // Completes when the client has closed or broken the connection (or when cancelled).
+    virtual boost::asio::awaitable<void> wait_gone() = 0;
+};
+
+// Sends a streamed response body piece by piece, each as soon as it is written.
+class BodyWriter {
+public:
+    virtual ~BodyWriter() = default;
+    // False once the client is gone.
+    virtual boost::asio::awaitable<bool> write(std::string_view data) = 0;
+};
+
 struct Request {
     std::string method;
     std::string target;                 // as sent, for logs
@@ -24,6 +41,7 @@ struct Request {
     Fields params;                      // path parameters from the route pattern
     std::string body;
     std::string request_id;
+    ClientConnection* client = nullptr;  // set by the server for the handler's lifetime
 
     // First header with this name (case-insensitive), if any.
     [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
@@ -36,6 +54,8 @@ struct Response {
     std::string content_type = "application/json";
     std::string body;
     Fields headers;  // extra headers (Allow, WWW-Authenticate, Retry-After, ...)
+    // When set, the body is streamed (chunked) by this coroutine and `body` is unused.
+    std::function<boost::asio::awaitable<void>(BodyWriter&)> stream;
 };
 
 // The request outlives the handler: the session awaits it before touching the request again.

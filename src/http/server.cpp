@@ -15,7 +15,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
@@ -66,6 +68,54 @@ bool to_request(const bhttp::request_parser<bhttp::string_body>::value_type& msg
     return true;
 }
 
+// The connection as a handler sees it: a watch for the client leaving, and a chunked
+// body writer for streamed responses.
+class SessionConnection final : public ClientConnection, public BodyWriter {
+public:
+    SessionConnection(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                      std::chrono::seconds write_timeout, std::size_t buffer_limit)
+        : stream_(stream),
+          buffer_(buffer),
+          write_timeout_(write_timeout),
+          buffer_limit_(buffer_limit) {}
+
+    asio::awaitable<void> wait_gone() override {
+        // Bytes that arrive meanwhile (a pipelined request) are kept for the session; a
+        // client that floods them is still present, so stop reading and just wait.
+        while (buffer_.size() < buffer_limit_) {
+            auto [ec, n] = co_await stream_.socket().async_read_some(buffer_.prepare(4096), kNothrow);
+            if (ec) co_return;  // EOF, reset, or cancelled
+            buffer_.commit(n);
+        }
+        asio::steady_timer forever(stream_.get_executor(), asio::steady_timer::time_point::max());
+        co_await forever.async_wait(kNothrow);
+    }
+
+    asio::awaitable<bool> write(std::string_view data) override {
+        if (failed_) co_return false;
+        if (data.empty()) co_return true;  // an empty chunk would end the body
+        stream_.expires_after(write_timeout_);
+        auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data)), kNothrow);
+        failed_ = static_cast<bool>(ec);
+        co_return !failed_;
+    }
+
+    // Ends the chunked body; false if the client is gone.
+    asio::awaitable<bool> finish() {
+        if (failed_) co_return false;
+        stream_.expires_after(write_timeout_);
+        auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(), kNothrow);
+        co_return !ec;
+    }
+
+private:
+    beast::tcp_stream& stream_;
+    beast::flat_buffer& buffer_;
+    std::chrono::seconds write_timeout_;
+    std::size_t buffer_limit_;
+    bool failed_ = false;
+};
+
 }  // namespace
 
 struct Server::Impl {
@@ -88,6 +138,9 @@ struct Server::Impl {
                                     Request& request, bool& close);
     asio::awaitable<bool> write(beast::tcp_stream& stream, const Request& request,
                                 Response response, bool keep_alive, unsigned version);
+    asio::awaitable<bool> write_streamed(beast::tcp_stream& stream, SessionConnection& connection,
+                                         const Request& request, Response response,
+                                         bool keep_alive, unsigned version);
 };
 
 Server::Server(asio::io_context& io, const Router& router, ServerOptions options)
@@ -192,6 +245,8 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         }
 
         Request request;
+        SessionConnection connection(stream, buffer, read_timeout, options.max_header_bytes);
+        request.client = &connection;
         Response response;
         bool close = false;
         unsigned version = 11;
@@ -217,7 +272,10 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         }
         if (close || stopping) keep_alive = false;
         auto status = response.status;
-        bool written = co_await write(stream, request, std::move(response), keep_alive, version);
+        bool written = response.stream
+                           ? co_await write_streamed(stream, connection, request, std::move(response),
+                                                     keep_alive, version)
+                           : co_await write(stream, request, std::move(response), keep_alive, version);
         auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
         log::info("request", {{"request_id", request.request_id},
                               {"method", request.method},
@@ -278,6 +336,31 @@ asio::awaitable<Response> Server::Impl::serve(beast::tcp_stream& stream, beast::
     request.body = std::move(parser.get().body());
     request.params = std::move(match.params);
     co_return co_await match.route->handler(request);
+}
+
+asio::awaitable<bool> Server::Impl::write_streamed(beast::tcp_stream& stream,
+                                                   SessionConnection& connection,
+                                                   const Request& request, Response response,
+                                                   bool keep_alive, unsigned version) {
+    bhttp::response<bhttp::empty_body> message{static_cast<bhttp::status>(response.status), version};
+    message.set(bhttp::field::content_type, response.content_type);
+    message.set(bhttp::field::cache_control, "no-cache");
+    if (!request.request_id.empty()) message.set("X-Request-Id", request.request_id);
+    for (auto& [name, value] : response.headers) message.set(name, value);
+    message.keep_alive(keep_alive);
+    message.chunked(true);
+    bhttp::response_serializer<bhttp::empty_body> serializer{message};
+    stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
+    auto [ec, bytes] = co_await bhttp::async_write_header(stream, serializer, kNothrow);
+    if (ec) co_return false;
+    try {
+        co_await response.stream(connection);
+    } catch (const std::exception& ex) {
+        // Headers are out: all that is left is to end the body early and close.
+        log::error("stream failed", {{"request_id", request.request_id}, {"error", ex.what()}});
+        co_return false;
+    }
+    co_return co_await connection.finish();
 }
 
 asio::awaitable<bool> Server::Impl::write(beast::tcp_stream& stream, const Request& request,

@@ -79,7 +79,8 @@ bool is_job_id(std::string_view text) {
 
 std::string utc_now_iso() {
     auto now = std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now());
-    return fmt::format("{:%FT%T}+00:00", now);
+    auto seconds = std::chrono::floor<std::chrono::seconds>(now);
+    return fmt::format("{:%FT%T}.{:06}+00:00", seconds, (now - seconds).count());
 }
 
 std::vector<std::string> split_lines(std::string_view text) {

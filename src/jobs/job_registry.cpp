@@ -9,8 +9,8 @@
 namespace cas::jobs {
 
 JobRegistry::JobRegistry(boost::asio::any_io_executor executor, JobStore& store,
-                         const agent::AgentSettings& settings)
-    : executor_(std::move(executor)), store_(store), settings_(settings) {}
+                         const agent::AgentSettings& settings, agent::InFlightRuns& runs)
+    : executor_(std::move(executor)), store_(store), settings_(settings), runs_(runs) {}
 
 Job JobRegistry::start(NewJob request, agent::ExecutionSlot::Permit permit) {
     Job job;
@@ -25,18 +25,13 @@ Job JobRegistry::start(NewJob request, agent::ExecutionSlot::Permit permit) {
     store_.save(job);
 
     auto cancel = std::make_shared<agent::Cancellation>(executor_);
-    running_[job.id] = cancel;
     boost::asio::co_spawn(executor_, run(job, std::move(permit), cancel), boost::asio::detached);
     return job;
 }
 
-void JobRegistry::interrupt_all() {
-    interrupting_ = true;
-    for (auto& [id, cancel] : running_) cancel->request();
-}
-
 boost::asio::awaitable<void> JobRegistry::run(Job job, agent::ExecutionSlot::Permit permit,
                                               std::shared_ptr<agent::Cancellation> cancel) {
+    agent::InFlightRuns::Entry in_flight(runs_, cancel);
     log::info("job started", {{"job_id", job.id}, {"agent", job.agent}});
     try {
         agent::AgentRequest request{
@@ -56,7 +51,6 @@ boost::asio::awaitable<void> JobRegistry::run(Job job, agent::ExecutionSlot::Per
         job.finished_at = utc_now_iso();
     }
     store_.save(job);
-    running_.erase(job.id);
     log::info("job finished", {{"job_id", job.id}, {"status", to_string(job.status)}});
     // The permit is released as this frame ends, after the record is saved.
     (void)permit;
@@ -70,7 +64,7 @@ void JobRegistry::finish(Job& job, const agent::AgentOutcome& outcome) {
         case RunStatus::timeout: job.status = JobStatus::timeout; break;
         case RunStatus::error: job.status = JobStatus::error; break;
         case RunStatus::cancelled:
-            job.status = interrupting_ ? JobStatus::interrupted : JobStatus::cancelled;
+            job.status = runs_.stopping() ? JobStatus::interrupted : JobStatus::cancelled;
             break;
     }
     job.finished_at = utc_now_iso();

@@ -5,11 +5,11 @@
 
 #include "agent/agent_run.hpp"
 #include "agent/execution_slot.hpp"
+#include "agent/in_flight.hpp"
 #include "jobs/job_store.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
-#include <map>
 #include <memory>
 #include <string>
 
@@ -26,14 +26,11 @@ struct NewJob {
 class JobRegistry {
 public:
     JobRegistry(boost::asio::any_io_executor executor, JobStore& store,
-                const agent::AgentSettings& settings);
+                const agent::AgentSettings& settings, agent::InFlightRuns& runs);
 
     // Records the job as running and starts it; the permit is held until the run ends.
     Job start(NewJob request, agent::ExecutionSlot::Permit permit);
 
-    // Stops every running job; they end `interrupted` (service shutdown).
-    void interrupt_all();
-    [[nodiscard]] std::size_t running() const { return running_.size(); }
 
 private:
     boost::asio::awaitable<void> run(Job job, agent::ExecutionSlot::Permit permit,
@@ -43,8 +40,7 @@ private:
     boost::asio::any_io_executor executor_;
     JobStore& store_;
     const agent::AgentSettings& settings_;
-    std::map<std::string, std::shared_ptr<agent::Cancellation>> running_;
-    bool interrupting_ = false;
+    agent::InFlightRuns& runs_;  // a shutdown cancels them all; such jobs end `interrupted`
 };
 
 }  // namespace cas::jobs

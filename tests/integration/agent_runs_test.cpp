@@ -439,3 +439,14 @@ TEST_CASE("SIGTERM during a job ends it `interrupted` and exits 0 with no proces
     auto grandchild = f.record.read("grandchild.pid");
     if (!grandchild.empty()) CHECK_FALSE(alive(std::stoi(grandchild)));
 }
+
+TEST_CASE("a CLI that exits without reading its stdin neither kills nor wedges the service") {
+    Fixture f(Fixture::Env{{"CLAUDE_BIN", "/bin/false"}});
+    for (int i = 0; i < 3; ++i) {
+        auto job = f.wait_job(f.start_job(std::string(1024 * 1024, 'p')));
+        CHECK(job.at("status") == "failed");
+        CHECK(job.at("exit_code") == 1);
+    }
+    CHECK(request(f.port(), "GET", "/health").status == 200);
+    CHECK_FALSE(f.busy());
+}

@@ -1,4 +1,3 @@
-#include "api/chat_prompt.hpp"
 #include "api/jobs.hpp"
 
 #include <boost/json.hpp>
@@ -8,14 +7,6 @@
 
 using namespace cas::api;
 namespace json = boost::json;
-
-TEST_CASE("prompt: system preamble then user requests, as the reference") {
-    CHECK(synthesise_prompt(
-              {{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "Bye"}}) ==
-          "System instructions:\nBe brief.\n\n---\n\nRequest:\nHi\n\nBye");
-    CHECK(synthesise_prompt({{"user", "Only"}}) == "Request:\nOnly");
-    CHECK(synthesise_prompt({{"assistant", "x"}}).empty());
-}
 
 TEST_CASE("execute: defaults and every problem at once") {
     JobLimits limits;

@@ -1,0 +1,45 @@
+// OpenAI chat completion requests: validation (400s naming the offending `param`, as
+// OpenAI does) and the transcript prompt the stateless CLI reads on stdin. Pure, so every
+// mapping is unit-tested.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace cas::api {
+
+struct ChatMessage {
+    std::string role;  // system (developer is folded in), user, assistant, tool
+    std::string content;
+    std::string name;          // tool: the call id it answers; assistant: tool calls made
+};
+
+struct ChatRequest {
+    std::string model;
+    std::vector<ChatMessage> messages;
+    bool stream = false;
+    bool include_usage = false;  // stream_options.include_usage
+};
+
+struct ChatRequestError {
+    std::string message;
+    std::string param;
+};
+
+struct ChatModels {
+    const std::vector<std::string>& supported;
+    const std::string& default_model;
+};
+
+std::variant<ChatRequest, ChatRequestError> parse_chat_request(const boost::json::object& body,
+                                                               ChatModels models);
+
+// The prompt: system instructions, then (for multi-turn chats) the conversation so far,
+// then the latest user turn. See README "Chat prompt format".
+std::string chat_prompt(const std::vector<ChatMessage>& messages);
+
+}  // namespace cas::api

@@ -1,0 +1,64 @@
+// The CLI's stream-json lines → OpenAI chat.completion.chunk Server-Sent Events. Pure, so
+// each mapping is unit-tested; openai.cpp does the I/O.
+#pragma once
+
+#include "agent/cli_output.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cas::api {
+
+// Reassembles lines from stdout pieces. A line longer than `max_line` is dropped whole
+// (it cannot be a text delta worth streaming; the final result is parsed separately).
+class LineSplitter {
+public:
+    explicit LineSplitter(std::size_t max_line = 8U * 1024U * 1024U) : max_line_(max_line) {}
+    void feed(std::string_view piece, const std::function<void(std::string_view)>& on_line);
+
+private:
+    std::string partial_;
+    std::size_t max_line_;
+    bool skipping_ = false;
+};
+
+// OpenAI finish_reason for an Anthropic stop_reason.
+std::string_view finish_reason_for(const std::optional<std::string>& stop_reason);
+
+// OpenAI usage for the CLI's token counts (prompt = input + cache creation + cache reads).
+std::string usage_json_text(const agent::TokenUsage& usage);
+
+class ChatChunkEncoder {
+public:
+    ChatChunkEncoder(std::string id, std::string model, std::int64_t created);
+
+    // The first event: the assistant role with empty content.
+    [[nodiscard]] std::string role_event() const;
+    // Events for one stream-json line (often none). Only the top-level agent's text is
+    // streamed: sub-agent events carry a parent_tool_use_id and are skipped.
+    std::string on_line(std::string_view line);
+    [[nodiscard]] std::string finish_event(std::string_view finish_reason) const;
+    [[nodiscard]] std::string usage_event(const agent::TokenUsage& usage) const;
+    [[nodiscard]] static std::string done_event() { return "data: [DONE]\n\n"; }
+    [[nodiscard]] static std::string error_event(std::string_view message);
+    [[nodiscard]] static std::string keep_alive() { return ": keep-alive\n\n"; }
+
+    // The stop_reason of the last top-level message, from its message_delta.
+    [[nodiscard]] const std::optional<std::string>& stop_reason() const { return stop_reason_; }
+
+private:
+    [[nodiscard]] std::string chunk(std::string_view delta_json, std::string_view finish_json) const;
+
+    std::string id_;
+    std::string model_;
+    std::int64_t created_;
+    std::optional<std::string> stop_reason_;
+    bool text_sent_ = false;
+    bool separate_next_ = false;  // a new message began after text was sent
+};
+
+}  // namespace cas::api

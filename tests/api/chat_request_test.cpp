@@ -1,0 +1,94 @@
+#include "api/chat_request.hpp"
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+using namespace cas::api;
+namespace json = boost::json;
+
+namespace {
+
+const std::vector<std::string> kModels{"claude-haiku-4-5", "claude-sonnet-4-6"};
+const std::string kDefault = "claude-sonnet-4-6";
+
+std::variant<ChatRequest, ChatRequestError> parse(std::string_view body) {
+    return parse_chat_request(json::parse(body).as_object(), {kModels, kDefault});
+}
+
+ChatRequest ok(std::string_view body) {
+    auto r = parse(body);
+    REQUIRE(std::holds_alternative<ChatRequest>(r));
+    return std::get<ChatRequest>(r);
+}
+
+std::string param_of(std::string_view body) {
+    auto r = parse(body);
+    REQUIRE(std::holds_alternative<ChatRequestError>(r));
+    return std::get<ChatRequestError>(r).param;
+}
+
+}  // namespace
+
+TEST_CASE("chat request: defaults, stream options and ignored fields") {
+    auto r = ok(R"({"messages":[{"role":"user","content":"hi"}],"temperature":0.3,"user":"x"})");
+    CHECK(r.model == kDefault);
+    CHECK_FALSE(r.stream);
+    auto s = ok(R"({"model":"claude-haiku-4-5","stream":true,"stream_options":{"include_usage":true},"n":1,
+                    "messages":[{"role":"user","content":"hi"}]})");
+    CHECK(s.stream);
+    CHECK(s.include_usage);
+    CHECK(s.model == "claude-haiku-4-5");
+}
+
+TEST_CASE("chat request: content as text parts; other part types are refused by name") {
+    auto r = ok(R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]})");
+    CHECK(r.messages.at(0).content == "a\nb");
+    auto bad = parse(R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})");
+    REQUIRE(std::holds_alternative<ChatRequestError>(bad));
+    CHECK_THAT(std::get<ChatRequestError>(bad).message, Catch::Contains("'image_url'"));
+    CHECK(std::get<ChatRequestError>(bad).param == "messages[0].content[0].type");
+}
+
+TEST_CASE("chat request: roles, developer as system, and the errors") {
+    auto r = ok(R"({"messages":[{"role":"developer","content":"rules"},{"role":"user","content":"q"}]})");
+    CHECK(r.messages.at(0).role == "system");
+    CHECK(param_of(R"({"messages":[]})") == "messages");
+    CHECK(param_of(R"({"messages":"hi"})") == "messages");
+    CHECK(param_of(R"({"messages":[{"role":"robot","content":"x"}]})") == "messages[0].role");
+    CHECK(param_of(R"({"messages":[{"role":"user"}]})") == "messages[0].content");
+    CHECK(param_of(R"({"messages":[{"role":"user","content":5}]})") == "messages[0].content");
+    CHECK(param_of(R"({"messages":[{"role":"system","content":"only system"}]})") == "messages");
+    CHECK(param_of(R"({"n":2,"messages":[{"role":"user","content":"x"}]})") == "n");
+    CHECK(param_of(R"({"stream":"yes","messages":[{"role":"user","content":"x"}]})") == "stream");
+    CHECK(param_of(R"({"model":"gpt-4","messages":[{"role":"user","content":"x"}]})") == "model");
+    CHECK(param_of(R"({"model":7,"messages":[{"role":"user","content":"x"}]})") == "model");
+    CHECK(param_of(R"({"messages":[{"role":"user","content":"a\u0000b"}]})") == "messages[0].content");
+}
+
+TEST_CASE("chat prompt: a single turn is the reference app's format") {
+    CHECK(chat_prompt({{"system", "Be brief.", ""}, {"user", "Hi", ""}}) ==
+          "System instructions:\nBe brief.\n\n---\n\nRequest:\nHi");
+    CHECK(chat_prompt({{"user", "Only", ""}}) == "Request:\nOnly");
+}
+
+TEST_CASE("chat prompt: prior turns are kept as a delimited transcript") {
+    auto prompt = chat_prompt({{"system", "S1", ""},
+                               {"user", "first question", ""},
+                               {"assistant", "first answer", ""},
+                               {"system", "S2", ""},
+                               {"user", "second question", ""}});
+    CHECK(prompt ==
+          "System instructions:\nS1\n\nS2\n\n---\n\n"
+          "Conversation so far:\n\n[user]\nfirst question\n\n[assistant]\nfirst answer\n\n---\n\n"
+          "Request:\nsecond question");
+}
+
+TEST_CASE("chat prompt: tool calls and results, and a conversation not ending with the user") {
+    auto ok_tool = ok(R"({"messages":[{"role":"user","content":"weather?"},
+        {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Oslo\"}"}}]},
+        {"role":"tool","tool_call_id":"c1","content":"rain"}]})");
+    CHECK(chat_prompt(ok_tool.messages) ==
+          "Conversation so far:\n\n[user]\nweather?\n\n[assistant]\n(called tools: "
+          "get_weather({\"city\":\"Oslo\"}))\n\n[tool result for c1]\nrain\n\n---\n\n"
+          "Request:\nContinue from the conversation above.");
+}
