@@ -188,6 +188,12 @@ const Option kOptions[] = {
      "Model used when a completion names none.",
      [](Config& c, std::string_view v) { return parse_non_empty(v, c.openai_default_model); },
      [](const Config& c) { return c.openai_default_model; }},
+    {"SSE_KEEPALIVE_MS", "--sse-keepalive-ms", "MS",
+     "While a streamed answer is silent, send an SSE comment this often so proxies keep it open.",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<unsigned>(v, 100, 600000, c.sse_keepalive_ms);
+     },
+     [](const Config& c) { return std::to_string(c.sse_keepalive_ms); }},
 };
 
 ExitRequest bad_usage(std::string message) {

@@ -41,6 +41,7 @@ struct Config {
     std::vector<std::string> openai_models{"claude-haiku-4-5", "claude-sonnet-4-6",
                                            "claude-opus-4-7"};
     std::string openai_default_model = "claude-sonnet-4-6";
+    unsigned sse_keepalive_ms = 15000;  // comment line on a silent stream, for proxies
 };
 
 // What the command line asked for when it was not "run the server".

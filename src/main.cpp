@@ -75,7 +75,8 @@ int serve(const cas::Config& config) {
                               .default_model = config.openai_default_model,
                               .agent = config.openai_agent,
                               .budget_usd = config.openai_budget_usd,
-                              .timeout = std::chrono::seconds(config.openai_timeout_seconds)}});
+                              .timeout = std::chrono::seconds(config.openai_timeout_seconds),
+                              .keep_alive = std::chrono::milliseconds(config.sse_keepalive_ms)}});
 
     http::Server server(io, router,
                         {.host = config.host,

@@ -227,6 +227,25 @@ bool Connection::closed_within(std::chrono::milliseconds limit) {
     }
 }
 
+std::string Connection::read_until(const std::string& needle, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (pending_.find(needle) == std::string::npos) {
+        if (std::chrono::steady_clock::now() > deadline) return {};
+        timeval tv{0, 20000};
+        setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        char buf[65536];
+        auto n = recv(fd_, buf, sizeof buf, 0);
+        if (n == 0) return {};
+        if (n > 0) pending_.append(buf, static_cast<std::size_t>(n));
+    }
+    return pending_;
+}
+
+void Connection::close_now() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+}
+
 HttpReply request(int port, const std::string& method, const std::string& target,
                   const std::string& body, std::map<std::string, std::string> headers) {
     Connection conn(port);

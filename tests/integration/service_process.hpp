@@ -53,6 +53,9 @@ public:
     HttpReply read_reply();
     // True if the peer closes the connection (EOF) within `limit`.
     bool closed_within(std::chrono::milliseconds limit);
+    // Reads raw bytes until `needle` has arrived; everything read so far (empty on timeout).
+    std::string read_until(const std::string& needle, std::chrono::milliseconds limit);
+    void close_now();
 
 private:
     int fd_ = -1;
