@@ -1,6 +1,6 @@
 // End-to-end: claude-agent-service running the real Claude Code CLI (from this
 // directory's node_modules) against messages-stub.mjs, driven over loopback HTTP,
-// once with fetch and once with the official `openai` client.
+// with fetch and with the official `openai` client (non-streamed and streamed).
 //
 //   CAS_SERVICE_BINARY=build/dev/claude-agent-service node --test tests/e2e/real-cli.test.mjs
 //
@@ -8,14 +8,17 @@
 // Registered with CTest as "e2e: real CLI and openai client".
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
+import {
+  eachLine, installGuards, killAll, liveChildren, serviceBinary, sleep, startChild, startService, stopChild,
+  tail, waitForLine, within,
+} from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLAUDE_BIN = join(HERE, 'node_modules', '.bin', 'claude');
@@ -29,91 +32,8 @@ const JOB_POLL_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 
 const marker = (what) => `e2e-${what}-${randomBytes(4).toString('hex')}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-// `promise`'s value, or null after `ms`; the timer is cleared so it never holds the process open.
-async function within(promise, ms) {
-  let timer;
-  const timeout = new Promise((r) => { timer = setTimeout(() => r(null), ms); });
-  try { return await Promise.race([promise, timeout]); } finally { clearTimeout(timer); }
-}
 
-// ---------------------------------------------------------------- child processes
-
-const children = new Set(); // { name, proc, log: string[] }
-
-function startChild(name, file, args, options) {
-  const proc = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-  const child = { name, proc, log: [], exited: null };
-  child.exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => resolve({ code, signal }));
-    proc.on('error', (error) => resolve({ code: null, signal: null, error }));
-  });
-  children.add(child);
-  child.exited.then(() => children.delete(child));
-  return child;
-}
-
-// Calls onLine for each complete line of `stream`; also keeps them in `sink`.
-function eachLine(stream, sink, onLine) {
-  let pending = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk) => {
-    pending += chunk;
-    let nl;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      sink.push(line);
-      onLine?.(line);
-    }
-  });
-}
-
-// Resolves with what `match(line)` returns for the first line it accepts; rejects if the
-// process exits first or nothing matches within `ms`.
-function waitForLine(child, stream, match, ms) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${child.name}: no startup line within ${ms} ms\n${tail(child)}`)),
-      ms,
-    );
-    eachLine(stream, child.log, (line) => {
-      const value = match(line);
-      if (value !== undefined) {
-        clearTimeout(timer);
-        resolve(value);
-      }
-    });
-    child.exited.then(({ code, signal, error }) => {
-      clearTimeout(timer);
-      reject(new Error(`${child.name} ended before it was ready (code=${code} signal=${signal}` +
-        `${error ? ` error=${error.message}` : ''})\n${tail(child)}`));
-    });
-  });
-}
-
-const tail = (child, n = 40, keep = () => true) => `--- last ${n} lines of ${child.name} output:\n` +
-  child.log.filter(keep).slice(-n).join('\n');
-
-function killAll(signal = 'SIGKILL') {
-  for (const { proc } of children) {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-  }
-}
-
-// Whatever happens (uncaught error, a hung hook, Ctrl-C), never leave children behind.
-process.on('exit', () => killAll());
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(1);
-  });
-}
-setTimeout(() => {
-  process.stderr.write(`real-cli.test.mjs: watchdog fired after ${WATCHDOG_MS} ms; killing children\n`);
-  killAll();
-  process.exit(1);
-}, WATCHDOG_MS).unref();
+installGuards('real-cli.test.mjs', WATCHDOG_MS);
 
 // ---------------------------------------------------------------- fixture
 
@@ -170,11 +90,7 @@ function openaiClient() {
 
 describe('claude-agent-service with the real Claude Code CLI', { timeout: SUITE_TIMEOUT_MS }, () => {
   before(async () => {
-    const binary = process.env.CAS_SERVICE_BINARY;
-    assert.ok(binary, 'CAS_SERVICE_BINARY must be set to the claude-agent-service binary ' +
-      '(CTest sets it; by hand: CAS_SERVICE_BINARY=build/dev/claude-agent-service node --test ...)');
-    assert.doesNotThrow(() => accessSync(binary, constants.X_OK),
-      `CAS_SERVICE_BINARY=${binary} is not an executable file (build it: cmake --build --preset dev)`);
+    const binary = serviceBinary();
     assert.doesNotThrow(() => accessSync(CLAUDE_BIN, constants.X_OK),
       `${CLAUDE_BIN} is missing: run \`npm ci\` in ${HERE}`);
 
@@ -202,8 +118,10 @@ describe('claude-agent-service with the real Claude Code CLI', { timeout: SUITE_
     const stubPort = await waitForLine(stub, stub.proc.stdout,
       (line) => line.match(/^LISTENING (\d+)$/)?.[1], STARTUP_TIMEOUT_MS);
 
-    service = startChild('claude-agent-service', binary, ['--port', '0'], {
+    ({ child: service, baseUrl } = await startService({
+      binary,
       cwd: tmp,
+      startupMs: STARTUP_TIMEOUT_MS,
       env: {
         ...baseEnv,
         ANTHROPIC_BASE_URL: `http://127.0.0.1:${stubPort}`,
@@ -218,31 +136,14 @@ describe('claude-agent-service with the real Claude Code CLI', { timeout: SUITE_
         GIT_SYNC: 'off',
         OPENAI_AGENT: 'recruiter-triage',
       },
-    });
-    eachLine(service.proc.stdout, service.log);
-    const port = await waitForLine(service, service.proc.stderr, (line) => {
-      try {
-        const entry = JSON.parse(line);
-        return entry.msg === 'listening' && Number.isInteger(entry.port) ? entry.port : undefined;
-      } catch {
-        return undefined;
-      }
-    }, STARTUP_TIMEOUT_MS);
-    baseUrl = `http://127.0.0.1:${port}`;
-
-    const health = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(5_000) });
-    assert.equal(health.status, 200, `GET /health should answer 200, got ${health.status}`);
+    }));
   }, { timeout: 30_000 });
 
   after(async () => {
     // Normally the last test has stopped the service; after a failure, make sure.
-    if (service && !serviceStopped) {
-      service.proc.kill('SIGTERM');
-      const stopped = await within(service.exited, STOP_TIMEOUT_MS);
-      if (!stopped) service.proc.kill('SIGKILL');
-    }
+    if (service && !serviceStopped) await stopChild(service, STOP_TIMEOUT_MS);
     if (stub) stub.proc.kill('SIGTERM');
-    await within(Promise.all([...children].map((c) => c.exited)), 5_000);
+    await within(Promise.all(liveChildren().map((c) => c.exited)), 5_000);
     killAll();
     if (tmp) {
       if (process.env.CAS_E2E_KEEP === '1') {
@@ -275,6 +176,37 @@ describe('claude-agent-service with the real Claude Code CLI', { timeout: SUITE_
     assert.ok(content.includes('STUB-REPLY:'), `completion content should contain "STUB-REPLY:": ${shown}`);
     assert.ok(content.includes(mark), `completion content should contain the marker ${mark}: ${shown}`);
     assert.ok(completion.usage?.total_tokens > 0, `usage.total_tokens should be > 0: ${shown}`);
+  });
+
+  test('the openai client streams the same text as the non-streamed completion, and usage', { timeout: 75_000 }, async () => {
+    const mark = marker('stream');
+    const request = {
+      model: 'claude-haiku-4-5',
+      messages: [{ role: 'user', content: `${mark} asks whether streaming works for this role` }],
+    };
+    const client = openaiClient();
+    const whole = await client.chat.completions.create(request);
+    const expected = whole.choices?.[0]?.message?.content ?? '';
+    assert.ok(expected.includes('STUB-REPLY:') && expected.includes(mark),
+      `non-streamed content should contain "STUB-REPLY:" and ${mark}: ${JSON.stringify(whole)}\n${diagnostics()}`);
+
+    const stream = await client.chat.completions.create({
+      ...request, stream: true, stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const shown = JSON.stringify(chunks);
+    const text = chunks.map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
+    assert.equal(text, expected, `streamed text should equal the non-streamed text; chunks: ${shown}\n${diagnostics()}`);
+    assert.equal(chunks[0]?.choices?.[0]?.delta?.role, 'assistant', `first chunk should carry role assistant: ${shown}`);
+    const finishes = chunks.filter((c) => c.choices?.[0]?.finish_reason != null);
+    assert.deepEqual(finishes.map((c) => c.choices[0].finish_reason), ['stop'],
+      `exactly one chunk should have finish_reason "stop": ${shown}`);
+    const last = chunks.at(-1);
+    assert.deepEqual(last?.choices, [], `the last (usage) chunk should have empty choices: ${shown}`);
+    assert.ok(last.usage?.total_tokens > 0, `the usage chunk should have total_tokens > 0: ${JSON.stringify(last)}`);
+    assert.equal(last.usage.total_tokens, last.usage.prompt_tokens + last.usage.completion_tokens,
+      `total_tokens should be prompt + completion: ${JSON.stringify(last.usage)}`);
   });
 
   test('the openai client gets a 400 APIError naming an unsupported model', { timeout: 20_000 }, async () => {
