@@ -3,3 +3,4 @@
 find_package(Boost 1.81 REQUIRED COMPONENTS json url filesystem)
 find_package(fmt REQUIRED)
 find_package(Threads REQUIRED)
+find_package(SQLite3 REQUIRED)

@@ -67,6 +67,32 @@ SetResult parse_list(std::string_view text, std::vector<std::string>& out) {
     return std::nullopt;
 }
 
+// "30d", "12h", "90m", "45s" or plain seconds.
+SetResult parse_duration(std::string_view text, std::int64_t& out) {
+    std::int64_t unit = 1;
+    auto number = text;
+    if (!text.empty()) {
+        switch (text.back()) {
+            case 'd': unit = 86400; break;
+            case 'h': unit = 3600; break;
+            case 'm': unit = 60; break;
+            case 's': unit = 1; break;
+            default: unit = 0; break;
+        }
+        if (unit != 0) number.remove_suffix(1);
+        if (unit == 0) unit = 1;
+    }
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    constexpr std::int64_t kMax = 100LL * 365 * 86400;
+    if (number.empty() || ec != std::errc{} || ptr != number.data() + number.size() || value < 1 ||
+        value > kMax / unit) {
+        return fmt::format("must be a duration like 30d, 12h, 90m or 3600 (seconds), got '{}'", text);
+    }
+    out = value * unit;
+    return std::nullopt;
+}
+
 std::string join(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
@@ -194,6 +220,28 @@ const Option kOptions[] = {
          return parse_unsigned<unsigned>(v, 100, 600000, c.sse_keepalive_ms);
      },
      [](const Config& c) { return std::to_string(c.sse_keepalive_ms); }},
+    {"DATA_DIR", "--data-dir", "DIR", "Directory of the job database (jobs.db), created if missing.",
+     [](Config& c, std::string_view v) { return parse_non_empty(v, c.data_dir); },
+     [](const Config& c) { return c.data_dir; }},
+    {"QUEUE_DEPTH", "--queue-depth", "N",
+     "Jobs that may wait for the slot; 0 answers 409 while busy, as the reference app.",
+     [](Config& c, std::string_view v) { return parse_unsigned<std::size_t>(v, 0, 100000, c.queue_depth); },
+     [](const Config& c) { return std::to_string(c.queue_depth); }},
+    {"JOB_RETENTION", "--job-retention", "DURATION",
+     "Finished jobs older than this are deleted (30d, 12h, 90m or seconds).",
+     [](Config& c, std::string_view v) { return parse_duration(v, c.job_retention_seconds); },
+     [](const Config& c) { return fmt::format("{}d", c.job_retention_seconds / 86400); }},
+    {"JOB_MAX_RECORDS", "--job-max-records", "N",
+     "At most this many job records are kept; the oldest finished ones go first.",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<std::size_t>(v, 1, 100000000, c.job_max_records);
+     },
+     [](const Config& c) { return std::to_string(c.job_max_records); }},
+    {"RETENTION_SWEEP_SECONDS", "--retention-sweep", "S", "How often the retention rules run.",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<unsigned>(v, 1, 86400, c.retention_sweep_seconds);
+     },
+     [](const Config& c) { return std::to_string(c.retention_sweep_seconds); }},
 };
 
 ExitRequest bad_usage(std::string message) {

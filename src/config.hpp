@@ -42,6 +42,13 @@ struct Config {
                                            "claude-opus-4-7"};
     std::string openai_default_model = "claude-sonnet-4-6";
     unsigned sse_keepalive_ms = 15000;  // comment line on a silent stream, for proxies
+
+    // Job records
+    std::string data_dir = "./data";
+    std::size_t queue_depth = 0;  // 0: the reference's "409 when busy"
+    std::int64_t job_retention_seconds = 30LL * 24 * 3600;
+    std::size_t job_max_records = 100000;
+    unsigned retention_sweep_seconds = 3600;
 };
 
 // What the command line asked for when it was not "run the server".

@@ -11,7 +11,7 @@
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "jobs/job_registry.hpp"
-#include "jobs/job_store.hpp"
+#include "jobs/sqlite_job_store.hpp"
 #include "log.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -20,6 +20,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <memory>
 #include <span>
 
 namespace {
@@ -55,18 +57,31 @@ int serve(const cas::Config& config) {
     boost::asio::io_context io{1};
     const auto settings = agent_settings(config);
     agent::ExecutionSlot slot(io.get_executor());
-    jobs::MemoryJobStore store;
+    std::unique_ptr<jobs::SqliteJobStore> store;
+    try {
+        std::filesystem::create_directories(config.data_dir);
+        store = std::make_unique<jobs::SqliteJobStore>(
+            (std::filesystem::path(config.data_dir) / "jobs.db").string());
+    } catch (const std::exception& e) {
+        (void)std::fprintf(stderr, "claude-agent-service: %s\n", e.what());
+        return 2;
+    }
     agent::InFlightRuns runs;
-    jobs::JobRegistry registry(io.get_executor(), store, settings, runs);
+    jobs::JobRegistry registry(
+        io.get_executor(), *store, settings, runs, slot,
+        {.queue_depth = config.queue_depth,
+         .retention = std::chrono::seconds(config.job_retention_seconds),
+         .max_records = config.job_max_records,
+         .sweep_interval = std::chrono::seconds(config.retention_sweep_seconds)});
 
     http::Router router;
     api::add_health_routes(router, [&slot] { return slot.busy(); });
     api::add_jobs_routes(router,
-                         {.slot = slot,
-                          .registry = registry,
-                          .store = store,
+                         {.registry = registry,
+                          .store = *store,
                           .limits = {.max_budget_usd = config.max_budget_usd,
-                                     .max_timeout_seconds = config.max_job_timeout_seconds}});
+                                     .max_timeout_seconds = config.max_job_timeout_seconds},
+                          .keep_alive = std::chrono::milliseconds(config.sse_keepalive_ms)});
     api::add_openai_routes(
         router, {.slot = slot,
                  .runs = runs,
@@ -98,12 +113,14 @@ int serve(const cas::Config& config) {
         log::warn("API_BEARER_TOKEN is empty: every protected route answers 401");
     }
     server.start();
+    registry.recover_and_start();
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         log::info("stopping", {{"signal", signal}, {"runs_in_flight", runs.size()}});
         server.stop();
+        registry.stop();
         runs.cancel_all();
     });
     log::info("listening", {{"host", config.host}, {"port", port}});

@@ -2,7 +2,10 @@
 // succeeds only when the buffer is empty; releasing takes the message back out.
 #include "agent/execution_slot.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 namespace cas::agent {
 
@@ -20,6 +23,15 @@ ExecutionSlot::~ExecutionSlot() = default;
 std::optional<ExecutionSlot::Permit> ExecutionSlot::try_acquire() {
     if (!channel_->channel.try_send(boost::system::error_code{})) return std::nullopt;
     return Permit(this);
+}
+
+boost::asio::awaitable<std::optional<ExecutionSlot::Permit>> ExecutionSlot::acquire(Cancellation& stop) {
+    using namespace boost::asio::experimental::awaitable_operators;
+    auto sent = channel_->channel.async_send(boost::system::error_code{},
+                                             boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto first = co_await (std::move(sent) || stop.wait());
+    if (first.index() != 0 || std::get<0>(std::get<0>(first))) co_return std::nullopt;
+    co_return Permit(this);
 }
 
 bool ExecutionSlot::busy() const {

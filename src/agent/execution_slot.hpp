@@ -3,7 +3,10 @@
 // RAII proof of holding it, so no path (exception, timeout, cancelled coroutine) can leak it.
 #pragma once
 
+#include "agent/cancellation.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 
 #include <memory>
 #include <optional>
@@ -34,6 +37,8 @@ public:
 
     // A permit if the slot is free, without waiting.
     std::optional<Permit> try_acquire();
+    // Waits for the slot (waiters are served in order); nothing if `stop` is requested first.
+    boost::asio::awaitable<std::optional<Permit>> acquire(Cancellation& stop);
     [[nodiscard]] bool busy() const;
 
 private:

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "agent/cli_output.hpp"
+#include "agent/line_splitter.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -12,19 +13,6 @@
 #include <string_view>
 
 namespace cas::api {
-
-// Reassembles lines from stdout pieces. A line longer than `max_line` is dropped whole
-// (it cannot be a text delta worth streaming; the final result is parsed separately).
-class LineSplitter {
-public:
-    explicit LineSplitter(std::size_t max_line = 8U * 1024U * 1024U) : max_line_(max_line) {}
-    void feed(std::string_view piece, const std::function<void(std::string_view)>& on_line);
-
-private:
-    std::string partial_;
-    std::size_t max_line_;
-    bool skipping_ = false;
-};
 
 // OpenAI finish_reason for an Anthropic stop_reason.
 std::string_view finish_reason_for(const std::optional<std::string>& stop_reason);

@@ -6,8 +6,18 @@
 #include "agent/cli_command.hpp"
 #include "utf8.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
 
 namespace cas::api {
 namespace json = boost::json;
@@ -66,30 +76,186 @@ std::variant<jobs::NewJob, std::vector<FieldError>> parse_execute_request(const 
     return job;
 }
 
-void add_jobs_routes(http::Router& router, JobsContext context) {
-    auto execute =
-        [context](const http::Request& request) -> boost::asio::awaitable<http::Response> {
-        auto body = parse_json_object(request, ErrorDialect::detail);
-        if (auto* error = std::get_if<http::Response>(&body)) co_return std::move(*error);
-        auto parsed = parse_execute_request(std::get<json::object>(body), context.limits);
-        if (auto* errors = std::get_if<std::vector<FieldError>>(&parsed)) {
-            co_return validation_failed(*errors);
+namespace {
+
+namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+
+constexpr std::size_t kMaxPageSize = 200;
+
+http::Response job_not_found() { return http::error_response(ErrorDialect::detail, 404, "Job not found"); }
+
+std::optional<jobs::Job> find_job(const JobsContext& ctx, const http::Request& request) {
+    auto id = request.param("id").value_or("");
+    return jobs::is_job_id(id) ? ctx.store.find(id) : std::nullopt;
+}
+
+bool valid_idempotency_key(std::string_view key) {
+    if (key.empty() || key.size() > 255) return false;
+    return std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+}
+
+asio::awaitable<http::Response> execute(const JobsContext& ctx, const http::Request& request) {
+    auto body = parse_json_object(request, ErrorDialect::detail);
+    if (auto* error = std::get_if<http::Response>(&body)) co_return std::move(*error);
+    auto parsed = parse_execute_request(std::get<json::object>(body), ctx.limits);
+    if (auto* errors = std::get_if<std::vector<FieldError>>(&parsed)) co_return validation_failed(*errors);
+    auto job = std::get<jobs::NewJob>(std::move(parsed));
+    if (auto key = request.header("Idempotency-Key")) {
+        if (!valid_idempotency_key(*key)) {
+            co_return validation_failed({{"Idempotency-Key", "must be 1 to 255 visible ASCII characters",
+                                          "value_error", "header"}});
         }
-        auto permit = context.slot.try_acquire();
-        if (!permit) co_return http::error_response(ErrorDialect::detail, 409, "Agent is busy");
-        auto job =
-            context.registry.start(std::get<jobs::NewJob>(std::move(parsed)), std::move(*permit));
-        co_return http::json_response(202, json::object{{"job_id", job.id}, {"status", "running"}});
+        job.idempotency_key = std::string(*key);
+    }
+    auto submission = ctx.registry.submit(std::move(job));
+    using Kind = jobs::Submission::Kind;
+    switch (submission.kind) {
+        case Kind::busy: co_return http::error_response(ErrorDialect::detail, 409, "Agent is busy");
+        case Kind::queue_full: {
+            auto full = http::error_response(ErrorDialect::detail, 429, "Job queue is full");
+            full.headers.emplace_back("Retry-After", "30");
+            co_return full;
+        }
+        case Kind::started:
+            co_return http::json_response(202, json::object{{"job_id", submission.job->id}, {"status", "running"}});
+        case Kind::queued:
+            co_return http::json_response(202, json::object{{"job_id", submission.job->id},
+                                                            {"status", "queued"},
+                                                            {"position", submission.position}});
+        case Kind::replayed: {
+            auto replay = http::json_response(
+                202, json::object{{"job_id", submission.job->id}, {"status", jobs::to_string(submission.job->status)}});
+            replay.headers.emplace_back("Idempotent-Replayed", "true");
+            co_return replay;
+        }
+    }
+    co_return http::error_response(ErrorDialect::detail, 500, "Internal server error");
+}
+
+asio::awaitable<http::Response> list_jobs(const JobsContext& ctx, const http::Request& request) {
+    jobs::JobFilter filter;
+    std::vector<FieldError> errors;
+    if (auto status = request.query_param("status")) {
+        filter.status = jobs::parse_status(*status);
+        if (!filter.status) {
+            errors.push_back({"status", "must be one of queued, running, completed, failed, timeout, "
+                                        "cancelled, error, interrupted", "value_error", "query"});
+        }
+    }
+    if (auto agent = request.query_param("agent")) filter.agent = std::string(*agent);
+    auto positive = [&](std::string_view name, std::int64_t max) -> std::optional<std::int64_t> {
+        auto text = request.query_param(name);
+        if (!text) return std::nullopt;
+        std::int64_t value = 0;
+        auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+        if (ec != std::errc{} || ptr != text->data() + text->size() || value < 1 || value > max) {
+            errors.push_back({std::string(name), fmt::format("must be an integer from 1 to {}", max),
+                              "value_error", "query"});
+            return std::nullopt;
+        }
+        return value;
     };
-    auto get_job =
-        [context](const http::Request& request) -> boost::asio::awaitable<http::Response> {
-        auto id = request.param("id").value_or("");
-        auto job = jobs::is_job_id(id) ? context.store.find(id) : std::nullopt;
-        if (!job) co_return http::error_response(ErrorDialect::detail, 404, "Job not found");
-        co_return http::json_response(200, jobs::to_json(*job));
-    };
-    router.add("POST", "/execute", http::Access::bearer, std::move(execute));
-    router.add("GET", "/jobs/{id}", http::Access::bearer, std::move(get_job));
+    if (auto limit = positive("limit", kMaxPageSize)) filter.limit = static_cast<std::size_t>(*limit);
+    filter.before = positive("cursor", std::numeric_limits<std::int64_t>::max());
+    if (!errors.empty()) co_return validation_failed(errors);
+    auto page = ctx.store.list(filter);
+    json::array data(page.jobs.begin(), page.jobs.end());
+    co_return http::json_response(
+        200, json::object{{"jobs", std::move(data)},
+                          {"next_cursor", page.next ? json::value(std::to_string(*page.next)) : json::value(nullptr)}});
+}
+
+asio::awaitable<http::Response> cancel_job(const JobsContext& ctx, const http::Request& request) {
+    auto id = request.param("id").value_or("");
+    if (!jobs::is_job_id(id)) co_return job_not_found();
+    auto events = ctx.registry.events(id);
+    auto result = ctx.registry.cancel(id);
+    using Kind = jobs::CancelResult::Kind;
+    if (result.kind == Kind::not_found) co_return job_not_found();
+    if (result.kind == Kind::finished) {
+        auto status = jobs::to_string(result.job->status);
+        co_return http::json_response(
+            409, json::object{{"detail", fmt::format("Job already finished: {}", status)}, {"status", status}});
+    }
+    if (result.kind == Kind::cancelling && events) {
+        // Answer with the final record: the kill sequence takes at most the kill grace.
+        asio::steady_timer limit(co_await asio::this_coro::executor, std::chrono::seconds(10));
+        auto waited = [&]() -> asio::awaitable<void> {
+            for (std::size_t seen = events->events().size(); !events->closed(); seen = events->events().size()) {
+                co_await events->wait(seen);
+            }
+        };
+        co_await (waited() || limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+    }
+    auto job = ctx.store.find(id);
+    co_return http::json_response(200, job ? jobs::to_json(*job) : jobs::to_json(*result.job));
+}
+
+// Streams a job's events: what happened so far, then live ones, ending with the record.
+asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http::BodyWriter& out,
+                                    http::ClientConnection* client) {
+    auto events = ctx.registry.events(id);
+    if (!events) {
+        // Finished: replay from the record.
+        auto job = ctx.store.find(id);
+        if (!job) co_return;
+        std::string replay = jobs::sse_event(
+            "status", json::serialize(json::object{{"job_id", job->id}, {"status", jobs::to_string(job->status)}}));
+        for (const auto& line : job->output) {
+            auto text = std::string_view(line);
+            if (text.ends_with('\n')) text.remove_suffix(1);
+            replay += jobs::sse_event("output", json::serialize(json::object{{"line", text}}));
+        }
+        replay += jobs::sse_event("job", json::serialize(jobs::to_json(*job)));
+        co_await out.write(replay);
+        co_return;
+    }
+    auto executor = co_await asio::this_coro::executor;
+    std::size_t seen = 0;
+    for (;;) {
+        std::string batch;
+        for (; seen < events->events().size(); ++seen) batch += events->events()[seen];
+        if (!batch.empty() && !co_await out.write(batch)) co_return;
+        if (events->closed()) co_return;
+        asio::steady_timer tick(executor, ctx.keep_alive);
+        auto woke = co_await (events->wait(seen) || tick.async_wait(asio::as_tuple(asio::use_awaitable)) ||
+                              client->wait_gone());
+        if (woke.index() == 2) co_return;
+        if (woke.index() == 1 && !co_await out.write(": keep-alive\n\n")) co_return;
+    }
+}
+
+}  // namespace
+
+void add_jobs_routes(http::Router& router, JobsContext context) {
+    auto ctx = std::make_shared<const JobsContext>(context);
+    router.add("POST", "/execute", http::Access::bearer,
+               [ctx](const http::Request& request) { return execute(*ctx, request); });
+    router.add("GET", "/jobs", http::Access::bearer,
+               [ctx](const http::Request& request) { return list_jobs(*ctx, request); });
+    router.add("GET", "/jobs/{id}", http::Access::bearer,
+               [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
+                   auto job = find_job(*ctx, request);
+                   if (!job) co_return job_not_found();
+                   co_return http::json_response(200, jobs::to_json(*job));
+               });
+    auto cancel = [ctx](const http::Request& request) { return cancel_job(*ctx, request); };
+    router.add("DELETE", "/jobs/{id}", http::Access::bearer, cancel);
+    router.add("POST", "/jobs/{id}/cancel", http::Access::bearer, cancel);
+    router.add("GET", "/jobs/{id}/events", http::Access::bearer,
+               [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
+                   auto job = find_job(*ctx, request);
+                   if (!job) co_return job_not_found();
+                   http::Response response;
+                   response.content_type = "text/event-stream";
+                   response.headers.emplace_back("X-Accel-Buffering", "no");
+                   auto* client = request.client;
+                   response.stream = [ctx, id = job->id, client](http::BodyWriter& out) {
+                       return stream_events(*ctx, id, out, client);
+                   };
+                   co_return response;
+               });
 }
 
 }  // namespace cas::api

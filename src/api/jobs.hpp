@@ -1,11 +1,14 @@
-// REST jobs: POST /execute starts a run and answers at once; GET /jobs/{id} reads it.
+// REST jobs: POST /execute starts (or queues) a run and answers at once; GET /jobs lists,
+// GET /jobs/{id} reads, DELETE /jobs/{id} (or POST .../cancel) cancels, and
+// GET /jobs/{id}/events streams a job's progress as Server-Sent Events.
 #pragma once
 
-#include "agent/execution_slot.hpp"
 #include "api/json_body.hpp"
 #include "http/router.hpp"
 #include "jobs/job_registry.hpp"
 #include "jobs/job_store.hpp"
+
+#include <chrono>
 
 namespace cas::api {
 
@@ -15,10 +18,10 @@ struct JobLimits {
 };
 
 struct JobsContext {
-    agent::ExecutionSlot& slot;
     jobs::JobRegistry& registry;
     jobs::JobStore& store;
     JobLimits limits;
+    std::chrono::milliseconds keep_alive{15000};  // SSE comment on a quiet event stream
 };
 
 void add_jobs_routes(http::Router& router, JobsContext context);

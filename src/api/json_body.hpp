@@ -19,6 +19,7 @@ struct FieldError {
     std::string field;
     std::string message;
     std::string type;
+    std::string location = "body";  // or "query", "header"
 };
 
 // The body as a JSON object, or the 400 to answer (malformed JSON, not an object).

@@ -119,7 +119,7 @@ asio::awaitable<void> stream_completion(const OpenAiContext& ctx, ChatRequest ch
     agent::InFlightRuns::Entry in_flight(ctx.runs, cancel);
     StreamState state(executor);
     ChatChunkEncoder encoder("chatcmpl-" + random_hex(24), chat.model, unix_now());
-    LineSplitter lines;
+    agent::LineSplitter lines;
 
     state.pending = encoder.role_event();
     agent::AgentRequest request{

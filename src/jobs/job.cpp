@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <stdexcept>
 
 namespace cas::jobs {
 namespace json = boost::json;
@@ -22,6 +23,7 @@ json::value optional_value(const std::optional<T>& value) {
 
 std::string_view to_string(JobStatus status) {
     switch (status) {
+        case JobStatus::queued: return "queued";
         case JobStatus::running: return "running";
         case JobStatus::completed: return "completed";
         case JobStatus::failed: return "failed";
@@ -31,6 +33,14 @@ std::string_view to_string(JobStatus status) {
         case JobStatus::interrupted: return "interrupted";
     }
     return "error";
+}
+
+std::optional<JobStatus> parse_status(std::string_view text) {
+    for (auto s : {JobStatus::queued, JobStatus::running, JobStatus::completed, JobStatus::failed,
+                   JobStatus::timeout, JobStatus::cancelled, JobStatus::error, JobStatus::interrupted}) {
+        if (to_string(s) == text) return s;
+    }
+    return std::nullopt;
 }
 
 json::value to_json(const Job& job) {
@@ -45,11 +55,13 @@ json::value to_json(const Job& job) {
         {"metadata", job.metadata},
         {"max_budget_usd", job.max_budget_usd},
         {"timeout_seconds", job.timeout_seconds},
-        {"started_at", job.started_at},
+        {"created_at", job.created_at},
+        {"started_at", optional_value(job.started_at)},
         {"finished_at", optional_value(job.finished_at)},
         {"exit_code", optional_value(job.exit_code)},
         {"output", std::move(output)},
         {"stderr", job.stderr_text},
+        {"output_cap_bytes", job.output_cap},
         {"output_truncated", job.output_truncated},
         {"stderr_truncated", job.stderr_truncated},
         {"error", optional_value(job.error)},
@@ -62,7 +74,78 @@ json::value to_json(const Job& job) {
         {"duration_ms", optional_value(job.duration_ms)},
         {"git_sync",
          json::object{{"status", job.git_sync}, {"detail", optional_value(job.git_sync_detail)}}},
+        {"idempotency_key", optional_value(job.idempotency_key)},
     };
+}
+
+json::value to_summary_json(const Job& job) {
+    constexpr std::size_t kPromptPreview = 200;
+    auto value = to_json(job);
+    auto& obj = value.as_object();
+    obj.erase("output");
+    obj.erase("stderr");
+    obj.erase("result");
+    if (job.prompt.size() > kPromptPreview) {
+        auto cut = job.prompt.substr(0, kPromptPreview);
+        // Back off to a character boundary.
+        while (!cut.empty() && (static_cast<unsigned char>(cut.back()) & 0xC0U) == 0x80U) cut.pop_back();
+        if (!cut.empty() && static_cast<unsigned char>(cut.back()) >= 0xC0U) cut.pop_back();
+        obj["prompt"] = cut + "\u2026";
+    }
+    return value;
+}
+
+namespace {
+
+template <class T>
+std::optional<T> optional_from(const json::object& obj, std::string_view key) {
+    const auto* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) return std::nullopt;
+    return json::value_to<T>(*v);
+}
+
+}  // namespace
+
+Job job_from_json(const json::value& value) {
+    try {
+        const auto& obj = value.as_object();
+        Job job;
+        job.id = json::value_to<std::string>(obj.at("job_id"));
+        auto status = parse_status(json::value_to<std::string>(obj.at("status")));
+        if (!status) throw std::invalid_argument("unknown status");
+        job.status = *status;
+        job.prompt = json::value_to<std::string>(obj.at("prompt"));
+        job.agent = json::value_to<std::string>(obj.at("agent"));
+        job.metadata = obj.at("metadata");
+        job.max_budget_usd = obj.at("max_budget_usd").to_number<double>();
+        job.timeout_seconds = obj.at("timeout_seconds").to_number<std::int64_t>();
+        job.created_at = json::value_to<std::string>(obj.at("created_at"));
+        job.started_at = optional_from<std::string>(obj, "started_at");
+        job.finished_at = optional_from<std::string>(obj, "finished_at");
+        job.exit_code = optional_from<int>(obj, "exit_code");
+        job.output = json::value_to<std::vector<std::string>>(obj.at("output"));
+        job.stderr_text = json::value_to<std::string>(obj.at("stderr"));
+        job.output_cap = obj.at("output_cap_bytes").to_number<std::size_t>();
+        job.output_truncated = obj.at("output_truncated").as_bool();
+        job.stderr_truncated = obj.at("stderr_truncated").as_bool();
+        job.error = optional_from<std::string>(obj, "error");
+        job.result = optional_from<std::string>(obj, "result");
+        job.is_error = optional_from<bool>(obj, "is_error");
+        job.subtype = optional_from<std::string>(obj, "subtype");
+        if (const auto* cost = obj.if_contains("total_cost_usd"); cost != nullptr && !cost->is_null()) {
+            job.total_cost_usd = cost->to_number<double>();
+        }
+        job.usage = obj.at("usage");
+        job.session_id = optional_from<std::string>(obj, "session_id");
+        job.duration_ms = optional_from<std::int64_t>(obj, "duration_ms");
+        const auto& git = obj.at("git_sync").as_object();
+        job.git_sync = json::value_to<std::string>(git.at("status"));
+        job.git_sync_detail = optional_from<std::string>(git, "detail");
+        job.idempotency_key = optional_from<std::string>(obj, "idempotency_key");
+        return job;
+    } catch (const std::exception& e) {
+        throw std::invalid_argument(std::string("unreadable job record: ") + e.what());
+    }
 }
 
 std::string new_job_id() {

@@ -12,9 +12,11 @@
 
 namespace cas::jobs {
 
-enum class JobStatus { running, completed, failed, timeout, cancelled, error, interrupted };
+enum class JobStatus { queued, running, completed, failed, timeout, cancelled, error, interrupted };
 
 std::string_view to_string(JobStatus status);
+std::optional<JobStatus> parse_status(std::string_view text);
+inline bool is_finished(JobStatus s) { return s != JobStatus::queued && s != JobStatus::running; }
 
 struct Job {
     std::string id;
@@ -24,8 +26,11 @@ struct Job {
     boost::json::value metadata;  // an object or null
     double max_budget_usd = 5.0;
     std::int64_t timeout_seconds = 2700;
-    std::string started_at;  // ISO 8601, UTC
+    std::string created_at;  // ISO 8601, UTC
+    std::optional<std::string> started_at;  // null while queued
     std::optional<std::string> finished_at;
+    std::optional<std::string> idempotency_key;
+    std::size_t output_cap = 0;  // bytes kept per stream (stdout, stderr); more is dropped
 
     std::optional<int> exit_code;
     std::vector<std::string> output;  // stdout lines, each with its newline, as the reference
@@ -48,6 +53,11 @@ struct Job {
 };
 
 boost::json::value to_json(const Job& job);
+// The record without the large output fields (output, stderr, result; prompt cut short),
+// for listings.
+boost::json::value to_summary_json(const Job& job);
+// The inverse of to_json; throws std::invalid_argument on a record it cannot read.
+Job job_from_json(const boost::json::value& value);
 
 // A fresh id: 12 lowercase hex characters from the kernel's random source.
 std::string new_job_id();

@@ -1,46 +1,185 @@
+// Status changes: queued → running → a finished status, or queued → cancelled. Each one is
+// saved, then published to the job's event log. Runs use `stream-json`, so the event log
+// carries the CLI's lines as they come.
 #include "jobs/job_registry.hpp"
 
+#include "agent/line_splitter.hpp"
 #include "log.hpp"
 #include "utf8.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
 
 namespace cas::jobs {
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace boost::asio::experimental::awaitable_operators;
 
-JobRegistry::JobRegistry(boost::asio::any_io_executor executor, JobStore& store,
-                         const agent::AgentSettings& settings, agent::InFlightRuns& runs)
-    : executor_(std::move(executor)), store_(store), settings_(settings), runs_(runs) {}
+namespace {
 
-Job JobRegistry::start(NewJob request, agent::ExecutionSlot::Permit permit) {
+constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void log_failure(const char* what, const std::exception_ptr& e) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        log::error(what, {{"error", ex.what()}});
+    }
+}
+
+}  // namespace
+
+JobRegistry::JobRegistry(asio::any_io_executor executor, JobStore& store,
+                         const agent::AgentSettings& settings, agent::InFlightRuns& runs,
+                         agent::ExecutionSlot& slot, RegistryOptions options)
+    : executor_(std::move(executor)),
+      store_(store),
+      settings_(settings),
+      runs_(runs),
+      slot_(slot),
+      options_(options),
+      queue_changed_(executor_, asio::steady_timer::time_point::max()),
+      stopping_(executor_) {}
+
+void JobRegistry::recover_and_start() {
+    for (auto& job : store_.unfinished()) {
+        if (job.status == JobStatus::running) {
+            job.status = JobStatus::interrupted;
+            job.finished_at = utc_now_iso();
+            job.error = "interrupted: the service stopped during the run";
+            store_.save(job);
+            log::warn("job interrupted by a restart", {{"job_id", job.id}});
+        } else {
+            auto events = std::make_shared<JobEvents>(executor_);
+            publish_status(job, *events);
+            active_[job.id] = {nullptr, events};
+            queue_.push_back(job.id);
+            log::info("job queued again after a restart", {{"job_id", job.id}});
+        }
+    }
+    asio::co_spawn(executor_, dispatch(), [](const std::exception_ptr& e) { log_failure("job dispatcher failed", e); });
+    asio::co_spawn(executor_, sweep(), [](const std::exception_ptr& e) { log_failure("retention sweep failed", e); });
+}
+
+void JobRegistry::stop() {
+    stopping_.request();
+    queue_changed_.cancel();
+}
+
+Job JobRegistry::new_record(NewJob request, JobStatus status) {
     Job job;
     job.id = new_job_id();
-    job.status = JobStatus::running;
+    job.status = status;
     job.prompt = std::move(request.prompt);
     job.agent = std::move(request.agent);
     job.metadata = std::move(request.metadata);
     job.max_budget_usd = request.max_budget_usd;
     job.timeout_seconds = request.timeout_seconds;
-    job.started_at = utc_now_iso();
-    store_.save(job);
-
-    auto cancel = std::make_shared<agent::Cancellation>(executor_);
-    boost::asio::co_spawn(executor_, run(job, std::move(permit), cancel), boost::asio::detached);
+    job.created_at = utc_now_iso();
+    job.idempotency_key = std::move(request.idempotency_key);
+    job.output_cap = settings_.output_cap;
     return job;
 }
 
-boost::asio::awaitable<void> JobRegistry::run(Job job, agent::ExecutionSlot::Permit permit,
-                                              std::shared_ptr<agent::Cancellation> cancel) {
+Submission JobRegistry::submit(NewJob request) {
+    if (request.idempotency_key) {
+        auto since = unix_now() - options_.idempotency_window.count();
+        if (auto earlier = store_.find_by_idempotency_key(*request.idempotency_key, since)) {
+            return {Submission::Kind::replayed, std::move(earlier), 0};
+        }
+    }
+    // FIFO: while others wait, a new job waits behind them even if the slot is free.
+    if (queue_.empty()) {
+        if (auto permit = slot_.try_acquire()) {
+            auto job = new_record(std::move(request), JobStatus::running);
+            job.started_at = job.created_at;
+            begin(job, std::move(*permit));
+            return {Submission::Kind::started, std::move(job), 0};
+        }
+    }
+    if (options_.queue_depth == 0) return {Submission::Kind::busy, std::nullopt, 0};
+    if (queue_.size() >= options_.queue_depth) return {Submission::Kind::queue_full, std::nullopt, 0};
+    auto job = new_record(std::move(request), JobStatus::queued);
+    store_.save(job);
+    auto events = std::make_shared<JobEvents>(executor_);
+    publish_status(job, *events);
+    active_[job.id] = {nullptr, events};
+    queue_.push_back(job.id);
+    queue_changed_.cancel();
+    return {Submission::Kind::queued, std::move(job), queue_.size()};
+}
+
+CancelResult JobRegistry::cancel(std::string_view id) {
+    auto job = store_.find(id);
+    if (!job) return {CancelResult::Kind::not_found, std::nullopt};
+    if (is_finished(job->status)) return {CancelResult::Kind::finished, std::move(job)};
+    auto it = active_.find(id);
+    if (job->status == JobStatus::running) {
+        if (it != active_.end() && it->second.cancel) it->second.cancel->request();
+        return {CancelResult::Kind::cancelling, std::move(job)};
+    }
+    // Queued: it never ran, so it ends here.
+    std::erase(queue_, job->id);
+    job->status = JobStatus::cancelled;
+    job->finished_at = utc_now_iso();
+    job->error = "cancelled before it ran";
+    store_.save(*job);
+    close_events(*job);
+    return {CancelResult::Kind::cancelled, std::move(job)};
+}
+
+std::shared_ptr<JobEvents> JobRegistry::events(std::string_view id) const {
+    auto it = active_.find(id);
+    return it == active_.end() ? nullptr : it->second.events;
+}
+
+void JobRegistry::begin(Job job, agent::ExecutionSlot::Permit permit) {
+    job.status = JobStatus::running;
+    if (!job.started_at) job.started_at = utc_now_iso();
+    store_.save(job);
+    auto cancel = std::make_shared<agent::Cancellation>(executor_);
+    auto& active = active_[job.id];
+    if (!active.events) active.events = std::make_shared<JobEvents>(executor_);
+    active.cancel = cancel;
+    publish_status(job, *active.events);
+    asio::co_spawn(executor_, run(std::move(job), std::move(permit), cancel, active.events), asio::detached);
+}
+
+asio::awaitable<void> JobRegistry::run(Job job, agent::ExecutionSlot::Permit permit,
+                                       std::shared_ptr<agent::Cancellation> cancel,
+                                       std::shared_ptr<JobEvents> events) {
     agent::InFlightRuns::Entry in_flight(runs_, cancel);
     log::info("job started", {{"job_id", job.id}, {"agent", job.agent}});
     try {
+        agent::LineSplitter lines(settings_.output_cap);
+        std::size_t published = 0;  // stdout bytes sent as events, capped like the record
         agent::AgentRequest request{
             .prompt = job.prompt,
             .cli = {.agent = job.agent,
                     .model = std::nullopt,
-                    .max_budget_usd = job.max_budget_usd},
+                    .max_budget_usd = job.max_budget_usd,
+                    .format = agent::OutputFormat::stream_json},
             .timeout = std::chrono::seconds(job.timeout_seconds),
-            .on_stdout = {},
+            .on_stdout =
+                [&](std::string_view piece) {
+                    lines.feed(piece, [&](std::string_view line) {
+                        if (published + line.size() > settings_.output_cap) return;
+                        published += line.size() + 1;
+                        events->push(sse_event(
+                            "output", json::serialize(json::object{{"line", to_valid_utf8(line)}})));
+                    });
+                },
         };
         auto outcome = co_await agent::run_agent(settings_, std::move(request), *cancel);
         finish(job, outcome);
@@ -50,10 +189,59 @@ boost::asio::awaitable<void> JobRegistry::run(Job job, agent::ExecutionSlot::Per
         job.error = std::string("internal error: ") + e.what();
         job.finished_at = utc_now_iso();
     }
-    store_.save(job);
+    try {
+        store_.save(job);
+    } catch (const std::exception& e) {
+        log::error("cannot save the job's final record", {{"job_id", job.id}, {"error", e.what()}});
+    }
+    close_events(job);
     log::info("job finished", {{"job_id", job.id}, {"status", to_string(job.status)}});
     // The permit is released as this frame ends, after the record is saved.
     (void)permit;
+}
+
+asio::awaitable<void> JobRegistry::dispatch() {
+    while (!stopping_.requested()) {
+        if (queue_.empty()) {
+            co_await (queue_changed_.async_wait(kNothrow) || stopping_.wait());
+            continue;
+        }
+        auto permit = co_await slot_.acquire(stopping_);
+        if (!permit) co_return;
+        if (queue_.empty()) continue;  // the waiting jobs were cancelled meanwhile
+        auto id = queue_.front();
+        queue_.pop_front();
+        auto job = store_.find(id);
+        if (!job || job->status != JobStatus::queued) continue;
+        begin(std::move(*job), std::move(*permit));
+    }
+}
+
+asio::awaitable<void> JobRegistry::sweep() {
+    asio::steady_timer timer(executor_);
+    while (!stopping_.requested()) {
+        try {
+            auto deleted = store_.prune(unix_now() - options_.retention.count(), options_.max_records);
+            if (deleted > 0) log::info("old job records deleted", {{"count", deleted}});
+        } catch (const std::exception& e) {
+            log::error("retention sweep failed", {{"error", e.what()}});
+        }
+        timer.expires_after(options_.sweep_interval);
+        co_await (timer.async_wait(kNothrow) || stopping_.wait());
+    }
+}
+
+void JobRegistry::publish_status(const Job& job, JobEvents& events) {
+    events.push(sse_event("status", json::serialize(json::object{{"job_id", job.id},
+                                                                  {"status", to_string(job.status)}})));
+}
+
+void JobRegistry::close_events(const Job& job) {
+    auto it = active_.find(job.id);
+    if (it == active_.end()) return;
+    it->second.events->push(sse_event("job", json::serialize(to_json(job))));
+    it->second.events->close();
+    active_.erase(it);
 }
 
 void JobRegistry::finish(Job& job, const agent::AgentOutcome& outcome) {
@@ -77,10 +265,11 @@ void JobRegistry::finish(Job& job, const agent::AgentOutcome& outcome) {
 
     const auto& process = outcome.process;
     if (process.end != agent::ProcessEnd::failed_to_start) {
-        if (process.exit_code >= 0)
+        if (process.exit_code >= 0) {
             job.exit_code = process.exit_code;
-        else if (process.term_signal > 0)
+        } else if (process.term_signal > 0) {
             job.exit_code = -process.term_signal;
+        }
         job.output = split_lines(to_valid_utf8(process.out.text));
         job.stderr_text = to_valid_utf8(process.err.text);
         job.output_truncated = process.out.truncated;

@@ -1,31 +1,47 @@
-// Where job records live. Behind a small interface so the in-memory store can give way to
-// a persistent one without touching the job logic or the API.
+// Where job records live, behind a small interface: the job logic and the API see only
+// this. The implementation is SQLite (sqlite_job_store.hpp).
 #pragma once
 
 #include "jobs/job.hpp"
 
+#include <boost/json/value.hpp>
+
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 namespace cas::jobs {
+
+struct JobFilter {
+    std::optional<JobStatus> status;
+    std::optional<std::string> agent;
+    std::size_t limit = 50;
+    std::optional<std::int64_t> before;  // cursor: only jobs created before this position
+};
+
+struct JobPage {
+    std::vector<boost::json::value> jobs;  // summaries, newest first
+    std::optional<std::int64_t> next;      // cursor for the next page, if there may be one
+};
 
 class JobStore {
 public:
     virtual ~JobStore() = default;
-    // Inserts or replaces the record with this id.
+    // Inserts or replaces the record with this id, durably, before returning.
     virtual void save(const Job& job) = 0;
     [[nodiscard]] virtual std::optional<Job> find(std::string_view id) const = 0;
-};
-
-class MemoryJobStore final : public JobStore {
-public:
-    void save(const Job& job) override;
-    [[nodiscard]] std::optional<Job> find(std::string_view id) const override;
-
-private:
-    std::unordered_map<std::string, Job> jobs_;
+    [[nodiscard]] virtual JobPage list(const JobFilter& filter) const = 0;
+    // The job created with this idempotency key at or after `since_unix`, if any.
+    [[nodiscard]] virtual std::optional<Job> find_by_idempotency_key(std::string_view key,
+                                                                     std::int64_t since_unix) const = 0;
+    // Queued and running jobs, oldest first (for recovery at start-up).
+    [[nodiscard]] virtual std::vector<Job> unfinished() const = 0;
+    // Deletes finished jobs that finished before `cutoff_unix`, then the oldest finished ones
+    // beyond `max_records` in total. Returns how many were deleted.
+    virtual std::size_t prune(std::int64_t cutoff_unix, std::size_t max_records) = 0;
 };
 
 }  // namespace cas::jobs

@@ -96,7 +96,7 @@ TEST_CASE("stream: usage chunk has empty choices and the real counts") {
 TEST_CASE("lines: pieces are reassembled and oversized lines dropped whole") {
     std::vector<std::string> got;
     auto collect = [&](std::string_view line) { got.emplace_back(line); };
-    LineSplitter lines(10);
+    cas::agent::LineSplitter lines(10);
     lines.feed("ab", collect);
     lines.feed("c\nde", collect);
     lines.feed("f\n0123456789XYZ\nok\n", collect);

@@ -126,6 +126,7 @@ describe('the openai client against claude-agent-service with the fake CLI', { t
         GIT_SYNC: 'off',
         OPENAI_TIMEOUT_SECONDS: '60',
         KILL_GRACE_MS: '500',
+        SSE_KEEPALIVE_MS: '200', // so a silent run sends ": keep-alive" comments the client must skip
       },
     }));
   }, { timeout: 30_000 });
@@ -195,9 +196,9 @@ describe('the openai client against claude-agent-service with the fake CLI', { t
     assert.ok(chunks.indexOf(finishes[0]) < chunks.length - 1, 'the finish chunk should come before the usage chunk');
   });
 
-  test('a streamed completion without include_usage has no usage chunk', async () => {
+  test('a streamed completion without include_usage has no usage chunk; keep-alives are skipped', async () => {
     const stream = await client().chat.completions.create({
-      model: 'claude-haiku-4-5', messages: user(`no usage\nFAKE:text=${ANSWER}`), stream: true,
+      model: 'claude-haiku-4-5', messages: user(`no usage\nFAKE:sleep=0.5\nFAKE:text=${ANSWER}`), stream: true,
     });
     const chunks = await collect(stream);
     assert.equal(streamedText(chunks), ANSWER);
@@ -206,8 +207,9 @@ describe('the openai client against claude-agent-service with the fake CLI', { t
   });
 
   test('raw SSE: text/event-stream, every event ends with a blank line, body ends with [DONE]', async () => {
+    // The fake is silent for 0.5 s first, so keep-alive comments (every 200 ms) come too.
     const res = await postCompletion({
-      model: 'claude-haiku-4-5', messages: user(`raw\nFAKE:text=${ANSWER}`),
+      model: 'claude-haiku-4-5', messages: user(`raw\nFAKE:sleep=0.5\nFAKE:text=${ANSWER}`),
       stream: true, stream_options: { include_usage: true },
     });
     const body = await res.text();
@@ -219,13 +221,18 @@ describe('the openai client against claude-agent-service with the fake CLI', { t
     const events = body.split('\n\n');
     assert.equal(events.pop(), '', 'the body should end with a blank line');
     const data = [];
+    let comments = 0;
     for (const event of events) {
       assert.ok(event.length > 0, `no empty event (three newlines in a row): ${JSON.stringify(body)}`);
       for (const line of event.split('\n')) {
         assert.match(line, /^(data: |:)/, `each line is "data: ..." or a comment: ${JSON.stringify(event)}`);
         if (line.startsWith('data: ')) data.push(line.slice(6));
+        else comments++;
       }
     }
+    assert.ok(comments >= 1, `a silent run should send keep-alive comments: ${JSON.stringify(body.slice(0, 300))}`);
+    assert.equal(JSON.parse(events[0].slice(6)).choices?.[0]?.delta?.role, 'assistant',
+      `the role chunk should come first, before any keep-alive: ${JSON.stringify(events[0])}`);
     assert.equal(data.at(-1), '[DONE]');
     assert.equal(data.filter((d) => d === '[DONE]').length, 1, 'exactly one [DONE]');
     const chunks = data.slice(0, -1).map((d) => JSON.parse(d));
@@ -291,7 +298,7 @@ describe('the openai client against claude-agent-service with the fake CLI', { t
   });
 
   for (const how of ['AbortController signal', 'break out of for-await']) {
-    test(`a streamed completion whose client leaves (${how}) is cancelled within 1 s`, async () => {
+    test(`a streamed completion whose client leaves (${how}) is cancelled within 1 s`, async (t) => {
       const controller = new AbortController();
       const stream = await client().chat.completions.create({
         model: 'claude-haiku-4-5', messages: user('x\nFAKE:sleep=30'), stream: true,
@@ -320,11 +327,11 @@ describe('the openai client against claude-agent-service with the fake CLI', { t
       }
       assert.equal(first?.choices?.[0]?.delta?.role, 'assistant', `first chunk: ${JSON.stringify(first)}`);
       const ms = await assertRunCancelled(abortedAt, `stream (${how})`);
-      process.stderr.write(`# stream abort (${how}): idle ${ms} ms after the abort\n`);
+      t.diagnostic(`idle ${ms} ms after the abort`);
     });
   }
 
-  test('a non-streamed completion whose client leaves after 300 ms is cancelled within 1 s', async () => {
+  test('a non-streamed completion whose client leaves after 300 ms is cancelled within 1 s', async (t) => {
     const controller = new AbortController();
     const pending = client().chat.completions.create(
       { model: 'claude-haiku-4-5', messages: user('x\nFAKE:sleep=30') },
@@ -341,7 +348,7 @@ describe('the openai client against claude-agent-service with the fake CLI', { t
       return true;
     });
     const ms = await assertRunCancelled(abortedAt, 'non-streamed');
-    process.stderr.write(`# non-streamed abort: idle ${ms} ms after the abort\n`);
+    t.diagnostic(`idle ${ms} ms after the abort`);
   });
 
   test('while a completion runs, another gets 503 with Retry-After', async () => {
@@ -373,7 +380,7 @@ describe('the openai client against claude-agent-service with the fake CLI', { t
     assert.equal(streamedText(chunks), 'first run done', 'the first run is not disturbed');
   });
 
-  test('a run that fails mid-stream makes the SDK\'s iteration throw with the CLI\'s reason', async () => {
+  test('a run that fails mid-stream makes the SDK\'s iteration throw with the CLI\'s reason', async (t) => {
     const stream = await client().chat.completions.create({
       model: 'claude-haiku-4-5', messages: user('x\nFAKE:is-error'), stream: true,
     });
@@ -384,6 +391,7 @@ describe('the openai client against claude-agent-service with the fake CLI', { t
         assert.ok(err instanceof OpenAI.APIError, `expected an APIError, got ${err?.constructor?.name}: ${err}`);
         assert.ok(err.message.includes('API Error'), `message should carry the CLI's reason: ${err.message}`);
         assert.equal(err.type, 'server_error', JSON.stringify(err.error));
+        t.diagnostic(`${err.constructor.name}: ${err.message}`);
         return true;
       },
     );

@@ -198,6 +198,8 @@ describe('claude-agent-service with the real Claude Code CLI', { timeout: SUITE_
     const shown = JSON.stringify(chunks);
     const text = chunks.map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
     assert.equal(text, expected, `streamed text should equal the non-streamed text; chunks: ${shown}\n${diagnostics()}`);
+    const contentChunks = chunks.filter((c) => c.choices?.[0]?.delta?.content).length;
+    assert.ok(contentChunks >= 2, `the stub's deltas should arrive as several chunks, got ${contentChunks}: ${shown}`);
     assert.equal(chunks[0]?.choices?.[0]?.delta?.role, 'assistant', `first chunk should carry role assistant: ${shown}`);
     const finishes = chunks.filter((c) => c.choices?.[0]?.finish_reason != null);
     assert.deepEqual(finishes.map((c) => c.choices[0].finish_reason), ['stop'],

@@ -123,7 +123,15 @@ TEST_CASE("a job runs to completion and records the CLI's result") {
     CHECK(job.at("session_id") == "00000000-fake-4000-8000-000000000000");
     CHECK(job.at("agent") == "recruiter-triage");
     CHECK(job.at("prompt") == "triage this please");
-    CHECK(job.at("output").as_array().size() == 1);
+    // Jobs run with stream-json (for live events): the record keeps every line, the last
+    // being the result object.
+    const auto& output = job.at("output").as_array();
+    REQUIRE(output.size() > 2);
+    CHECK(output.at(0).as_string().starts_with(R"({"type": "system")"));
+    CHECK(output.back().as_string().starts_with(R"({"type": "result")"));
+    CHECK(job.at("created_at").is_string());
+    CHECK(job.at("started_at").is_string());
+    CHECK(job.at("output_cap_bytes") == 8 * 1024 * 1024);
     CHECK(job.at("finished_at").is_string());
     CHECK(job.at("metadata").is_null());
     CHECK_FALSE(f.busy());
@@ -131,7 +139,8 @@ TEST_CASE("a job runs to completion and records the CLI's result") {
     auto argv = f.record.read("argv");
     CHECK(argv ==
           "-p\n--agent\nrecruiter-triage\n--dangerously-skip-permissions\n"
-          "--max-budget-usd\n5\n--output-format\njson\n");
+          "--max-budget-usd\n5\n--output-format\nstream-json\n--verbose\n"
+          "--include-partial-messages\n");
     CHECK(f.record.read("stdin") == "triage this please");
 }
 

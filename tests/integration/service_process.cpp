@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
 #include <sstream>
@@ -54,6 +55,15 @@ ServiceProcess::ServiceProcess(std::map<std::string, std::string> env,
     if (log_fd < 0) throw std::runtime_error("mkstemp failed");
     log_path_ = tmpl;
 
+    if (auto it = env.find("DATA_DIR"); it != env.end()) {
+        data_dir_ = it->second;
+    } else {
+        char dir[] = "/tmp/cas-test-data-XXXXXX";
+        if (mkdtemp(dir) == nullptr) throw std::runtime_error("mkdtemp failed");
+        data_dir_ = dir;
+        own_data_dir_ = true;
+        env["DATA_DIR"] = data_dir_;
+    }
     env.try_emplace("PATH", std::getenv("PATH") != nullptr ? std::getenv("PATH") : "/usr/bin:/bin");
     env.try_emplace("HOME", "/tmp");
     for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS"}) {
@@ -97,16 +107,27 @@ ServiceProcess::ServiceProcess(std::map<std::string, std::string> env,
         int status = 0;
         if (waitpid(pid_, &status, WNOHANG) == pid_) {
             pid_ = -1;
+            cleanup();  // a throwing constructor runs no destructor
             throw std::runtime_error("service exited at start-up: " + text);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    throw std::runtime_error("service did not start listening: " + read_file(log_path_));
+    auto text = read_file(log_path_);
+    cleanup();
+    throw std::runtime_error("service did not start listening: " + text);
 }
 
-ServiceProcess::~ServiceProcess() {
+ServiceProcess::~ServiceProcess() { cleanup(); }
+
+void ServiceProcess::cleanup() {
     if (pid_ > 0) stop(SIGKILL);
     if (!log_path_.empty()) unlink(log_path_.c_str());
+    log_path_.clear();
+    if (own_data_dir_) {
+        std::error_code ec;
+        std::filesystem::remove_all(data_dir_, ec);
+        own_data_dir_ = false;
+    }
 }
 
 std::string ServiceProcess::log() const {

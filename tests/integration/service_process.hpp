@@ -20,7 +20,8 @@ struct HttpReply {
 
 class ServiceProcess {
 public:
-    // `env` is added to a minimal environment (PATH, HOME); `args` go after the binary.
+    // `env` is added to a minimal environment (PATH, HOME, and a fresh DATA_DIR unless
+    // given, removed afterwards); `args` go after the binary.
     explicit ServiceProcess(std::map<std::string, std::string> env = {},
                             std::vector<std::string> args = {});
     ~ServiceProcess();
@@ -30,14 +31,19 @@ public:
     [[nodiscard]] int port() const { return port_; }
     [[nodiscard]] int pid() const { return pid_; }
     [[nodiscard]] std::string log() const;  // everything written to stderr so far
+    [[nodiscard]] const std::string& data_dir() const { return data_dir_; }
 
     // Sends `signal` and waits for the exit; returns the exit status (or 128+signal).
     int stop(int signal = 15, std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 private:
+    void cleanup();
+
     int pid_ = -1;
     int port_ = 0;
     std::string log_path_;
+    std::string data_dir_;
+    bool own_data_dir_ = false;
 };
 
 // A connected socket to 127.0.0.1:port with a receive timeout.

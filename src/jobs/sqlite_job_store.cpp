@@ -1,0 +1,250 @@
+// Each record is stored whole as JSON (what GET /jobs/{id} returns) plus its summary (what
+// GET /jobs lists) and the columns the queries filter and order on. `seq` orders jobs by
+// creation and is the listing cursor.
+#include "jobs/sqlite_job_store.hpp"
+
+#include <boost/json.hpp>
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace cas::jobs {
+namespace json = boost::json;
+namespace {
+
+// Schema migrations, in order; user_version is the number applied.
+constexpr const char* kMigrations[] = {
+    R"(CREATE TABLE jobs (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
+         id TEXT NOT NULL UNIQUE,
+         status TEXT NOT NULL,
+         agent TEXT NOT NULL,
+         finished_unix INTEGER,
+         idempotency_key TEXT,
+         created_unix INTEGER NOT NULL,
+         summary TEXT NOT NULL,
+         record TEXT NOT NULL);
+       CREATE INDEX jobs_status ON jobs(status, seq);
+       CREATE INDEX jobs_agent ON jobs(agent, seq);
+       CREATE INDEX jobs_finished ON jobs(finished_unix) WHERE finished_unix IS NOT NULL;
+       CREATE INDEX jobs_idempotency ON jobs(idempotency_key, created_unix)
+         WHERE idempotency_key IS NOT NULL;)",
+};
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// A prepared statement, finalized on scope exit.
+class Statement {
+public:
+    Statement(sqlite3* db, const char* sql) : db_(db) {
+        if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) fail("prepare");
+    }
+    ~Statement() { sqlite3_finalize(stmt_); }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    Statement& bind(int index, std::string_view text) {
+        check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
+        return *this;
+    }
+    Statement& bind(int index, std::int64_t value) {
+        check(sqlite3_bind_int64(stmt_, index, value));
+        return *this;
+    }
+    Statement& bind_null(int index) {
+        check(sqlite3_bind_null(stmt_, index));
+        return *this;
+    }
+    // True while there is a row.
+    bool step() {
+        int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc != SQLITE_DONE) fail("step");
+        return false;
+    }
+    [[nodiscard]] std::string_view text(int column) const {
+        const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+        return {data == nullptr ? "" : data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+    }
+    [[nodiscard]] std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+private:
+    void check(int rc) const {
+        if (rc != SQLITE_OK) fail("bind");
+    }
+    [[noreturn]] void fail(const char* what) const {
+        throw StoreError(fmt::format("job store: {} failed: {}", what, sqlite3_errmsg(db_)));
+    }
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+void exec(sqlite3* db, const char* sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+        std::string text = message != nullptr ? message : sqlite3_errmsg(db);
+        sqlite3_free(message);
+        throw StoreError(text);
+    }
+}
+
+Job read_record(std::string_view text) {
+    boost::system::error_code ec;
+    auto value = json::parse(text, ec);
+    if (ec) throw StoreError("job store: a stored record is not valid JSON");
+    return job_from_json(value);
+}
+
+}  // namespace
+
+SqliteJobStore::SqliteJobStore(const std::string& path) {
+    auto fail = [&](const std::string& why) {
+        std::string message = fmt::format("cannot use job database '{}': {}", path, why);
+        if (db_ != nullptr) sqlite3_close(db_);
+        db_ = nullptr;
+        throw StoreError(message);
+    };
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+        fail(db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory");
+    }
+    try {
+        sqlite3_busy_timeout(db_, 5000);
+        // WAL: readers never block the writer. synchronous=NORMAL: a commit survives the
+        // process being killed (the case that matters here); only a power loss can take
+        // the last commits back.
+        exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+        Statement version(db_, "PRAGMA user_version");
+        version.step();
+        auto applied = version.integer(0);
+        constexpr auto kLatest = static_cast<std::int64_t>(std::size(kMigrations));
+        if (applied > kLatest) {
+            fail(fmt::format("schema version {} is newer than this build knows ({})", applied, kLatest));
+        }
+        for (auto v = applied; v < kLatest; ++v) {
+            exec(db_, "BEGIN IMMEDIATE");
+            try {
+                exec(db_, kMigrations[v]);
+                exec(db_, fmt::format("PRAGMA user_version = {}", v + 1).c_str());
+                exec(db_, "COMMIT");
+            } catch (...) {
+                sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+                throw;
+            }
+        }
+        // A corrupt file often opens fine and fails here or on first read.
+        Statement check(db_, "PRAGMA quick_check");
+        if (!check.step() || check.text(0) != "ok") fail("the database file is corrupt");
+    } catch (const StoreError& e) {
+        if (db_ == nullptr) throw;
+        fail(e.what());
+    }
+}
+
+SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
+
+void SqliteJobStore::save(const Job& job) {
+    Statement stmt(db_, R"(
+        INSERT INTO jobs (id, status, agent, finished_unix, idempotency_key, created_unix, summary, record)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        ON CONFLICT(id) DO UPDATE SET status = ?2, finished_unix = ?4, summary = ?7, record = ?8)");
+    stmt.bind(1, job.id).bind(2, to_string(job.status)).bind(3, job.agent);
+    if (is_finished(job.status)) {
+        stmt.bind(4, unix_now());
+    } else {
+        stmt.bind_null(4);
+    }
+    if (job.idempotency_key) {
+        stmt.bind(5, *job.idempotency_key);
+    } else {
+        stmt.bind_null(5);
+    }
+    stmt.bind(6, unix_now());
+    stmt.bind(7, json::serialize(to_summary_json(job))).bind(8, json::serialize(to_json(job)));
+    stmt.step();
+}
+
+std::optional<Job> SqliteJobStore::find(std::string_view id) const {
+    Statement stmt(db_, "SELECT record FROM jobs WHERE id = ?1");
+    stmt.bind(1, id);
+    if (!stmt.step()) return std::nullopt;
+    return read_record(stmt.text(0));
+}
+
+JobPage SqliteJobStore::list(const JobFilter& filter) const {
+    Statement stmt(db_, R"(
+        SELECT seq, summary FROM jobs
+        WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR agent = ?2) AND (?3 IS NULL OR seq < ?3)
+        ORDER BY seq DESC LIMIT ?4)");
+    if (filter.status) {
+        stmt.bind(1, to_string(*filter.status));
+    } else {
+        stmt.bind_null(1);
+    }
+    if (filter.agent) {
+        stmt.bind(2, *filter.agent);
+    } else {
+        stmt.bind_null(2);
+    }
+    if (filter.before) {
+        stmt.bind(3, *filter.before);
+    } else {
+        stmt.bind_null(3);
+    }
+    stmt.bind(4, static_cast<std::int64_t>(filter.limit));
+    JobPage page;
+    std::int64_t last = 0;
+    while (stmt.step()) {
+        last = stmt.integer(0);
+        page.jobs.push_back(json::parse(stmt.text(1)));
+    }
+    if (page.jobs.size() == filter.limit && filter.limit > 0) page.next = last;
+    return page;
+}
+
+std::optional<Job> SqliteJobStore::find_by_idempotency_key(std::string_view key,
+                                                           std::int64_t since_unix) const {
+    Statement stmt(db_, R"(
+        SELECT record FROM jobs WHERE idempotency_key = ?1 AND created_unix >= ?2
+        ORDER BY seq DESC LIMIT 1)");
+    stmt.bind(1, key).bind(2, since_unix);
+    if (!stmt.step()) return std::nullopt;
+    return read_record(stmt.text(0));
+}
+
+std::vector<Job> SqliteJobStore::unfinished() const {
+    Statement stmt(db_, "SELECT record FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq");
+    std::vector<Job> out;
+    while (stmt.step()) out.push_back(read_record(stmt.text(0)));
+    return out;
+}
+
+std::size_t SqliteJobStore::prune(std::int64_t cutoff_unix, std::size_t max_records) {
+    exec(db_, "BEGIN IMMEDIATE");
+    try {
+        Statement old(db_, "DELETE FROM jobs WHERE finished_unix IS NOT NULL AND finished_unix < ?1");
+        old.bind(1, cutoff_unix);
+        old.step();
+        auto deleted = static_cast<std::size_t>(sqlite3_changes(db_));
+        Statement excess(db_, R"(
+            DELETE FROM jobs WHERE seq IN (
+              SELECT seq FROM jobs WHERE finished_unix IS NOT NULL ORDER BY seq
+              LIMIT max(0, (SELECT count(*) FROM jobs) - ?1)))");
+        excess.bind(1, static_cast<std::int64_t>(max_records));
+        excess.step();
+        deleted += static_cast<std::size_t>(sqlite3_changes(db_));
+        exec(db_, "COMMIT");
+        return deleted;
+    } catch (...) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+}
+
+}  // namespace cas::jobs

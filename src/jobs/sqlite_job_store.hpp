@@ -1,0 +1,42 @@
+// Job records in one SQLite file (WAL mode), schema versioned by `PRAGMA user_version`
+// with forward migrations. Calls run on the caller's thread: each is one short statement
+// or transaction (see bench/ for what they cost).
+#pragma once
+
+#include "jobs/job_store.hpp"
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+struct sqlite3;
+
+namespace cas::jobs {
+
+// Opening or migrating the database failed; the message says which file and why.
+class StoreError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class SqliteJobStore final : public JobStore {
+public:
+    // Opens (creating if needed) `path`; throws StoreError.
+    explicit SqliteJobStore(const std::string& path);
+    ~SqliteJobStore() override;
+    SqliteJobStore(const SqliteJobStore&) = delete;
+    SqliteJobStore& operator=(const SqliteJobStore&) = delete;
+
+    void save(const Job& job) override;
+    [[nodiscard]] std::optional<Job> find(std::string_view id) const override;
+    [[nodiscard]] JobPage list(const JobFilter& filter) const override;
+    [[nodiscard]] std::optional<Job> find_by_idempotency_key(std::string_view key,
+                                                             std::int64_t since_unix) const override;
+    [[nodiscard]] std::vector<Job> unfinished() const override;
+    std::size_t prune(std::int64_t cutoff_unix, std::size_t max_records) override;
+
+private:
+    sqlite3* db_ = nullptr;
+};
+
+}  // namespace cas::jobs
