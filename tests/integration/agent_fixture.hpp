@@ -1,0 +1,123 @@
+// A running service with the fake CLI, a temporary workspace and data directory, and
+// helpers to drive jobs and completions over HTTP; shared by the integration suites.
+#pragma once
+
+#include "agent/process_tree.hpp"
+#include "integration/service_process.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+namespace cas::test {
+
+using namespace std::chrono_literals;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+inline const std::string kFake = CAS_FIXTURES_DIR "/fake-claude";
+inline const std::map<std::string, std::string> kAuth{{"Authorization", "Bearer test-token"}};
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        char tmpl[] = "/tmp/cas-agent-test-XXXXXX";
+        path = mkdtemp(tmpl);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    [[nodiscard]] std::string read(const std::string& name) const {
+        std::ifstream in(path / name, std::ios::binary);
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    }
+};
+
+// A service with the fake CLI, a temporary workspace and data directory, and git sync off
+// unless asked.
+struct Fixture {
+    TempDir workspace;
+    TempDir record;
+    TempDir data;
+    std::map<std::string, std::string> env;
+    std::unique_ptr<ServiceProcess> service;
+
+    using Env = std::map<std::string, std::string>;
+    explicit Fixture(Env extra = {}) : env(std::move(extra)) {
+        env.try_emplace("API_BEARER_TOKEN", "test-token");
+        env.try_emplace("CLAUDE_BIN", kFake);
+        env.try_emplace("WORKSPACE_DIR", workspace.path.string());
+        env.try_emplace("GIT_SYNC", "off");
+        env.try_emplace("FAKE_CLAUDE_RECORD_DIR", record.path.string());
+        env.try_emplace("DATA_DIR", data.path.string());
+        service = std::make_unique<ServiceProcess>(env);
+    }
+    // Stops the service with `signal` and starts a new one on the same data directory.
+    void restart(int signal) {
+        service->stop(signal);
+        service = std::make_unique<ServiceProcess>(env);
+    }
+    [[nodiscard]] int port() const { return service->port(); }
+
+    HttpReply execute(const json::object& body, std::map<std::string, std::string> headers = kAuth) const {
+        return request(port(), "POST", "/execute", json::serialize(body), std::move(headers));
+    }
+    std::string start_job(const std::string& prompt, json::object extra = {},
+                          std::string_view expected_status = "running") const {
+        extra["prompt"] = prompt;
+        extra.emplace("agent", "recruiter-triage");
+        auto reply = execute(extra);
+        REQUIRE(reply.status == 202);
+        auto body = json::parse(reply.body);
+        CHECK(body.at("status").as_string() == expected_status);
+        return std::string(body.at("job_id").as_string());
+    }
+    json::object job(const std::string& id) const {
+        auto reply = request(port(), "GET", "/jobs/" + id, "", kAuth);
+        REQUIRE(reply.status == 200);
+        return json::parse(reply.body).as_object();
+    }
+    json::object wait_job(const std::string& id, std::chrono::seconds limit = 20s) const {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        for (;;) {
+            auto current = job(id);
+            if (current.at("status") != "running" && current.at("status") != "queued") return current;
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+    bool busy() const {
+        auto reply = request(port(), "GET", "/health");
+        return json::parse(reply.body).at("busy").as_bool();
+    }
+    // No process of any run is left below the service.
+    bool no_descendants() const { return cas::agent::descendants_of(service->pid()).empty(); }
+    HttpReply complete(const json::object& body) const {
+        return request(port(), "POST", "/v1/chat/completions", json::serialize(body), kAuth);
+    }
+};
+
+inline json::object chat(const std::string& content, json::object extra = {}) {
+    extra["messages"] = json::array{json::object{{"role", "user"}, {"content", content}}};
+    return extra;
+}
+
+inline bool alive(pid_t pid) {
+    if (kill(pid, 0) != 0) return false;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    return close != std::string::npos && text.size() > close + 2 && text[close + 2] != 'Z';
+}
+
+}  // namespace cas::test
