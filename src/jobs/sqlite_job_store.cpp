@@ -178,25 +178,17 @@ std::optional<Job> SqliteJobStore::find(std::string_view id) const {
 }
 
 JobPage SqliteJobStore::list(const JobFilter& filter) const {
-    Statement stmt(db_, R"(
-        SELECT seq, summary FROM jobs
-        WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR agent = ?2) AND (?3 IS NULL OR seq < ?3)
-        ORDER BY seq DESC LIMIT ?4)");
-    if (filter.status) {
-        stmt.bind(1, to_string(*filter.status));
-    } else {
-        stmt.bind_null(1);
-    }
-    if (filter.agent) {
-        stmt.bind(2, *filter.agent);
-    } else {
-        stmt.bind_null(2);
-    }
-    if (filter.before) {
-        stmt.bind(3, *filter.before);
-    } else {
-        stmt.bind_null(3);
-    }
+    // Only the conditions in use go into the SQL: "?1 IS NULL OR ..." would keep SQLite
+    // from walking the rowid range and the indexes, making every page a full scan.
+    std::string sql = "SELECT seq, summary FROM jobs WHERE 1";
+    if (filter.status) sql += " AND status = ?1";
+    if (filter.agent) sql += " AND agent = ?2";
+    if (filter.before) sql += " AND seq < ?3";
+    sql += " ORDER BY seq DESC LIMIT ?4";
+    Statement stmt(db_, sql.c_str());
+    if (filter.status) stmt.bind(1, to_string(*filter.status));
+    if (filter.agent) stmt.bind(2, *filter.agent);
+    if (filter.before) stmt.bind(3, *filter.before);
     stmt.bind(4, static_cast<std::int64_t>(filter.limit));
     JobPage page;
     std::int64_t last = 0;
