@@ -75,6 +75,11 @@ void JobRegistry::recover_and_start() {
 void JobRegistry::stop() {
     stopping_.request();
     queue_changed_.cancel();
+    // Queued jobs stay queued for the next start; their event streams end now so that no
+    // client holds the shutdown open. Running jobs close theirs when their run ends.
+    for (auto& [id, active] : active_) {
+        if (!active.cancel) active.events->close();
+    }
 }
 
 Job JobRegistry::new_record(NewJob request, JobStatus status) {

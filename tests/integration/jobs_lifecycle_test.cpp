@@ -218,3 +218,18 @@ TEST_CASE("a corrupt or unwritable database stops start-up with exit code 2") {
                       Catch::Contains("cannot use job database") && Catch::Contains("jobs.db"));
     CHECK_THROWS_WITH(ServiceProcess(Fixture::Env{{"DATA_DIR", "/proc/no-such-dir"}}), Catch::Contains("no-such-dir"));
 }
+
+TEST_CASE("SIGTERM ends event streams: queued jobs stay queued for the next start") {
+    Fixture f(Fixture::Env{{"QUEUE_DEPTH", "2"}});
+    auto running = f.start_job("x\nFAKE:sleep=30");
+    auto queued = f.start_job("later", {}, "queued");
+    Connection watcher(f.port());
+    watcher.send("GET /jobs/" + queued + "/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n\r\n");
+    REQUIRE_FALSE(watcher.read_until("\"status\":\"queued\"", 5s).empty());
+    auto started = std::chrono::steady_clock::now();
+    CHECK(f.service->stop(SIGTERM, 5s) == 0);
+    CHECK(std::chrono::steady_clock::now() - started < 3s);
+    f.service = std::make_unique<ServiceProcess>(f.env);
+    CHECK(f.job(running).at("status") == "interrupted");
+    CHECK(f.wait_job(queued).at("status") == "completed");
+}
