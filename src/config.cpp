@@ -93,6 +93,26 @@ SetResult parse_duration(std::string_view text, std::int64_t& out) {
     return std::nullopt;
 }
 
+// "30s", "500ms" or plain seconds; 0 allowed.
+SetResult parse_grace(std::string_view text, std::int64_t& out_ms) {
+    std::int64_t scale = 1000;
+    auto number = text;
+    if (number.ends_with("ms")) {
+        scale = 1;
+        number.remove_suffix(2);
+    } else if (number.ends_with('s')) {
+        number.remove_suffix(1);
+    }
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (number.empty() || ec != std::errc{} || ptr != number.data() + number.size() || value < 0 ||
+        value > 86400LL * 1000 / scale) {
+        return fmt::format("must be a duration like 30s, 500ms or 30 (seconds), got '{}'", text);
+    }
+    out_ms = value * scale;
+    return std::nullopt;
+}
+
 std::string join(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
@@ -242,6 +262,22 @@ const Option kOptions[] = {
          return parse_unsigned<unsigned>(v, 1, 86400, c.retention_sweep_seconds);
      },
      [](const Config& c) { return std::to_string(c.retention_sweep_seconds); }},
+    {"SHUTDOWN_GRACE", "--shutdown-grace", "DURATION",
+     "After SIGTERM, time a run in flight gets to finish before it is cancelled (30s, 500ms, 0). "
+     "A second signal cancels at once.",
+     [](Config& c, std::string_view v) { return parse_grace(v, c.shutdown_grace_ms); },
+     [](const Config& c) { return fmt::format("{}s", c.shutdown_grace_ms / 1000); }},
+    {"LOG_LEVEL", "--log-level", "LEVEL", "debug, info, warn or error.",
+     [](Config& c, std::string_view v) -> SetResult {
+         for (auto level : {log::Level::debug, log::Level::info, log::Level::warn, log::Level::error}) {
+             if (log::name_of(level) == v) {
+                 c.log_level = level;
+                 return std::nullopt;
+             }
+         }
+         return fmt::format("must be debug, info, warn or error, got '{}'", v);
+     },
+     [](const Config& c) { return std::string(log::name_of(c.log_level)); }},
 };
 
 ExitRequest bad_usage(std::string message) {

@@ -3,6 +3,8 @@
 // so it is unit-tested without touching the process environment.
 #pragma once
 
+#include "log.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -49,6 +51,10 @@ struct Config {
     std::int64_t job_retention_seconds = 30LL * 24 * 3600;
     std::size_t job_max_records = 100000;
     unsigned retention_sweep_seconds = 3600;
+
+    // Operation
+    std::int64_t shutdown_grace_ms = 30000;  // runs may finish after SIGTERM before being cancelled
+    log::Level log_level = log::Level::info;
 };
 
 // What the command line asked for when it was not "run the server".

@@ -15,6 +15,8 @@ namespace {
 
 std::atomic<Level> min_level{Level::info};
 
+}  // namespace
+
 std::string_view name_of(Level level) {
     switch (level) {
         case Level::debug: return "debug";
@@ -24,8 +26,6 @@ std::string_view name_of(Level level) {
     }
     return "info";
 }
-
-}  // namespace
 
 void set_min_level(Level level) {
     min_level.store(level);

@@ -11,6 +11,7 @@ namespace cas::log {
 enum class Level { debug, info, warn, error };
 
 void set_min_level(Level level);
+std::string_view name_of(Level level);
 
 // Writes {"time", "level", "msg", ...fields} as one line, in one write.
 void write(Level level, std::string_view message, boost::json::object fields = {});

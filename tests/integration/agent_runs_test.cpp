@@ -349,15 +349,47 @@ TEST_CASE("git sync: best-effort records a failed pull and runs but required fai
     }
 }
 
-TEST_CASE("SIGTERM during a job ends it `interrupted` and exits 0 with no process left") {
-    Fixture f;
-    f.start_job("x\nFAKE:sleep=30\nFAKE:grandchild=60");
+TEST_CASE("SIGTERM during a run: the grace passes, the job ends `interrupted`, exit 0") {
+    Fixture f(Fixture::Env{{"SHUTDOWN_GRACE", "1s"}});
+    auto id = f.start_job("x\nFAKE:sleep=30\nFAKE:grandchild=60");
     std::this_thread::sleep_for(300ms);
     auto pid = f.service->pid();
-    CHECK(f.service->stop(SIGTERM, 5s) == 0);
+    auto started = std::chrono::steady_clock::now();
+    CHECK(f.service->stop(SIGTERM, 10s) == 0);
+    auto took = std::chrono::steady_clock::now() - started;
+    CHECK(took >= 900ms);  // the run had its grace
+    CHECK(took < 4s);
     CHECK(cas::agent::descendants_of(pid).empty());
     auto grandchild = f.record.read("grandchild.pid");
     if (!grandchild.empty()) CHECK_FALSE(alive(std::stoi(grandchild)));
+    f.service = std::make_unique<ServiceProcess>(f.env);
+    auto job = f.job(id);
+    CHECK(job.at("status") == "interrupted");
+    CHECK(job.at("error") == "interrupted by service shutdown");
+}
+
+TEST_CASE("SIGTERM during a run that ends within the grace: the job completes, exit 0") {
+    Fixture f(Fixture::Env{{"SHUTDOWN_GRACE", "10s"}});
+    auto id = f.start_job("x\nFAKE:sleep=1");
+    std::this_thread::sleep_for(200ms);
+    auto started = std::chrono::steady_clock::now();
+    CHECK(f.service->stop(SIGTERM, 10s) == 0);
+    CHECK(std::chrono::steady_clock::now() - started < 3s);
+    f.service = std::make_unique<ServiceProcess>(f.env);
+    CHECK(f.job(id).at("status") == "completed");
+}
+
+TEST_CASE("a second SIGTERM cancels the run at once, and its record is still written") {
+    Fixture f(Fixture::Env{{"SHUTDOWN_GRACE", "60s"}});
+    auto id = f.start_job("x\nFAKE:sleep=30");
+    std::this_thread::sleep_for(300ms);
+    kill(f.service->pid(), SIGTERM);
+    std::this_thread::sleep_for(300ms);
+    auto started = std::chrono::steady_clock::now();
+    CHECK(f.service->stop(SIGTERM, 10s) == 0);
+    CHECK(std::chrono::steady_clock::now() - started < 3s);
+    f.service = std::make_unique<ServiceProcess>(f.env);
+    CHECK(f.job(id).at("status") == "interrupted");
 }
 
 TEST_CASE("a CLI that exits without reading its stdin neither kills nor wedges the service") {

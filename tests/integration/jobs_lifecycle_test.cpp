@@ -220,7 +220,7 @@ TEST_CASE("a corrupt or unwritable database stops start-up with exit code 2") {
 }
 
 TEST_CASE("SIGTERM ends event streams: queued jobs stay queued for the next start") {
-    Fixture f(Fixture::Env{{"QUEUE_DEPTH", "2"}});
+    Fixture f(Fixture::Env{{"QUEUE_DEPTH", "2"}, {"SHUTDOWN_GRACE", "0"}});
     auto running = f.start_job("x\nFAKE:sleep=30");
     auto queued = f.start_job("later", {}, "queued");
     Connection watcher(f.port());

@@ -1,0 +1,153 @@
+#include "app.hpp"
+
+#include "agent/agent_run.hpp"
+#include "agent/execution_slot.hpp"
+#include "agent/in_flight.hpp"
+#include "api/docs.hpp"
+#include "api/health.hpp"
+#include "api/jobs.hpp"
+#include "api/openai.hpp"
+#include "http/server.hpp"
+#include "jobs/job_registry.hpp"
+#include "jobs/sqlite_job_store.hpp"
+#include "log.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+namespace cas {
+namespace {
+
+agent::AgentSettings agent_settings(const Config& config) {
+    using agent::GitSyncMode;
+    return {
+        .claude_bin = config.claude_bin,
+        .workspace_dir = config.workspace_dir,
+        .git_sync = config.git_sync == "off"        ? GitSyncMode::off
+                    : config.git_sync == "required" ? GitSyncMode::required
+                                                    : GitSyncMode::best_effort,
+        .git_timeout = std::chrono::seconds(config.git_timeout_seconds),
+        .output_cap = config.max_output_bytes,
+        .kill_grace = std::chrono::milliseconds(config.kill_grace_ms),
+        .secret_env = {"API_BEARER_TOKEN"},
+    };
+}
+
+std::unique_ptr<jobs::SqliteJobStore> open_store(const std::string& data_dir) {
+    try {
+        std::filesystem::create_directories(data_dir);
+        return std::make_unique<jobs::SqliteJobStore>((std::filesystem::path(data_dir) / "jobs.db").string());
+    } catch (const std::exception& e) {
+        throw StartupError(e.what());
+    }
+}
+
+}  // namespace
+
+struct App::Parts {
+    boost::asio::io_context& io;
+    Config config;
+    agent::AgentSettings settings;
+    agent::ExecutionSlot slot;
+    std::unique_ptr<jobs::SqliteJobStore> store;
+    agent::InFlightRuns runs;
+    jobs::JobRegistry registry;
+    http::Router router;
+    http::Server server;
+
+    Parts(boost::asio::io_context& io_, const Config& config_)
+        : io(io_),
+          config(config_),
+          settings(agent_settings(config)),
+          slot(io.get_executor()),
+          store(open_store(config.data_dir)),
+          registry(io.get_executor(), *store, settings, runs, slot,
+                   {.queue_depth = config.queue_depth,
+                    .retention = std::chrono::seconds(config.job_retention_seconds),
+                    .max_records = config.job_max_records,
+                    .sweep_interval = std::chrono::seconds(config.retention_sweep_seconds)}),
+          server(io, router,
+                 {.host = config.host,
+                  .port = config.port,
+                  .bearer_token = config.api_bearer_token,
+                  .max_body_bytes = config.max_body_bytes,
+                  .max_header_bytes = config.max_header_bytes,
+                  .read_timeout_seconds = config.read_timeout_seconds,
+                  .max_connections = config.max_connections}) {
+        auto keep_alive = std::chrono::milliseconds(config.sse_keepalive_ms);
+        api::add_health_routes(router, [this] { return slot.busy(); });
+        api::add_jobs_routes(router, {.registry = registry,
+                                      .store = *store,
+                                      .limits = {.max_budget_usd = config.max_budget_usd,
+                                                 .max_timeout_seconds = config.max_job_timeout_seconds},
+                                      .keep_alive = keep_alive});
+        api::add_openai_routes(router, {.slot = slot,
+                                        .runs = runs,
+                                        .agent_settings = settings,
+                                        .settings = {.models = config.openai_models,
+                                                     .default_model = config.openai_default_model,
+                                                     .agent = config.openai_agent,
+                                                     .budget_usd = config.openai_budget_usd,
+                                                     .timeout = std::chrono::seconds(config.openai_timeout_seconds),
+                                                     .keep_alive = keep_alive}});
+        api::add_docs_routes(router);
+    }
+
+    // Waits up to `grace` for the runs in flight, cancels the rest, and reports when none
+    // is left. Polling keeps this simple; 20 ms is nothing next to a run.
+    boost::asio::awaitable<void> drain(std::chrono::milliseconds grace, std::function<void()> drained) {
+        auto deadline = std::chrono::steady_clock::now() + grace;
+        boost::asio::steady_timer poll(io);
+        bool cancelled = false;
+        while (runs.size() > 0) {
+            if (!cancelled && std::chrono::steady_clock::now() >= deadline) {
+                log::warn("shutdown grace over: cancelling runs", {{"runs", runs.size()}});
+                runs.cancel_all();
+                cancelled = true;
+            }
+            poll.expires_after(std::chrono::milliseconds(20));
+            co_await poll.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        }
+        drained();
+    }
+};
+
+App::App(boost::asio::io_context& io, const Config& config) : parts_(std::make_unique<Parts>(io, config)) {}
+
+App::~App() = default;
+
+const http::Router& App::router() const { return parts_->router; }
+
+std::uint16_t App::start() {
+    auto& p = *parts_;
+    std::uint16_t port = 0;
+    try {
+        port = p.server.listen();
+    } catch (const boost::system::system_error& e) {
+        throw StartupError(fmt::format("cannot listen on {}:{}: {}", p.config.host, p.config.port, e.what()));
+    }
+    p.server.start();
+    p.registry.recover_and_start();
+    return port;
+}
+
+void App::begin_shutdown(std::chrono::milliseconds grace, std::function<void()> drained) {
+    auto& p = *parts_;
+    log::info("stopping", {{"runs_in_flight", p.runs.size()}, {"grace_ms", grace.count()}});
+    p.server.stop();
+    p.registry.stop();
+    boost::asio::co_spawn(p.io, p.drain(grace, std::move(drained)), boost::asio::detached);
+}
+
+void App::cancel_runs() { parts_->runs.cancel_all(); }
+
+}  // namespace cas
