@@ -7,7 +7,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build git pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-filesystem1.81-dev
-  libfmt-dev catch2 libsqlite3-dev
+  libfmt-dev catch2 libsqlite3-dev prometheus-cpp-dev
 )
 # What the test suite drives besides the binary: curl for raw HTTP checks,
 # node/npm for the real CLI and the official openai client.

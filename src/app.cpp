@@ -6,11 +6,13 @@
 #include "api/docs.hpp"
 #include "api/health.hpp"
 #include "api/jobs.hpp"
+#include "api/metrics.hpp"
 #include "api/openai.hpp"
 #include "http/server.hpp"
 #include "jobs/job_registry.hpp"
 #include "jobs/sqlite_job_store.hpp"
 #include "log.hpp"
+#include "service_metrics.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -38,7 +40,7 @@ agent::AgentSettings agent_settings(const Config& config) {
         .git_timeout = std::chrono::seconds(config.git_timeout_seconds),
         .output_cap = config.max_output_bytes,
         .kill_grace = std::chrono::milliseconds(config.kill_grace_ms),
-        .secret_env = {"API_BEARER_TOKEN"},
+        .secret_env = {"API_BEARER_TOKEN", "METRICS_TOKEN"},
     };
 }
 
@@ -57,6 +59,7 @@ struct App::Parts {
     boost::asio::io_context& io;
     Config config;
     agent::AgentSettings settings;
+    Metrics metrics;
     agent::ExecutionSlot slot;
     std::unique_ptr<jobs::SqliteJobStore> store;
     agent::InFlightRuns runs;
@@ -70,7 +73,7 @@ struct App::Parts {
           settings(agent_settings(config)),
           slot(io.get_executor()),
           store(open_store(config.data_dir)),
-          registry(io.get_executor(), *store, settings, runs, slot,
+          registry(io.get_executor(), *store, settings, runs, slot, metrics,
                    {.queue_depth = config.queue_depth,
                     .retention = std::chrono::seconds(config.job_retention_seconds),
                     .max_records = config.job_max_records,
@@ -82,7 +85,12 @@ struct App::Parts {
                   .max_body_bytes = config.max_body_bytes,
                   .max_header_bytes = config.max_header_bytes,
                   .read_timeout_seconds = config.read_timeout_seconds,
-                  .max_connections = config.max_connections}) {
+                  .max_connections = config.max_connections,
+                  .on_request = [this](std::string_view route, std::string_view method, unsigned status,
+                                       std::chrono::duration<double> took) {
+                      metrics.record_request(route, method, status, took);
+                  }}) {
+        metrics.set_gauges([this] { return slot.busy(); }, [this] { return registry.queued(); });
         auto keep_alive = std::chrono::milliseconds(config.sse_keepalive_ms);
         api::add_health_routes(router, [this] { return slot.busy(); });
         api::add_jobs_routes(router, {.registry = registry,
@@ -92,6 +100,7 @@ struct App::Parts {
                                       .keep_alive = keep_alive});
         api::add_openai_routes(router, {.slot = slot,
                                         .runs = runs,
+                                        .metrics = metrics,
                                         .agent_settings = settings,
                                         .settings = {.models = config.openai_models,
                                                      .default_model = config.openai_default_model,
@@ -100,6 +109,7 @@ struct App::Parts {
                                                      .timeout = std::chrono::seconds(config.openai_timeout_seconds),
                                                      .keep_alive = keep_alive}});
         api::add_docs_routes(router);
+        api::add_metrics_routes(router, metrics, config.metrics_token);
     }
 
     // Waits up to `grace` for the runs in flight, cancels the rest, and reports when none

@@ -139,6 +139,13 @@ const Option kOptions[] = {
          return std::nullopt;
      },
      [](const Config&) { return std::string("(empty)"); }},
+    {"METRICS_TOKEN", nullptr, "TOKEN",
+     "Bearer token for GET /metrics. Empty: /metrics is open. Environment only.",
+     [](Config& c, std::string_view v) -> SetResult {
+         c.metrics_token = v;
+         return std::nullopt;
+     },
+     [](const Config&) { return std::string("(empty)"); }},
     {"WORKSPACE_DIR", "--workspace-dir", "DIR", "Git workspace the agent runs in.",
      [](Config& c, std::string_view v) { return parse_non_empty(v, c.workspace_dir); },
      [](const Config& c) { return c.workspace_dir; }},

@@ -18,6 +18,7 @@ namespace cas {
 
 struct Config {
     std::string api_bearer_token;  // empty: every protected route answers 401
+    std::string metrics_token;     // empty: /metrics is open
     std::string workspace_dir = "/workspace/infra";
     std::string claude_bin = "claude";
     std::string host = "127.0.0.1";

@@ -9,8 +9,37 @@
 
 namespace cas::agent {
 
-boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, AgentRequest request,
-                                               Cancellation& cancel) {
+std::string_view to_string(RunStatus status) {
+    switch (status) {
+        case RunStatus::completed: return "completed";
+        case RunStatus::failed: return "failed";
+        case RunStatus::timeout: return "timeout";
+        case RunStatus::cancelled: return "cancelled";
+        case RunStatus::error: return "error";
+    }
+    return "error";
+}
+
+RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string_view outcome,
+                     std::string_view model) {
+    return {.kind = kind,
+            .outcome = outcome,
+            .model = model,
+            .duration = run.elapsed,
+            .cost_usd = run.cli.total_cost_usd.value_or(0.0),
+            .input_tokens = run.cli.tokens.input_tokens,
+            .output_tokens = run.cli.tokens.output_tokens,
+            .cache_creation_tokens = run.cli.tokens.cache_creation_input_tokens,
+            .cache_read_tokens = run.cli.tokens.cache_read_input_tokens,
+            .git_sync_failed = run.git.status == GitSyncResult::Status::failed ||
+                               run.git.status == GitSyncResult::Status::timed_out,
+            .processes_killed = run.process.killed_processes};
+}
+
+namespace {
+
+boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& settings,
+                                                    AgentRequest request, Cancellation& cancel) {
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + request.timeout;
     AgentOutcome outcome;
@@ -75,6 +104,16 @@ boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, Ag
                              ? fmt::format("the CLI was killed by signal {}", process.term_signal)
                              : failure_reason(outcome.cli, process.err.text, process.exit_code);
     }
+    co_return outcome;
+}
+
+}  // namespace
+
+boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, AgentRequest request,
+                                               Cancellation& cancel) {
+    auto started = std::chrono::steady_clock::now();
+    auto outcome = co_await run_unmeasured(settings, std::move(request), cancel);
+    outcome.elapsed = std::chrono::steady_clock::now() - started;
     co_return outcome;
 }
 

@@ -8,6 +8,7 @@
 #include "agent/cli_output.hpp"
 #include "agent/git_sync.hpp"
 #include "agent/runner.hpp"
+#include "service_metrics.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -39,11 +40,19 @@ enum class RunStatus { completed, failed, timeout, cancelled, error };
 
 struct AgentOutcome {
     RunStatus status = RunStatus::error;
+    std::chrono::duration<double> elapsed{};  // git sync included
     std::string reason;  // for every status but completed: what went wrong, in one line
     GitSyncResult git;
     ProcessResult process;
     CliResult cli;
 };
+
+std::string_view to_string(RunStatus status);
+
+// What the metrics record of a finished run. `outcome` may differ from the run's own
+// status (a job cancelled by a shutdown is `interrupted`).
+RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string_view outcome,
+                     std::string_view model);
 
 // `cancel` must outlive the call.
 boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, AgentRequest request,

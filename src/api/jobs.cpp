@@ -118,16 +118,15 @@ asio::awaitable<http::Response> execute(const JobsContext& ctx, const http::Requ
             co_return full;
         }
         case Kind::started:
-            co_return http::json_response(202, json::object{{"job_id", submission.job->id}, {"status", "running"}});
         case Kind::queued:
-            co_return http::json_response(202, json::object{{"job_id", submission.job->id},
-                                                            {"status", "queued"},
-                                                            {"position", submission.position}});
         case Kind::replayed: {
-            auto replay = http::json_response(
-                202, json::object{{"job_id", submission.job->id}, {"status", jobs::to_string(submission.job->status)}});
-            replay.headers.emplace_back("Idempotent-Replayed", "true");
-            co_return replay;
+            json::object answer{{"job_id", submission.job->id},
+                                {"status", jobs::to_string(submission.job->status)}};
+            if (submission.kind == Kind::queued) answer["position"] = submission.position;
+            auto accepted = http::json_response(202, answer);
+            if (submission.kind == Kind::replayed) accepted.headers.emplace_back("Idempotent-Replayed", "true");
+            accepted.job_id = submission.job->id;
+            co_return accepted;
         }
     }
     co_return http::error_response(ErrorDialect::detail, 500, "Internal server error");
@@ -189,7 +188,9 @@ asio::awaitable<http::Response> cancel_job(const JobsContext& ctx, const http::R
         co_await (waited() || limit.async_wait(asio::as_tuple(asio::use_awaitable)));
     }
     auto job = ctx.store.find(id);
-    co_return http::json_response(200, job ? jobs::to_json(*job) : jobs::to_json(*result.job));
+    auto response = http::json_response(200, job ? jobs::to_json(*job) : jobs::to_json(*result.job));
+    response.job_id = id;
+    co_return response;
 }
 
 // Streams a job's events: what happened so far, then live ones, ending with the record.
@@ -238,7 +239,9 @@ void add_jobs_routes(http::Router& router, JobsContext context) {
                [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
                    auto job = find_job(*ctx, request);
                    if (!job) co_return job_not_found();
-                   co_return http::json_response(200, jobs::to_json(*job));
+                   auto response = http::json_response(200, jobs::to_json(*job));
+                   response.job_id = job->id;
+                   co_return response;
                });
     auto cancel = [ctx](const http::Request& request) { return cancel_job(*ctx, request); };
     router.add("DELETE", "/jobs/{id}", http::Access::bearer, cancel);
@@ -250,6 +253,7 @@ void add_jobs_routes(http::Router& router, JobsContext context) {
                    http::Response response;
                    response.content_type = "text/event-stream";
                    response.headers.emplace_back("X-Accel-Buffering", "no");
+                   response.job_id = job->id;
                    auto* client = request.client;
                    response.stream = [ctx, id = job->id, client](http::BodyWriter& out) {
                        return stream_events(*ctx, id, out, client);

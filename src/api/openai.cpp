@@ -61,6 +61,13 @@ std::string failure_message(const agent::AgentOutcome& outcome) {
     return "execution failed: " + to_valid_utf8(outcome.reason);
 }
 
+void record(const OpenAiContext& ctx, const agent::AgentOutcome& outcome, std::string_view model) {
+    auto status = outcome.status == agent::RunStatus::cancelled && ctx.runs.stopping()
+                      ? std::string_view("interrupted")
+                      : agent::to_string(outcome.status);
+    ctx.metrics.record_run(agent::run_report(outcome, "completion", status, model));
+}
+
 // Runs the agent; if the client leaves first, cancels it. Returns when the run has ended.
 asio::awaitable<agent::AgentOutcome> run_for_client(const agent::AgentSettings& settings,
                                                     agent::AgentRequest request,
@@ -146,6 +153,7 @@ asio::awaitable<void> stream_completion(const OpenAiContext& ctx, ChatRequest ch
         co_return outcome;
     };
     auto outcome = co_await (run() && pump(state, out, ctx.settings.keep_alive, *cancel));
+    record(ctx, outcome, chat.model);
     if (state.client_gone) co_return;
 
     if (outcome.status == agent::RunStatus::completed) {
@@ -170,6 +178,7 @@ asio::awaitable<http::Response> complete(const OpenAiContext& ctx, ChatRequest c
         .on_stdout = {},
     };
     auto outcome = co_await run_for_client(ctx.agent_settings, std::move(request), *cancel, client);
+    record(ctx, outcome, chat.model);
     if (outcome.status != agent::RunStatus::completed) {
         co_return http::error_response(ErrorDialect::openai, 503, failure_message(outcome));
     }

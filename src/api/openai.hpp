@@ -7,6 +7,7 @@
 #include "agent/execution_slot.hpp"
 #include "agent/in_flight.hpp"
 #include "http/router.hpp"
+#include "service_metrics.hpp"
 
 #include <chrono>
 #include <string>
@@ -26,6 +27,7 @@ struct OpenAiSettings {
 struct OpenAiContext {
     agent::ExecutionSlot& slot;
     agent::InFlightRuns& runs;
+    Metrics& metrics;
     const agent::AgentSettings& agent_settings;
     OpenAiSettings settings;
 };

@@ -41,6 +41,7 @@ struct Request {
     Fields params;                      // path parameters from the route pattern
     std::string body;
     std::string request_id;
+    std::string route;                   // the matched pattern ("/jobs/{id}"), empty if none
     ClientConnection* client = nullptr;  // set by the server for the handler's lifetime
 
     // First header with this name (case-insensitive), if any.
@@ -54,6 +55,7 @@ struct Response {
     std::string content_type = "application/json";
     std::string body;
     Fields headers;  // extra headers (Allow, WWW-Authenticate, Retry-After, ...)
+    std::string job_id;  // for the request log line, when the request concerns a job
     // When set, the body is streamed (chunked) by this coroutine and `body` is unused.
     std::function<boost::asio::awaitable<void>(BodyWriter&)> stream;
 };

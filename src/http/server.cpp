@@ -272,16 +272,21 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         }
         if (close || stopping) keep_alive = false;
         auto status = response.status;
+        auto job_id = std::move(response.job_id);
         bool written = response.stream
                            ? co_await write_streamed(stream, connection, request, std::move(response),
                                                      keep_alive, version)
                            : co_await write(stream, request, std::move(response), keep_alive, version);
-        auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-        log::info("request", {{"request_id", request.request_id},
-                              {"method", request.method},
-                              {"target", request.target},
-                              {"status", status},
-                              {"duration_ms", elapsed}});
+        std::chrono::duration<double> elapsed = Clock::now() - started;
+        boost::json::object fields{{"request_id", request.request_id},
+                                   {"method", request.method},
+                                   {"target", request.target},
+                                   {"route", request.route},
+                                   {"status", status},
+                                   {"duration_ms", elapsed.count() * 1000.0}};
+        if (!job_id.empty()) fields["job_id"] = job_id;
+        log::info("request", std::move(fields));
+        if (options.on_request) options.on_request(request.route, request.method, status, elapsed);
         if (!written) co_return;
     }
     boost::system::error_code ignored;
@@ -299,6 +304,7 @@ asio::awaitable<Response> Server::Impl::serve(beast::tcp_stream& stream, beast::
     }
     auto dialect = dialect_for(request.segments);
     auto match = router.match(request.method, request.segments);
+    if (match.route != nullptr) request.route = match.route->pattern;
     if (match.kind == RouteMatch::Kind::not_found) {
         co_return error_response(dialect, 404, "Not Found");
     }

@@ -5,7 +5,10 @@
 
 #include "http/router.hpp"
 
+#include <chrono>
 #include <cstddef>
+#include <functional>
+#include <string_view>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,6 +27,10 @@ struct ServerOptions {
     std::size_t max_header_bytes = 16U * 1024U;
     unsigned read_timeout_seconds = 30;
     unsigned max_connections = 512;
+    // Called once per answered request (metrics).
+    std::function<void(std::string_view route, std::string_view method, unsigned status,
+                       std::chrono::duration<double> duration)>
+        on_request;
 };
 
 class Server {

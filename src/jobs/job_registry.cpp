@@ -42,12 +42,13 @@ void log_failure(const char* what, const std::exception_ptr& e) {
 
 JobRegistry::JobRegistry(asio::any_io_executor executor, JobStore& store,
                          const agent::AgentSettings& settings, agent::InFlightRuns& runs,
-                         agent::ExecutionSlot& slot, RegistryOptions options)
+                         agent::ExecutionSlot& slot, Metrics& metrics, RegistryOptions options)
     : executor_(std::move(executor)),
       store_(store),
       settings_(settings),
       runs_(runs),
       slot_(slot),
+      metrics_(metrics),
       options_(options),
       queue_changed_(executor_, asio::steady_timer::time_point::max()),
       stopping_(executor_) {}
@@ -261,6 +262,7 @@ void JobRegistry::finish(Job& job, const agent::AgentOutcome& outcome) {
             break;
     }
     job.finished_at = utc_now_iso();
+    metrics_.record_run(agent::run_report(outcome, "job", to_string(job.status), ""));
     if (outcome.status != RunStatus::completed) {
         job.error = job.status == JobStatus::interrupted ? "interrupted by service shutdown"
                                                          : outcome.reason;

@@ -9,6 +9,7 @@
 #include "agent/in_flight.hpp"
 #include "jobs/job_events.hpp"
 #include "jobs/job_store.hpp"
+#include "service_metrics.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -56,7 +57,7 @@ class JobRegistry {
 public:
     JobRegistry(boost::asio::any_io_executor executor, JobStore& store,
                 const agent::AgentSettings& settings, agent::InFlightRuns& runs,
-                agent::ExecutionSlot& slot, RegistryOptions options);
+                agent::ExecutionSlot& slot, Metrics& metrics, RegistryOptions options);
 
     // Marks jobs left `running` by a previous process `interrupted`, queues the queued ones
     // again in their order, and starts the dispatcher and the retention sweep.
@@ -92,6 +93,7 @@ private:
     const agent::AgentSettings& settings_;
     agent::InFlightRuns& runs_;  // a shutdown cancels them all; such jobs end `interrupted`
     agent::ExecutionSlot& slot_;
+    Metrics& metrics_;
     RegistryOptions options_;
     std::deque<std::string> queue_;
     std::map<std::string, Active, std::less<>> active_;

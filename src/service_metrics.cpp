@@ -1,0 +1,125 @@
+// Label values are bounded: routes are patterns ("/jobs/{id}"), not raw paths, and
+// anything unmatched is "unmatched", so a scanner cannot blow up the series count.
+#include "service_metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <string>
+
+namespace cas {
+namespace pm = prometheus;
+
+struct Metrics::Families {
+    std::shared_ptr<pm::Registry> registry = std::make_shared<pm::Registry>();
+    pm::Family<pm::Counter>& requests = pm::BuildCounter()
+                                            .Name("cas_http_requests_total")
+                                            .Help("HTTP requests by route, method and status")
+                                            .Register(*registry);
+    pm::Family<pm::Histogram>& request_seconds = pm::BuildHistogram()
+                                                     .Name("cas_http_request_duration_seconds")
+                                                     .Help("Time to answer an HTTP request, by route")
+                                                     .Register(*registry);
+    pm::Family<pm::Counter>& runs =
+        pm::BuildCounter().Name("cas_runs_total").Help("Agent runs by kind and outcome").Register(*registry);
+    pm::Family<pm::Histogram>& run_seconds = pm::BuildHistogram()
+                                                 .Name("cas_run_duration_seconds")
+                                                 .Help("Agent run duration by kind")
+                                                 .Register(*registry);
+    pm::Family<pm::Gauge>& slot_busy = pm::BuildGauge()
+                                           .Name("cas_slot_busy")
+                                           .Help("1 while an agent run holds the execution slot")
+                                           .Register(*registry);
+    pm::Family<pm::Gauge>& queue_depth =
+        pm::BuildGauge().Name("cas_queue_depth").Help("Jobs waiting for the execution slot").Register(*registry);
+    pm::Family<pm::Counter>& cost = pm::BuildCounter()
+                                        .Name("cas_cost_usd_total")
+                                        .Help("Cost reported by the CLI, in US dollars, by model")
+                                        .Register(*registry);
+    pm::Family<pm::Counter>& tokens = pm::BuildCounter()
+                                          .Name("cas_tokens_total")
+                                          .Help("Tokens reported by the CLI, by model and type")
+                                          .Register(*registry);
+    pm::Family<pm::Counter>& git_failures = pm::BuildCounter()
+                                                .Name("cas_git_sync_failures_total")
+                                                .Help("git pull failures and timeouts before runs")
+                                                .Register(*registry);
+    pm::Family<pm::Counter>& killed = pm::BuildCounter()
+                                          .Name("cas_child_processes_killed_total")
+                                          .Help("Processes of runs the service had to kill")
+                                          .Register(*registry);
+    std::function<bool()> read_busy;
+    std::function<std::size_t()> read_queue;
+};
+
+namespace {
+
+const pm::Histogram::BucketBoundaries& request_buckets() {
+    static const pm::Histogram::BucketBoundaries buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                         0.05,   0.1,   0.25,   0.5,   1,    2.5,
+                                                         5,      10,    60,     300,   900};
+    return buckets;
+}
+
+const pm::Histogram::BucketBoundaries& run_buckets() {
+    static const pm::Histogram::BucketBoundaries buckets{1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 2700, 3600};
+    return buckets;
+}
+
+}  // namespace
+
+Metrics::Metrics() : families_(std::make_unique<Families>()) {
+    // Every outcome is present from the start, so rates work before the first of each.
+    for (auto kind : {"job", "completion"}) {
+        for (auto outcome : {"completed", "failed", "timeout", "cancelled", "error", "interrupted"}) {
+            families_->runs.Add({{"kind", kind}, {"outcome", outcome}});
+        }
+    }
+    families_->git_failures.Add({});
+    families_->killed.Add({});
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::set_gauges(std::function<bool()> slot_busy, std::function<std::size_t()> queue_depth) {
+    families_->read_busy = std::move(slot_busy);
+    families_->read_queue = std::move(queue_depth);
+}
+
+void Metrics::record_request(std::string_view route, std::string_view method, unsigned status,
+                             std::chrono::duration<double> duration) {
+    std::string route_label(route.empty() ? "unmatched" : route);
+    families_->requests
+        .Add({{"route", route_label}, {"method", std::string(method)}, {"status", std::to_string(status)}})
+        .Increment();
+    families_->request_seconds.Add({{"route", route_label}}, request_buckets()).Observe(duration.count());
+}
+
+void Metrics::record_run(const RunReport& r) {
+    auto& f = *families_;
+    f.runs.Add({{"kind", std::string(r.kind)}, {"outcome", std::string(r.outcome)}}).Increment();
+    f.run_seconds.Add({{"kind", std::string(r.kind)}}, run_buckets()).Observe(r.duration.count());
+    std::string model(r.model.empty() ? "default" : r.model);
+    if (r.cost_usd > 0) f.cost.Add({{"model", model}}).Increment(r.cost_usd);
+    auto add_tokens = [&](const char* type, std::int64_t n) {
+        if (n > 0) f.tokens.Add({{"model", model}, {"type", type}}).Increment(static_cast<double>(n));
+    };
+    add_tokens("input", r.input_tokens);
+    add_tokens("output", r.output_tokens);
+    add_tokens("cache_creation", r.cache_creation_tokens);
+    add_tokens("cache_read", r.cache_read_tokens);
+    if (r.git_sync_failed) f.git_failures.Add({}).Increment();
+    if (r.processes_killed > 0) f.killed.Add({}).Increment(r.processes_killed);
+}
+
+std::string Metrics::scrape() const {
+    auto& f = *families_;
+    f.slot_busy.Add({}).Set(f.read_busy && f.read_busy() ? 1 : 0);
+    f.queue_depth.Add({}).Set(f.read_queue ? static_cast<double>(f.read_queue()) : 0);
+    return pm::TextSerializer().Serialize(f.registry->Collect());
+}
+
+}  // namespace cas

@@ -1,0 +1,50 @@
+// The service's Prometheus metrics (prometheus-cpp core: registry, counters, gauges, histograms, text
+// serializer), served by our own GET /metrics route. The library is thread-safe, so the
+// counters stay right whatever thread records them. Each recording function takes plain
+// values: callers need no prometheus header.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace cas {
+
+struct RunReport {
+    std::string_view kind;     // "job" or "completion"
+    std::string_view outcome;  // completed, failed, timeout, cancelled, error, interrupted
+    std::string_view model;    // as requested; "default" when the agent's own
+    std::chrono::duration<double> duration{};
+    double cost_usd = 0;
+    std::int64_t input_tokens = 0;
+    std::int64_t output_tokens = 0;
+    std::int64_t cache_creation_tokens = 0;
+    std::int64_t cache_read_tokens = 0;
+    bool git_sync_failed = false;
+    int processes_killed = 0;
+};
+
+class Metrics {
+public:
+    // `slot_busy` and `queue_depth` are read at scrape time.
+    Metrics();
+    ~Metrics();
+    Metrics(const Metrics&) = delete;
+    Metrics& operator=(const Metrics&) = delete;
+
+    void set_gauges(std::function<bool()> slot_busy, std::function<std::size_t()> queue_depth);
+    void record_request(std::string_view route, std::string_view method, unsigned status,
+                        std::chrono::duration<double> duration);
+    void record_run(const RunReport& report);
+    // The Prometheus text exposition of everything.
+    [[nodiscard]] std::string scrape() const;
+
+private:
+    struct Families;
+    std::unique_ptr<Families> families_;
+};
+
+}  // namespace cas
