@@ -10,8 +10,9 @@ build_pkgs=(
   libfmt-dev catch2 libsqlite3-dev prometheus-cpp-dev
 )
 # What the test suite drives besides the binary: curl for raw HTTP checks,
-# node/npm for the real CLI and the official openai client.
-test_pkgs=(curl nodejs npm python3)
+# node/npm for the real CLI and the official openai client, prometheus for promtool,
+# systemd for `systemd-analyze verify` of the unit.
+test_pkgs=(curl nodejs npm python3 prometheus systemd)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

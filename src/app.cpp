@@ -152,7 +152,7 @@ std::uint16_t App::start() {
 
 void App::begin_shutdown(std::chrono::milliseconds grace, std::function<void()> drained) {
     auto& p = *parts_;
-    log::info("stopping", {{"runs_in_flight", p.runs.size()}, {"grace_ms", grace.count()}});
+    log::announce("stopping", {{"runs_in_flight", p.runs.size()}, {"grace_ms", grace.count()}});
     p.server.stop();
     p.registry.stop();
     boost::asio::co_spawn(p.io, p.drain(grace, std::move(drained)), boost::asio::detached);

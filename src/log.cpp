@@ -31,8 +31,9 @@ void set_min_level(Level level) {
     min_level.store(level);
 }
 
-void write(Level level, std::string_view message, boost::json::object fields) {
-    if (level < min_level.load()) return;
+namespace {
+
+void emit(Level level, std::string_view message, boost::json::object fields) {
     auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
     boost::json::object line;
     line.reserve(fields.size() + 3);
@@ -44,6 +45,17 @@ void write(Level level, std::string_view message, boost::json::object fields) {
     auto text = boost::json::serialize(line);
     text += '\n';
     (void)std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+}  // namespace
+
+void write(Level level, std::string_view message, boost::json::object fields) {
+    if (level < min_level.load()) return;
+    emit(level, message, std::move(fields));
+}
+
+void announce(std::string_view message, boost::json::object fields) {
+    emit(Level::info, message, std::move(fields));
 }
 
 }  // namespace cas::log

@@ -16,6 +16,10 @@ std::string_view name_of(Level level);
 // Writes {"time", "level", "msg", ...fields} as one line, in one write.
 void write(Level level, std::string_view message, boost::json::object fields = {});
 
+// Life-cycle lines (listening, stopping, stopped) are written whatever LOG_LEVEL says:
+// operators and supervisors wait for them.
+void announce(std::string_view message, boost::json::object fields = {});
+
 inline void info(std::string_view message, boost::json::object fields = {}) {
     write(Level::info, message, std::move(fields));
 }

@@ -51,7 +51,7 @@ int serve(const cas::Config& config) {
         [&](const boost::system::error_code& ec, int signal) {
             if (ec) return;
             if (++received == 1) {
-                log::info("signal", {{"signal", signal}});
+                log::announce("signal", {{"signal", signal}});
                 // Listen for a second signal until no run is left to cancel (armed first:
                 // with nothing running, the drain may finish before begin_shutdown returns).
                 signals.async_wait(on_signal);
@@ -63,9 +63,9 @@ int serve(const cas::Config& config) {
             }
         };
     signals.async_wait(on_signal);
-    log::info("listening", {{"host", config.host}, {"port", port}});
+    log::announce("listening", {{"host", config.host}, {"port", port}});
     io.run();
-    log::info("stopped");
+    log::announce("stopped");
     return 0;
 }
 

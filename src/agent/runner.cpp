@@ -176,6 +176,7 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
     // Deadline or cancel: we stop the run, and remember that we did (the CLI exits 143
     // after SIGTERM rather than dying by the signal, so its status would not tell).
     result.end = finished.index() == 1 ? ProcessEnd::timed_out : ProcessEnd::cancelled;
+    ++result.killed_processes;  // the CLI itself, whether SIGTERM suffices or not
     ::kill(-pid, SIGTERM);
     ::kill(pid, SIGTERM);
     asio::steady_timer grace(executor, spec.kill_grace);
@@ -191,7 +192,6 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
         auto [wait_ec, code] = co_await proc.async_wait(kNothrow);
         int status = proc.native_exit_code();
         if (!wait_ec && WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
-        ++result.killed_processes;  // the CLI itself
     }
     co_return result;
 }

@@ -1,0 +1,115 @@
+// Operating the service: the Prometheus scrape after a mixed run (checked by promtool),
+// METRICS_TOKEN, request ids and JSON log lines, and the API description routes.
+#include "integration/agent_fixture.hpp"
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <sstream>
+
+using namespace cas::test;
+
+namespace {
+
+// The value of one sample line ("name{labels} value"), or -1 if absent.
+double sample(const std::string& scrape, const std::string& series) {
+    std::istringstream lines(scrape);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
+    }
+    return -1;
+}
+
+// Runs `command` with `input` on stdin; returns its exit status and output.
+std::pair<int, std::string> run_with_input(const std::string& command, const std::string& input) {
+    TempDir dir;
+    auto in = (dir.path / "in").string();
+    auto out = (dir.path / "out").string();
+    {
+        std::ofstream f(in, std::ios::binary);
+        f << input;
+    }
+    int status = std::system(fmt::format("{} < {} > {} 2>&1", command, in, out).c_str());
+    return {WEXITSTATUS(status), dir.read("out")};
+}
+
+}  // namespace
+
+TEST_CASE("metrics after a mixed run: promtool accepts the scrape and the counts are right") {
+    Fixture f;
+    f.wait_job(f.start_job("ok"));
+    f.wait_job(f.start_job("x\nFAKE:exit=3"));
+    f.wait_job(f.start_job("x\nFAKE:sleep=5", {{"timeout_seconds", 1}}));
+    CHECK(f.complete(chat("hello", {{"model", "claude-haiku-4-5"}})).status == 200);
+    request(f.port(), "GET", "/jobs/000000000000");  // 401
+    request(f.port(), "GET", "/no/such/path");       // 404
+
+    auto reply = request(f.port(), "GET", "/metrics");
+    REQUIRE(reply.status == 200);
+    CHECK_THAT(reply.header("content-type"), Catch::StartsWith("text/plain; version=0.0.4"));
+    const auto& scrape = reply.body;
+    CHECK(sample(scrape, R"(cas_runs_total{kind="job",outcome="completed"})") == 1);
+    CHECK(sample(scrape, R"(cas_runs_total{kind="job",outcome="failed"})") == 1);
+    CHECK(sample(scrape, R"(cas_runs_total{kind="job",outcome="timeout"})") == 1);
+    CHECK(sample(scrape, R"(cas_runs_total{kind="completion",outcome="completed"})") == 1);
+    CHECK(sample(scrape, R"(cas_runs_total{kind="job",outcome="interrupted"})") == 0);
+    CHECK(sample(scrape, R"(cas_tokens_total{model="claude-haiku-4-5",type="output"})") == 13);
+    CHECK(sample(scrape, R"(cas_cost_usd_total{model="claude-haiku-4-5"})") == Approx(0.0123));
+    CHECK(sample(scrape, R"(cas_http_requests_total{method="GET",route="/jobs/{id}",status="401"})") == 1);
+    CHECK(sample(scrape, R"(cas_http_requests_total{method="GET",route="unmatched",status="404"})") == 1);
+    CHECK(sample(scrape, "cas_slot_busy") == 0);
+    CHECK(sample(scrape, "cas_queue_depth") == 0);
+    CHECK(sample(scrape, "cas_child_processes_killed_total") >= 1);  // the timed-out run
+    CHECK(sample(scrape, R"(cas_run_duration_seconds_count{kind="job"})") == 3);
+
+    auto [status, output] = run_with_input("promtool check metrics", scrape);
+    INFO(output);
+    CHECK(status == 0);
+}
+
+TEST_CASE("metrics: METRICS_TOKEN protects the scrape with its own token") {
+    Fixture f(Fixture::Env{{"METRICS_TOKEN", "scrape-secret"}});
+    CHECK(request(f.port(), "GET", "/metrics").status == 401);
+    CHECK(request(f.port(), "GET", "/metrics", "", kAuth).status == 401);  // the API token is not it
+    CHECK(request(f.port(), "GET", "/metrics", "", {{"Authorization", "Bearer scrape-secret"}}).status == 200);
+    f.wait_job(f.start_job("env"));
+    CHECK(f.record.read("env").find("scrape-secret") == std::string::npos);
+}
+
+TEST_CASE("logs: one JSON object per line with request id, route, status and job id") {
+    Fixture f;
+    auto id = f.start_job("logged");
+    f.wait_job(id);
+    auto reply = request(f.port(), "GET", "/jobs/" + id, "", {{"Authorization", "Bearer test-token"},
+                                                              {"X-Request-Id", "trace-abc.123"}});
+    CHECK(reply.header("x-request-id") == "trace-abc.123");
+    auto bad = request(f.port(), "GET", "/health", "", {{"X-Request-Id", "bad id with spaces"}});
+    CHECK(bad.header("x-request-id").size() == 16);
+
+    std::istringstream lines(f.service->log());
+    std::string line;
+    bool found = false;
+    while (std::getline(lines, line)) {
+        auto entry = json::parse(line).as_object();  // every line is JSON
+        CHECK(entry.contains("time"));
+        CHECK(entry.contains("level"));
+        if (entry.at("msg") == "request" && entry.at("request_id") == "trace-abc.123") {
+            found = true;
+            CHECK(entry.at("route") == "/jobs/{id}");
+            CHECK(entry.at("status") == 200);
+            CHECK(entry.at("job_id").as_string() == id);
+            CHECK(entry.at("duration_ms").is_double());
+        }
+    }
+    CHECK(found);
+    CHECK(f.service->log().find("test-token") == std::string::npos);
+}
+
+TEST_CASE("LOG_LEVEL=warn keeps request lines out of the log") {
+    Fixture f(Fixture::Env{{"LOG_LEVEL", "warn"}});
+    request(f.port(), "GET", "/health");
+    CHECK(f.service->log().find("\"msg\":\"request\"") == std::string::npos);
+}
