@@ -13,6 +13,7 @@ build_pkgs=(
 # node/npm for the real CLI and the official openai client, prometheus for promtool,
 # systemd for `systemd-analyze verify` of the unit.
 test_pkgs=(curl nodejs npm python3 prometheus systemd)
+test_pkgs+=(chromium)  # headless screenshot and DOM of GET /docs (tests/e2e/docs.test.mjs)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
