@@ -2,12 +2,11 @@
 // (the job store's, later) logs at the same time.
 #include "log.hpp"
 
+#include "wall_clock.hpp"
+
 #include <boost/json/serialize.hpp>
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 
 namespace cas::log {
@@ -34,11 +33,9 @@ void set_min_level(Level level) {
 namespace {
 
 void emit(Level level, std::string_view message, boost::json::object fields) {
-    auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
     boost::json::object line;
     line.reserve(fields.size() + 3);
-    auto seconds = std::chrono::floor<std::chrono::seconds>(now);
-    line["time"] = fmt::format("{:%FT%T}.{:03}Z", seconds, (now - seconds).count());
+    line["time"] = iso8601_utc(3, "Z");
     line["level"] = name_of(level);
     line["msg"] = message;
     for (auto& field : fields) line[field.key()] = std::move(field.value());

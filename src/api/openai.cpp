@@ -3,6 +3,7 @@
 // against its client: when the client leaves, the run is cancelled (and its processes
 // killed) instead of running on to its timeout.
 #include "api/openai.hpp"
+#include "wall_clock.hpp"
 
 #include "api/chat_request.hpp"
 #include "api/chat_stream.hpp"
@@ -30,12 +31,6 @@ using http::ErrorDialect;
 namespace {
 
 constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
-
-std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 http::Response unsupported_model(const std::string& model, const std::vector<std::string>& models) {
     std::string list;
@@ -125,7 +120,7 @@ asio::awaitable<void> stream_completion(const OpenAiContext& ctx, ChatRequest ch
     auto cancel = std::make_shared<agent::Cancellation>(executor);
     agent::InFlightRuns::Entry in_flight(ctx.runs, cancel);
     StreamState state(executor);
-    ChatChunkEncoder encoder("chatcmpl-" + random_hex(24), chat.model, unix_now());
+    ChatChunkEncoder encoder("chatcmpl-" + random_hex(24), chat.model, unix_seconds());
     agent::LineSplitter lines;
 
     state.pending = encoder.role_event();
@@ -186,7 +181,7 @@ asio::awaitable<http::Response> complete(const OpenAiContext& ctx, ChatRequest c
     auto body = json::object{
         {"id", "chatcmpl-" + random_hex(24)},
         {"object", "chat.completion"},
-        {"created", unix_now()},
+        {"created", unix_seconds()},
         {"model", chat.model},
         {"choices", json::array{json::object{
                         {"index", 0},
@@ -202,7 +197,7 @@ asio::awaitable<http::Response> complete(const OpenAiContext& ctx, ChatRequest c
 
 void add_openai_routes(http::Router& router, OpenAiContext context) {
     auto ctx = std::make_shared<const OpenAiContext>(std::move(context));
-    const std::int64_t started = unix_now();
+    const std::int64_t started = unix_seconds();
 
     auto completions = [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
         auto body = parse_json_object(request, ErrorDialect::openai);

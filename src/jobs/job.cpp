@@ -1,12 +1,10 @@
 #include "jobs/job.hpp"
 
 #include "random_id.hpp"
+#include "wall_clock.hpp"
 
 #include <boost/json.hpp>
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
-#include <chrono>
 #include <stdexcept>
 
 namespace cas::jobs {
@@ -160,11 +158,7 @@ bool is_job_id(std::string_view text) {
     return true;
 }
 
-std::string utc_now_iso() {
-    auto now = std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now());
-    auto seconds = std::chrono::floor<std::chrono::seconds>(now);
-    return fmt::format("{:%FT%T}.{:06}+00:00", seconds, (now - seconds).count());
-}
+std::string utc_now_iso() { return iso8601_utc(6, "+00:00"); }
 
 std::vector<std::string> split_lines(std::string_view text) {
     std::vector<std::string> lines;

@@ -2,6 +2,7 @@
 // saved, then published to the job's event log. Runs use `stream-json`, so the event log
 // carries the CLI's lines as they come.
 #include "jobs/job_registry.hpp"
+#include "wall_clock.hpp"
 
 #include "agent/line_splitter.hpp"
 #include "log.hpp"
@@ -22,12 +23,6 @@ using namespace boost::asio::experimental::awaitable_operators;
 namespace {
 
 constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
-
-std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 void log_failure(const char* what, const std::exception_ptr& e) {
     if (!e) return;
@@ -100,7 +95,7 @@ Job JobRegistry::new_record(NewJob request, JobStatus status) {
 
 Submission JobRegistry::submit(NewJob request) {
     if (request.idempotency_key) {
-        auto since = unix_now() - options_.idempotency_window.count();
+        auto since = unix_seconds() - options_.idempotency_window.count();
         if (auto earlier = store_.find_by_idempotency_key(*request.idempotency_key, since)) {
             return {Submission::Kind::replayed, std::move(earlier), 0};
         }
@@ -227,7 +222,7 @@ asio::awaitable<void> JobRegistry::sweep() {
     asio::steady_timer timer(executor_);
     while (!stopping_.requested()) {
         try {
-            auto deleted = store_.prune(unix_now() - options_.retention.count(), options_.max_records);
+            auto deleted = store_.prune(unix_seconds() - options_.retention.count(), options_.max_records);
             if (deleted > 0) log::info("old job records deleted", {{"count", deleted}});
         } catch (const std::exception& e) {
             log::error("retention sweep failed", {{"error", e.what()}});

@@ -2,6 +2,7 @@
 // GET /jobs lists) and the columns the queries filter and order on. `seq` orders jobs by
 // creation and is the listing cursor.
 #include "jobs/sqlite_job_store.hpp"
+#include "wall_clock.hpp"
 
 #include <boost/json.hpp>
 #include <sqlite3.h>
@@ -32,12 +33,6 @@ constexpr const char* kMigrations[] = {
        CREATE INDEX jobs_idempotency ON jobs(idempotency_key, created_unix)
          WHERE idempotency_key IS NOT NULL;)",
 };
-
-std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // A prepared statement, finalized on scope exit.
 class Statement {
@@ -156,7 +151,7 @@ void SqliteJobStore::save(const Job& job) {
         ON CONFLICT(id) DO UPDATE SET status = ?2, finished_unix = ?4, summary = ?7, record = ?8)");
     stmt.bind(1, job.id).bind(2, to_string(job.status)).bind(3, job.agent);
     if (is_finished(job.status)) {
-        stmt.bind(4, unix_now());
+        stmt.bind(4, unix_seconds());
     } else {
         stmt.bind_null(4);
     }
@@ -165,7 +160,7 @@ void SqliteJobStore::save(const Job& job) {
     } else {
         stmt.bind_null(5);
     }
-    stmt.bind(6, unix_now());
+    stmt.bind(6, unix_seconds());
     stmt.bind(7, json::serialize(to_summary_json(job))).bind(8, json::serialize(to_json(job)));
     stmt.step();
 }

@@ -1,7 +1,7 @@
 // Streamed completions over a raw socket: SSE framing, keep-alive comments, deltas sent as
 // they are produced, errors after the stream began, and a client leaving mid-run.
 #include "agent/process_tree.hpp"
-#include "integration/service_process.hpp"
+#include "integration/agent_fixture.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -19,23 +19,16 @@ namespace json = boost::json;
 namespace {
 
 struct Service {
-    std::string workspace = [] {
-        char tmpl[] = "/tmp/cas-stream-test-XXXXXX";
-        return std::string(mkdtemp(tmpl));
-    }();
+    TempDir workspace;
     ServiceProcess process;
     explicit Service(std::map<std::string, std::string> env = {})
         : process([&] {
               env.try_emplace("API_BEARER_TOKEN", "test-token");
-              env.try_emplace("CLAUDE_BIN", CAS_FIXTURES_DIR "/fake-claude");
-              env.try_emplace("WORKSPACE_DIR", workspace);
+              env.try_emplace("CLAUDE_BIN", kFake);
+              env.try_emplace("WORKSPACE_DIR", workspace.path.string());
               env.try_emplace("GIT_SYNC", "off");
               return env;
           }()) {}
-    ~Service() {
-        std::error_code ec;
-        std::filesystem::remove_all(workspace, ec);
-    }
     [[nodiscard]] bool busy() const {
         return json::parse(request(process.port(), "GET", "/health").body).at("busy").as_bool();
     }
