@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <charconv>
 #include <cstdlib>
 #include <limits>
@@ -13,6 +14,8 @@
 #ifndef CAS_VERSION
 #define CAS_VERSION "0.0.0"
 #endif
+
+extern char** environ;  // NOLINT(readability-redundant-declaration)
 
 namespace cas {
 namespace {
@@ -353,6 +356,20 @@ std::variant<Config, ExitRequest> parse_config(std::span<const char* const> args
                                      config.openai_default_model, join(config.openai_models)));
     }
     return config;
+}
+
+void erase_secrets_from_environment() {
+    for (const auto& opt : kOptions) {
+        if (opt.flag != nullptr || opt.env == nullptr) continue;  // secrets are the env-only ones
+        std::string prefix = std::string(opt.env) + "=";
+        for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+            if (std::strncmp(*entry, prefix.c_str(), prefix.size()) == 0) {
+                char* value = *entry + prefix.size();
+                std::memset(value, 0, std::strlen(value));
+            }
+        }
+        ::unsetenv(opt.env);  // NOLINT(concurrency-mt-unsafe): start-up, one thread
+    }
 }
 
 std::optional<std::string> process_env(const std::string& name) {

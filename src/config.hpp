@@ -75,4 +75,10 @@ std::optional<std::string> process_env(const std::string& name);
 
 std::string usage_text();
 
+// Overwrites the values of the environment-only secrets (API_BEARER_TOKEN, METRICS_TOKEN)
+// in this process's original environment block and unsets them. Call once parse_config has
+// copied them: an agent running as the same user could otherwise read them from
+// /proc/<service pid>/environ, which shows that block, not the current environ.
+void erase_secrets_from_environment();
+
 }  // namespace cas

@@ -2,6 +2,7 @@
 // (the job store's, later) logs at the same time.
 #include "log.hpp"
 
+#include "utf8.hpp"
 #include "wall_clock.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -39,7 +40,8 @@ void emit(Level level, std::string_view message, boost::json::object fields) {
     line["level"] = name_of(level);
     line["msg"] = message;
     for (auto& field : fields) line[field.key()] = std::move(field.value());
-    auto text = boost::json::serialize(line);
+    // Fields may carry bytes from the network (a request target): keep every line UTF-8.
+    auto text = ensure_valid_utf8(boost::json::serialize(line));
     text += '\n';
     (void)std::fwrite(text.data(), 1, text.size(), stderr);
 }

@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
         (void)std::fputs(exit->message.c_str(), exit->exit_code == 0 ? stdout : stderr);
         return exit->exit_code;
     }
+    erase_secrets_from_environment();
     try {
         return serve(std::get<Config>(parsed));
     } catch (const std::exception& e) {

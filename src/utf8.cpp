@@ -44,6 +44,11 @@ bool is_valid_utf8(std::string_view text) {
     return true;
 }
 
+std::string ensure_valid_utf8(std::string text) {
+    if (is_valid_utf8(text)) return text;
+    return to_valid_utf8(std::string_view(text));
+}
+
 std::string to_valid_utf8(std::string_view text) {
     if (is_valid_utf8(text)) return std::string(text);
     std::string out;

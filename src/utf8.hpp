@@ -11,5 +11,7 @@ bool is_valid_utf8(std::string_view text);
 
 // `text` with each invalid sequence replaced by U+FFFD.
 std::string to_valid_utf8(std::string_view text);
+// The same for a string we own: no copy when it is already valid (the usual case).
+std::string ensure_valid_utf8(std::string text);
 
 }  // namespace cas

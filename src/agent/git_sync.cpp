@@ -18,6 +18,7 @@ std::string_view to_string(GitSyncResult::Status status) {
 
 boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
                                                std::chrono::steady_clock::time_point deadline,
+                                               const std::vector<std::string>& secret_env,
                                                Cancellation& cancel) {
     ProcessSpec spec;
     spec.program = "git";
@@ -25,7 +26,7 @@ boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
     spec.working_dir = std::move(workspace_dir);
     // Never wait on a credential prompt; ssh must fail rather than ask.
     spec.environment = child_environment(
-        {"API_BEARER_TOKEN"}, {"GIT_TERMINAL_PROMPT=0", "GIT_SSH_COMMAND=ssh -oBatchMode=yes"});
+        secret_env, {"GIT_TERMINAL_PROMPT=0", "GIT_SSH_COMMAND=ssh -oBatchMode=yes"});
     spec.output_cap = 64U * 1024U;
     spec.deadline = deadline;
     auto run = co_await run_process(std::move(spec), cancel);

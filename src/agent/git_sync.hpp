@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace cas::agent {
 
@@ -23,8 +24,10 @@ struct GitSyncResult {
 std::string_view to_string(GitSyncResult::Status status);
 
 // Runs git in `workspace_dir`; ends by `deadline` at the latest.
+// `secret_env` names variables git must not see.
 boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
                                                std::chrono::steady_clock::time_point deadline,
+                                               const std::vector<std::string>& secret_env,
                                                Cancellation& cancel);
 
 }  // namespace cas::agent

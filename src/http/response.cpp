@@ -1,6 +1,8 @@
 // Error bodies in one place so every path (router, auth, limits, handlers) answers alike.
 #include "http/response.hpp"
 
+#include "utf8.hpp"
+
 #include <boost/json.hpp>
 
 namespace cas::http {
@@ -30,7 +32,8 @@ ErrorDialect dialect_for(const std::vector<std::string>& segments) {
 Response json_response(unsigned status, const json::value& body) {
     Response response;
     response.status = status;
-    response.body = json::serialize(body);
+    // Strings may echo request bytes (a decoded path segment): never emit invalid UTF-8.
+    response.body = ensure_valid_utf8(json::serialize(body));
     return response;
 }
 

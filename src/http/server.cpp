@@ -222,7 +222,9 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     } unregister{sessions, &state};
 
     const auto read_timeout = std::chrono::seconds(options.read_timeout_seconds);
-    beast::flat_buffer buffer;
+    // Bounded: chunk-extension and trailer lines are not covered by the header or body
+    // limits, so without a cap an endless one would grow this buffer without end.
+    beast::flat_buffer buffer(options.max_header_bytes + 64U * 1024U);
     bool keep_alive = true;
     while (keep_alive && !stopping) {
         bhttp::request_parser<bhttp::string_body> parser;
@@ -298,6 +300,13 @@ asio::awaitable<Response> Server::Impl::serve(beast::tcp_stream& stream, beast::
                                               Request& request, bool& close) {
     // A request that is refused before its body is read leaves the body on the wire.
     close = !parser.is_done();
+    // A Transfer-Encoding that does not end in chunked leaves the body length unknowable
+    // (RFC 9112 6.3): reading it any other way is how requests are smuggled.
+    if (parser.get().count(bhttp::field::transfer_encoding) != 0 && !parser.chunked()) {
+        close = true;
+        request.request_id = random_hex(16);
+        co_return error_response(ErrorDialect::detail, 400, "Unsupported Transfer-Encoding");
+    }
     if (!to_request(parser.get(), request)) {
         request.request_id = random_hex(16);
         co_return error_response(ErrorDialect::detail, 400, "Malformed request target");

@@ -185,6 +185,16 @@ TEST_CASE("the child's environment lacks API_BEARER_TOKEN") {
     CHECK(env.find("test-token") == std::string::npos);
 }
 
+TEST_CASE("the agent cannot read the tokens from the service's own /proc environ either") {
+    Fixture f(Fixture::Env{{"METRICS_TOKEN", "metrics-secret"}});
+    f.wait_job(f.start_job("x\nFAKE:read-parent-env"));
+    auto parent_env = f.record.read("parent-env");
+    REQUIRE_FALSE(parent_env.empty());
+    CHECK(parent_env.find("WORKSPACE_DIR=") != std::string::npos);  // it did read the block
+    CHECK(parent_env.find("test-token") == std::string::npos);
+    CHECK(parent_env.find("metrics-secret") == std::string::npos);
+}
+
 TEST_CASE("a bad agent name is 422 and nothing runs") {
     Fixture f;
     for (const std::string& agent :
