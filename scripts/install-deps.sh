@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and the tests need. Idempotent: packages
 # already present are skipped, and `apt-get update` runs at most once per call.
-# Works as root or through sudo. Usage: scripts/install-deps.sh [--test]
+# Works as root or through sudo. Usage: scripts/install-deps.sh [--test | --fuzz]
+# (--test: everything the test suite and CI need, fuzzing included; --fuzz: the build plus clang
+# and libFuzzer for the `fuzz` preset, see tests/fuzz/README.md)
 set -euo pipefail
 
 build_pkgs=(
@@ -14,11 +16,14 @@ build_pkgs=(
 # systemd for `systemd-analyze verify` of the unit.
 test_pkgs=(curl nodejs npm python3 prometheus systemd)
 test_pkgs+=(chromium)  # headless screenshot and DOM of GET /docs (tests/e2e/docs.test.mjs)
+# clang 14 and its runtimes (libFuzzer, ASan, UBSan) for the `fuzz` preset (tests/fuzz).
+fuzz_pkgs=(clang libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
-if [[ "${1:-}" == "--test" ]]; then
-  want+=("${test_pkgs[@]}")
-fi
+case "${1:-}" in
+  --test) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+  --fuzz) want+=("${fuzz_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
