@@ -2,8 +2,13 @@
 // JSON, a different shape, invalid UTF-8); every field is type-checked before use.
 #include "agent/cli_output.hpp"
 
+#include "json_limits.hpp"
+
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
 
 namespace cas::agent {
 namespace json = boost::json;
@@ -16,11 +21,13 @@ std::string_view trim(std::string_view text) {
     return text.substr(first, last - first + 1);
 }
 
+// A count from the CLI, kept within [0, 2^53] so sums of counts cannot overflow.
 std::int64_t int_field(const json::object& obj, std::string_view key) {
+    constexpr std::int64_t kMax = std::int64_t{1} << 53;
     const auto* v = obj.if_contains(key);
     if (v == nullptr) return 0;
-    if (v->is_int64()) return v->as_int64();
-    if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+    if (v->is_int64()) return std::clamp<std::int64_t>(v->as_int64(), 0, kMax);
+    if (v->is_uint64()) return v->as_uint64() > static_cast<std::uint64_t>(kMax) ? kMax : static_cast<std::int64_t>(v->as_uint64());
     return 0;
 }
 
@@ -68,10 +75,12 @@ CliResult from_object(const json::object& obj) {
         r.is_error = v->as_bool();
     r.subtype = string_field(obj, "subtype").value_or("");
     if (const auto* v = obj.if_contains("total_cost_usd"); v != nullptr && v->is_number()) {
-        r.total_cost_usd = v->to_number<double>();
+        auto cost = v->to_number<double>();
+        if (std::isfinite(cost) && cost >= 0) r.total_cost_usd = cost;
     }
     if (const auto* v = obj.if_contains("usage"); v != nullptr && v->is_object()) {
         r.usage = *v;
+        null_non_finite(r.usage);  // it is stored and relayed: keep it valid JSON
         const auto& u = v->as_object();
         r.tokens = {int_field(u, "input_tokens"), int_field(u, "output_tokens"),
                     int_field(u, "cache_creation_input_tokens"),
@@ -97,7 +106,7 @@ CliResult parse_cli_result(std::string_view stdout_text) {
     auto text = trim(stdout_text);
     if (text.empty()) return {};
     boost::system::error_code ec;
-    auto whole = json::parse(text, ec);
+    auto whole = parse_json(text, ec);
     if (!ec) {
         if (const auto* obj = as_result_object(whole)) return from_object(*obj);
     }
@@ -107,7 +116,7 @@ CliResult parse_cli_result(std::string_view stdout_text) {
         auto line = trim(newline == std::string_view::npos ? text : text.substr(newline + 1));
         text = newline == std::string_view::npos ? std::string_view{} : text.substr(0, newline);
         if (line.empty() || line.front() != '{') continue;
-        auto value = json::parse(line, ec);
+        auto value = parse_json(line, ec);
         if (ec) continue;
         if (const auto* obj = as_result_object(value)) return from_object(*obj);
     }
@@ -120,13 +129,14 @@ std::string answer_text(const CliResult& parsed, std::string_view stdout_text) {
 }
 
 std::string failure_reason(const CliResult& parsed, std::string_view stderr_text, int exit_code) {
-    if (parsed.found && parsed.is_error && parsed.result && !parsed.result->empty()) {
-        return one_line(*parsed.result);
+    // Each source counts only if it says something once whitespace is collapsed.
+    if (parsed.found && parsed.is_error && parsed.result) {
+        if (auto line = one_line(*parsed.result); !line.empty()) return line;
     }
     if (!parsed.errors.empty()) {
         std::string joined;
         for (const auto& e : parsed.errors) joined += (joined.empty() ? "" : "; ") + e;
-        return one_line(joined);
+        if (auto line = one_line(joined); !line.empty()) return line;
     }
     if (auto line = one_line(stderr_text); !line.empty()) return line;
     if (parsed.found && !parsed.subtype.empty() && parsed.subtype != "success") {

@@ -4,6 +4,7 @@
 #include "api/jobs.hpp"
 
 #include "agent/cli_command.hpp"
+#include "json_limits.hpp"
 #include "utf8.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -68,6 +69,9 @@ std::variant<jobs::NewJob, std::vector<FieldError>> parse_execute_request(const 
     if (const auto* metadata = body.if_contains("metadata")) {
         if (!metadata->is_object() && !metadata->is_null()) {
             read.fail("metadata", "must be an object or null", "type_error.dict");
+        } else if (!all_finite(*metadata)) {
+            // Stored with the job: a number that reads as infinity could not be read back.
+            read.fail("metadata", "numbers must be finite", "value_error.float");
         } else {
             job.metadata = *metadata;
         }

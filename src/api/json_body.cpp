@@ -1,5 +1,7 @@
 #include "api/json_body.hpp"
 
+#include "json_limits.hpp"
+
 #include <boost/json.hpp>
 
 #include <cmath>
@@ -11,7 +13,7 @@ std::variant<json::object, http::Response> parse_json_object(const http::Request
                                                              http::ErrorDialect dialect) {
     boost::system::error_code ec;
     json::parse_options options;
-    options.max_depth = 64;
+    options.max_depth = kMaxJsonDepth;
     auto value = json::parse(request.body, ec, {}, options);
     if (ec) {
         return http::error_response(dialect, 400,

@@ -259,8 +259,9 @@ void JobRegistry::finish(Job& job, const agent::AgentOutcome& outcome) {
     job.finished_at = utc_now_iso();
     metrics_.record_run(agent::run_report(outcome, "job", to_string(job.status), ""));
     if (outcome.status != RunStatus::completed) {
+        // The reason may quote the CLI's stderr: any bytes at all.
         job.error = job.status == JobStatus::interrupted ? "interrupted by service shutdown"
-                                                         : outcome.reason;
+                                                         : to_valid_utf8(outcome.reason);
     }
     job.git_sync = std::string(agent::to_string(outcome.git.status));
     if (!outcome.git.detail.empty()) job.git_sync_detail = outcome.git.detail;

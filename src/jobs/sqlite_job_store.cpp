@@ -2,6 +2,8 @@
 // GET /jobs lists) and the columns the queries filter and order on. `seq` orders jobs by
 // creation and is the listing cursor.
 #include "jobs/sqlite_job_store.hpp"
+
+#include "json_limits.hpp"
 #include "wall_clock.hpp"
 
 #include <boost/json.hpp>
@@ -91,7 +93,7 @@ void exec(sqlite3* db, const char* sql) {
 
 Job read_record(std::string_view text) {
     boost::system::error_code ec;
-    auto value = json::parse(text, ec);
+    auto value = parse_json(text, ec);
     if (ec) throw StoreError("job store: a stored record is not valid JSON");
     return job_from_json(value);
 }
@@ -189,7 +191,10 @@ JobPage SqliteJobStore::list(const JobFilter& filter) const {
     std::int64_t last = 0;
     while (stmt.step()) {
         last = stmt.integer(0);
-        page.jobs.push_back(json::parse(stmt.text(1)));
+        boost::system::error_code ec;
+        auto summary = parse_json(stmt.text(1), ec);
+        if (ec) throw StoreError("job store: a stored summary is not valid JSON");
+        page.jobs.push_back(std::move(summary));
     }
     if (page.jobs.size() == filter.limit && filter.limit > 0) page.next = last;
     return page;

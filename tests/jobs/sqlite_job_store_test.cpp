@@ -150,3 +150,17 @@ TEST_CASE("store: a corrupt or unusable file is a clear error") {
     CHECK_THROWS_WITH(SqliteJobStore(db.path), Catch::Contains(db.path) && Catch::Contains("not a database"));
     CHECK_THROWS_AS(SqliteJobStore((db.dir / "missing-dir" / "jobs.db").string()), StoreError);
 }
+
+TEST_CASE("store: a record holding metadata as deep as a request may send reads back") {
+    TempDb db;
+    SqliteJobStore store(db.path);
+    auto job = make_job(1);
+    std::string nested = "1";
+    for (int i = 0; i < 62; ++i) nested = "[" + nested + "]";  // 63 levels with the object
+    job.metadata = boost::json::parse("{\"deep\":" + nested + "}", {}, {.max_depth = 64});
+    store.save(job);
+    auto found = store.find(job.id);
+    REQUIRE(found);
+    CHECK(found->metadata == job.metadata);
+    CHECK(store.list({}).jobs.size() == 1);
+}
