@@ -1,0 +1,183 @@
+// Request bodies as the handlers read them: parse_json_object (Boost.JSON, max_depth 64),
+// then the /execute validator and the chat completion validator, then chat_prompt on what
+// the latter accepts. Checks what the validators promise to the code after them: accepted
+// values are in range and valid UTF-8 without NUL, an accepted job's record can be stored
+// and read back, rejections produce well-formed JSON error bodies, and the prompt is valid
+// UTF-8 that ends with the request.
+#include "agent/cli_command.hpp"
+#include "api/chat_request.hpp"
+#include "api/jobs.hpp"
+#include "api/json_body.hpp"
+#include "fuzz_check.hpp"
+#include "http/response.hpp"
+#include "json_util.hpp"
+#include "jobs/sqlite_job_store.hpp"
+#include "utf8.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+namespace json = boost::json;
+using cas_fuzz::escaped;
+
+const std::vector<std::string> kModels{"claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"};
+const std::string kDefaultModel = "claude-sonnet-4-6";
+// The service's defaults (Config): MAX_BUDGET_USD, MAX_JOB_TIMEOUT_SECONDS.
+constexpr cas::api::JobLimits kLimits{.max_budget_usd = 100.0, .max_timeout_seconds = 86400};
+
+bool text_ok(std::string_view text) {
+    return text.find('\0') == std::string_view::npos && cas::is_valid_utf8(text);
+}
+
+// A JSON response body: valid UTF-8 that parses, in the dialect's error shape when >= 400.
+void check_json_response(const cas::http::Response& r, cas::http::ErrorDialect dialect) {
+    FUZZ_CHECK(r.content_type == "application/json", r.content_type);
+    FUZZ_CHECK(cas::is_valid_utf8(r.body), "response body is not UTF-8: " + escaped(r.body));
+    boost::system::error_code ec;
+    json::parse_options options;
+    options.max_depth = 10000;
+    auto v = json::parse(r.body, ec, {}, options);
+    FUZZ_CHECK(!ec && v.is_object(), "response body is not a JSON object: " + escaped(r.body));
+    if (r.status >= 400) {
+        const auto& obj = v.as_object();
+        if (dialect == cas::http::ErrorDialect::openai) {
+            const auto* error = obj.if_contains("error");
+            FUZZ_CHECK(error != nullptr && error->is_object() && error->as_object().contains("message"),
+                       "OpenAI error without error.message: " + escaped(r.body));
+        } else {
+            FUZZ_CHECK(obj.contains("detail"), "error without detail: " + escaped(r.body));
+        }
+    }
+}
+
+cas::jobs::SqliteJobStore& store() {
+    // In memory, one row (the same id each time), so millions of runs stay small.
+    static auto* s = new cas::jobs::SqliteJobStore(":memory:");
+    return *s;
+}
+
+void check_execute(const json::object& body) {
+    auto parsed = cas::api::parse_execute_request(body, kLimits);
+    if (const auto* errors = std::get_if<std::vector<cas::api::FieldError>>(&parsed)) {
+        FUZZ_CHECK(!errors->empty(), "rejected with no errors");
+        for (const auto& e : *errors) FUZZ_CHECK(!e.message.empty() && !e.type.empty(), e.field);
+        auto response = cas::api::validation_failed(*errors);
+        FUZZ_CHECK(response.status == 422, "validation_failed status");
+        check_json_response(response, cas::http::ErrorDialect::detail);
+        return;
+    }
+    const auto& job = std::get<cas::jobs::NewJob>(parsed);
+    static constexpr std::string_view kKnown[] = {"prompt", "agent", "max_budget_usd", "timeout_seconds",
+                                                  "metadata"};
+    for (const auto& field : body) {
+        FUZZ_CHECK(std::find(std::begin(kKnown), std::end(kKnown), field.key()) != std::end(kKnown),
+                   "accepted an unknown field: " + escaped(field.key()));
+    }
+    FUZZ_CHECK(!job.prompt.empty() && text_ok(job.prompt), "accepted prompt: " + escaped(job.prompt));
+    FUZZ_CHECK(!cas::agent::agent_name_problem(job.agent), "accepted agent: " + escaped(job.agent));
+    FUZZ_CHECK(job.max_budget_usd > 0 && job.max_budget_usd <= kLimits.max_budget_usd, "accepted budget");
+    FUZZ_CHECK(job.timeout_seconds >= 1 && job.timeout_seconds <= kLimits.max_timeout_seconds,
+               "accepted timeout");
+    FUZZ_CHECK(job.metadata.is_null() || job.metadata.is_object(), "accepted metadata");
+
+    // What JobRegistry::submit does next: the record goes to the store, and every later read
+    // (GET /jobs/{id}, GET /jobs, cancel, recovery at start-up) must get it back.
+    cas::jobs::Job record;
+    record.id = "0123456789ab";
+    record.status = cas::jobs::JobStatus::running;
+    record.prompt = job.prompt;
+    record.agent = job.agent;
+    record.metadata = job.metadata;
+    record.max_budget_usd = job.max_budget_usd;
+    record.timeout_seconds = job.timeout_seconds;
+    record.created_at = "2026-01-02T03:04:05.678901+00:00";
+    record.started_at = record.created_at;
+    store().save(record);
+    std::optional<cas::jobs::Job> back;
+    std::string problem;
+    try {
+        back = store().find(record.id);
+        FUZZ_CHECK(store().list({}).jobs.size() == 1, "the stored record is not listed");
+    } catch (const std::exception& e) {
+        problem = e.what();
+    }
+    if (!problem.empty() && cas_fuzz::json_depth(job.metadata) >= 32) {
+        // The body may nest 64 deep; the store reads records back with Boost.JSON's default
+        // max_depth of 32, and the record nests metadata one level down.
+        FUZZ_CHECK_KNOWN("execute-metadata-depth", false,
+                         "an accepted /execute body gives a record the store cannot read back: " + problem);
+        return;
+    }
+    if (!problem.empty() && cas_fuzz::json_has_infinity(job.metadata)) {
+        FUZZ_CHECK_KNOWN("json-infinity", false,
+                         "metadata with a number beyond double (stored as Infinity) makes the record unreadable: " +
+                             problem);
+        return;
+    }
+    FUZZ_CHECK(problem.empty(), "an accepted /execute body gives a record the store cannot read back: " + problem);
+    FUZZ_CHECK(back && back->prompt == job.prompt && back->metadata == job.metadata,
+               "the stored record differs from the accepted job");
+}
+
+void check_chat(const json::object& body) {
+    auto parsed = cas::api::parse_chat_request(body, {kModels, kDefaultModel});
+    if (const auto* error = std::get_if<cas::api::ChatRequestError>(&parsed)) {
+        FUZZ_CHECK(!error->message.empty(), "chat error without a message");
+        if (error->param == "model" && error->message == "unsupported model") {
+            // The handler then reads body["model"] with as_string().
+            const auto* model = body.if_contains("model");
+            FUZZ_CHECK(model != nullptr && model->is_string(), "unsupported model that is not a string");
+            return;
+        }
+        check_json_response(cas::http::error_response(cas::http::ErrorDialect::openai, 400, error->message,
+                                                      error->param),
+                            cas::http::ErrorDialect::openai);
+        return;
+    }
+    const auto& chat = std::get<cas::api::ChatRequest>(parsed);
+    FUZZ_CHECK(std::find(kModels.begin(), kModels.end(), chat.model) != kModels.end(), "accepted model");
+    FUZZ_CHECK(!chat.messages.empty(), "accepted no messages");
+    const cas::api::ChatMessage* last_turn = nullptr;
+    bool has_user = false;
+    for (const auto& m : chat.messages) {
+        FUZZ_CHECK(m.role == "system" || m.role == "user" || m.role == "assistant" || m.role == "tool",
+                   "accepted role: " + escaped(m.role));
+        FUZZ_CHECK(text_ok(m.content) && text_ok(m.name), "accepted text: " + escaped(m.content));
+        has_user = has_user || m.role == "user";
+        if (m.role != "system") last_turn = &m;
+    }
+    FUZZ_CHECK(has_user, "accepted without a user message");
+
+    auto prompt = cas::api::chat_prompt(chat.messages);
+    FUZZ_CHECK(text_ok(prompt), "prompt is not UTF-8 text: " + escaped(prompt));
+    FUZZ_CHECK(last_turn != nullptr, "no turn");
+    std::string tail = last_turn->role == "user" ? "Request:\n" + last_turn->content
+                                                 : "Request:\nContinue from the conversation above.";
+    FUZZ_CHECK(prompt.ends_with(tail), "prompt does not end with the request: " + escaped(prompt));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    cas::http::Request request;
+    request.body.assign(reinterpret_cast<const char*>(data), size);
+    auto body = cas::api::parse_json_object(request, cas::http::ErrorDialect::detail);
+    if (const auto* error = std::get_if<cas::http::Response>(&body)) {
+        FUZZ_CHECK(error->status == 400, "parse_json_object status");
+        check_json_response(*error, cas::http::ErrorDialect::detail);
+        return 0;
+    }
+    const auto& object = std::get<json::object>(body);
+    check_execute(object);
+    check_chat(object);
+    return 0;
+}
