@@ -67,9 +67,9 @@ struct App::Parts {
     http::Router router;
     http::Server server;
 
-    Parts(boost::asio::io_context& io_, const Config& config_)
+    Parts(boost::asio::io_context& io_, Config config_)
         : io(io_),
-          config(config_),
+          config(std::move(config_)),
           settings(agent_settings(config)),
           slot(io.get_executor()),
           store(open_store(config.data_dir)),

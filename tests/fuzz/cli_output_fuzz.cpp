@@ -179,26 +179,20 @@ void check_cli_result(const cas::agent::CliResult& parsed, std::string_view out,
 
     for (int exit_code : {1, 0}) {
         auto reason = cas::agent::failure_reason(parsed, err, exit_code);
-        // Which text it quotes (see failure_reason); the rest are fixed formats.
+        // Which text it quotes (see failure_reason): the first of the error result, the
+        // errors joined, stderr, that is more than whitespace; else a fixed format.
+        std::string joined;
+        for (const auto& e : parsed.errors) joined += (joined.empty() ? "" : "; ") + e;
         std::string quoted;
-        bool quotes = true;
-        if (parsed.found && parsed.is_error && parsed.result && !parsed.result->empty()) {
+        if (parsed.found && parsed.is_error && parsed.result && !trim(*parsed.result).empty()) {
             quoted = *parsed.result;
-        } else if (!parsed.errors.empty()) {
-            for (const auto& e : parsed.errors) quoted += e;
+        } else if (!trim(joined).empty()) {
+            quoted = joined;
         } else if (!trim(err).empty()) {
             quoted = err;
-        } else {
-            quotes = false;
         }
-        if (quotes && trim(quoted).empty()) {
-            // A result or errors of only whitespace are quoted as nothing.
-            FUZZ_CHECK_KNOWN("failure-reason-empty", !reason.empty(),
-                             "empty failure reason for stdout: " + escaped(out));
-        } else {
-            FUZZ_CHECK(!reason.empty(), "empty failure reason for stdout: " + escaped(out) + " stderr: " + escaped(err));
-        }
-        if (quotes) {
+        FUZZ_CHECK(!reason.empty(), "empty failure reason for stdout: " + escaped(out) + " stderr: " + escaped(err));
+        if (!quoted.empty()) {
             FUZZ_CHECK(reason.size() <= 500, "failure reason longer than 500 bytes");
             FUZZ_CHECK(reason.find_first_of("\r\n\t") == std::string::npos, "failure reason is not one line");
             if (cas::is_valid_utf8(quoted)) {
