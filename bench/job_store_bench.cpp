@@ -3,9 +3,9 @@
 // Usage: cas_bench_job_store [N] [DIR]   (default 10000 records in a temporary directory)
 #include "jobs/sqlite_job_store.hpp"
 
-#include <fmt/format.h>
-
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,7 +18,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+double micros(Clock::duration d) {
+    return std::chrono::duration<double, std::micro>(d).count();
+}
 
 double percentile(std::vector<double> v, double p) {
     std::sort(v.begin(), v.end());
@@ -93,13 +95,14 @@ int main(int argc, char** argv) {
     }
 
     fmt::print("job store: {} records in {}\n", count, path);
-    fmt::print("  write (insert as running): p50 {:.0f} us  p99 {:.0f} us\n", percentile(inserts, 0.5),
-               percentile(inserts, 0.99));
+    fmt::print("  write (insert as running): p50 {:.0f} us  p99 {:.0f} us\n",
+               percentile(inserts, 0.5), percentile(inserts, 0.99));
     fmt::print("  write (final update, ~4 KB output): p50 {:.0f} us  p99 {:.0f} us\n",
                percentile(updates, 0.5), percentile(updates, 0.99));
-    fmt::print("  list, 50 per page, {} pages ({} jobs): p50 {:.0f} us  p99 {:.0f} us\n", pages.size(),
-               listed, percentile(pages, 0.5), percentile(pages, 0.99));
-    fmt::print("  list ?status=failed (first page, {} jobs): {:.0f} us\n", failed_page.jobs.size(), filtered);
+    fmt::print("  list, 50 per page, {} pages ({} jobs): p50 {:.0f} us  p99 {:.0f} us\n",
+               pages.size(), listed, percentile(pages, 0.5), percentile(pages, 0.99));
+    fmt::print("  list ?status=failed (first page, {} jobs): {:.0f} us\n", failed_page.jobs.size(),
+               filtered);
     fmt::print("  read one record: p50 {:.0f} us  p99 {:.0f} us\n", percentile(reads, 0.5),
                percentile(reads, 0.99));
     fmt::print("  database size: {:.1f} MiB\n",

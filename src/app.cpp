@@ -21,7 +21,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
-
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -47,7 +46,8 @@ agent::AgentSettings agent_settings(const Config& config) {
 std::unique_ptr<jobs::SqliteJobStore> open_store(const std::string& data_dir) {
     try {
         std::filesystem::create_directories(data_dir);
-        return std::make_unique<jobs::SqliteJobStore>((std::filesystem::path(data_dir) / "jobs.db").string());
+        return std::make_unique<jobs::SqliteJobStore>(
+            (std::filesystem::path(data_dir) / "jobs.db").string());
     } catch (const std::exception& e) {
         throw StartupError(e.what());
     }
@@ -86,35 +86,38 @@ struct App::Parts {
                   .max_header_bytes = config.max_header_bytes,
                   .read_timeout_seconds = config.read_timeout_seconds,
                   .max_connections = config.max_connections,
-                  .on_request = [this](std::string_view route, std::string_view method, unsigned status,
-                                       std::chrono::duration<double> took) {
+                  .on_request = [this](std::string_view route, std::string_view method,
+                                       unsigned status, std::chrono::duration<double> took) {
                       metrics.record_request(route, method, status, took);
                   }}) {
         metrics.set_gauges([this] { return slot.busy(); }, [this] { return registry.queued(); });
         auto keep_alive = std::chrono::milliseconds(config.sse_keepalive_ms);
         api::add_health_routes(router, [this] { return slot.busy(); });
-        api::add_jobs_routes(router, {.registry = registry,
-                                      .store = *store,
-                                      .limits = {.max_budget_usd = config.max_budget_usd,
-                                                 .max_timeout_seconds = config.max_job_timeout_seconds},
-                                      .keep_alive = keep_alive});
-        api::add_openai_routes(router, {.slot = slot,
-                                        .runs = runs,
-                                        .metrics = metrics,
-                                        .agent_settings = settings,
-                                        .settings = {.models = config.openai_models,
-                                                     .default_model = config.openai_default_model,
-                                                     .agent = config.openai_agent,
-                                                     .budget_usd = config.openai_budget_usd,
-                                                     .timeout = std::chrono::seconds(config.openai_timeout_seconds),
-                                                     .keep_alive = keep_alive}});
+        api::add_jobs_routes(router,
+                             {.registry = registry,
+                              .store = *store,
+                              .limits = {.max_budget_usd = config.max_budget_usd,
+                                         .max_timeout_seconds = config.max_job_timeout_seconds},
+                              .keep_alive = keep_alive});
+        api::add_openai_routes(
+            router, {.slot = slot,
+                     .runs = runs,
+                     .metrics = metrics,
+                     .agent_settings = settings,
+                     .settings = {.models = config.openai_models,
+                                  .default_model = config.openai_default_model,
+                                  .agent = config.openai_agent,
+                                  .budget_usd = config.openai_budget_usd,
+                                  .timeout = std::chrono::seconds(config.openai_timeout_seconds),
+                                  .keep_alive = keep_alive}});
         api::add_docs_routes(router);
         api::add_metrics_routes(router, metrics, config.metrics_token);
     }
 
     // Waits up to `grace` for the runs in flight, cancels the rest, and reports when none
     // is left. Polling keeps this simple; 20 ms is nothing next to a run.
-    boost::asio::awaitable<void> drain(std::chrono::milliseconds grace, std::function<void()> drained) {
+    boost::asio::awaitable<void> drain(std::chrono::milliseconds grace,
+                                       std::function<void()> drained) {
         auto deadline = std::chrono::steady_clock::now() + grace;
         boost::asio::steady_timer poll(io);
         bool cancelled = false;
@@ -131,11 +134,14 @@ struct App::Parts {
     }
 };
 
-App::App(boost::asio::io_context& io, const Config& config) : parts_(std::make_unique<Parts>(io, config)) {}
+App::App(boost::asio::io_context& io, const Config& config)
+    : parts_(std::make_unique<Parts>(io, config)) {}
 
 App::~App() = default;
 
-const http::Router& App::router() const { return parts_->router; }
+const http::Router& App::router() const {
+    return parts_->router;
+}
 
 std::uint16_t App::start() {
     auto& p = *parts_;
@@ -143,7 +149,8 @@ std::uint16_t App::start() {
     try {
         port = p.server.listen();
     } catch (const boost::system::system_error& e) {
-        throw StartupError(fmt::format("cannot listen on {}:{}: {}", p.config.host, p.config.port, e.what()));
+        throw StartupError(
+            fmt::format("cannot listen on {}:{}: {}", p.config.host, p.config.port, e.what()));
     }
     p.server.start();
     p.registry.recover_and_start();
@@ -158,6 +165,8 @@ void App::begin_shutdown(std::chrono::milliseconds grace, std::function<void()> 
     boost::asio::co_spawn(p.io, p.drain(grace, std::move(drained)), boost::asio::detached);
 }
 
-void App::cancel_runs() { parts_->runs.cancel_all(); }
+void App::cancel_runs() {
+    parts_->runs.cancel_all();
+}
 
 }  // namespace cas

@@ -5,9 +5,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <string_view>
 
@@ -90,7 +90,8 @@ SetResult parse_duration(std::string_view text, std::int64_t& out) {
     constexpr std::int64_t kMax = 100LL * 365 * 86400;
     if (number.empty() || ec != std::errc{} || ptr != number.data() + number.size() || value < 1 ||
         value > kMax / unit) {
-        return fmt::format("must be a duration like 30d, 12h, 90m or 3600 (seconds), got '{}'", text);
+        return fmt::format("must be a duration like 30d, 12h, 90m or 3600 (seconds), got '{}'",
+                           text);
     }
     out = value * unit;
     return std::nullopt;
@@ -250,12 +251,15 @@ const Option kOptions[] = {
          return parse_unsigned<unsigned>(v, 100, 600000, c.sse_keepalive_ms);
      },
      [](const Config& c) { return std::to_string(c.sse_keepalive_ms); }},
-    {"DATA_DIR", "--data-dir", "DIR", "Directory of the job database (jobs.db), created if missing.",
+    {"DATA_DIR", "--data-dir", "DIR",
+     "Directory of the job database (jobs.db), created if missing.",
      [](Config& c, std::string_view v) { return parse_non_empty(v, c.data_dir); },
      [](const Config& c) { return c.data_dir; }},
     {"QUEUE_DEPTH", "--queue-depth", "N",
      "Jobs that may wait for the slot; 0 answers 409 while busy, as the reference app.",
-     [](Config& c, std::string_view v) { return parse_unsigned<std::size_t>(v, 0, 100000, c.queue_depth); },
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<std::size_t>(v, 0, 100000, c.queue_depth);
+     },
      [](const Config& c) { return std::to_string(c.queue_depth); }},
     {"JOB_RETENTION", "--job-retention", "DURATION",
      "Finished jobs older than this are deleted (30d, 12h, 90m or seconds).",
@@ -279,7 +283,8 @@ const Option kOptions[] = {
      [](const Config& c) { return fmt::format("{}s", c.shutdown_grace_ms / 1000); }},
     {"LOG_LEVEL", "--log-level", "LEVEL", "debug, info, warn or error.",
      [](Config& c, std::string_view v) -> SetResult {
-         for (auto level : {log::Level::debug, log::Level::info, log::Level::warn, log::Level::error}) {
+         for (auto level :
+              {log::Level::debug, log::Level::info, log::Level::warn, log::Level::error}) {
              if (log::name_of(level) == v) {
                  c.log_level = level;
                  return std::nullopt;

@@ -7,7 +7,6 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
-
 #include <string>
 
 namespace cas {
@@ -19,12 +18,15 @@ struct Metrics::Families {
                                             .Name("cas_http_requests_total")
                                             .Help("HTTP requests by route, method and status")
                                             .Register(*registry);
-    pm::Family<pm::Histogram>& request_seconds = pm::BuildHistogram()
-                                                     .Name("cas_http_request_duration_seconds")
-                                                     .Help("Time to answer an HTTP request, by route")
-                                                     .Register(*registry);
-    pm::Family<pm::Counter>& runs =
-        pm::BuildCounter().Name("cas_runs_total").Help("Agent runs by kind and outcome").Register(*registry);
+    pm::Family<pm::Histogram>& request_seconds =
+        pm::BuildHistogram()
+            .Name("cas_http_request_duration_seconds")
+            .Help("Time to answer an HTTP request, by route")
+            .Register(*registry);
+    pm::Family<pm::Counter>& runs = pm::BuildCounter()
+                                        .Name("cas_runs_total")
+                                        .Help("Agent runs by kind and outcome")
+                                        .Register(*registry);
     pm::Family<pm::Histogram>& run_seconds = pm::BuildHistogram()
                                                  .Name("cas_run_duration_seconds")
                                                  .Help("Agent run duration by kind")
@@ -33,8 +35,10 @@ struct Metrics::Families {
                                            .Name("cas_slot_busy")
                                            .Help("1 while an agent run holds the execution slot")
                                            .Register(*registry);
-    pm::Family<pm::Gauge>& queue_depth =
-        pm::BuildGauge().Name("cas_queue_depth").Help("Jobs waiting for the execution slot").Register(*registry);
+    pm::Family<pm::Gauge>& queue_depth = pm::BuildGauge()
+                                             .Name("cas_queue_depth")
+                                             .Help("Jobs waiting for the execution slot")
+                                             .Register(*registry);
     pm::Family<pm::Counter>& cost = pm::BuildCounter()
                                         .Name("cas_cost_usd_total")
                                         .Help("Cost reported by the CLI, in US dollars, by model")
@@ -65,7 +69,8 @@ const pm::Histogram::BucketBoundaries& request_buckets() {
 }
 
 const pm::Histogram::BucketBoundaries& run_buckets() {
-    static const pm::Histogram::BucketBoundaries buckets{1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 2700, 3600};
+    static const pm::Histogram::BucketBoundaries buckets{1,   5,   15,  30,   60,   120,
+                                                         300, 600, 900, 1800, 2700, 3600};
     return buckets;
 }
 
@@ -74,7 +79,8 @@ const pm::Histogram::BucketBoundaries& run_buckets() {
 Metrics::Metrics() : families_(std::make_unique<Families>()) {
     // Every outcome is present from the start, so rates work before the first of each.
     for (auto kind : {"job", "completion"}) {
-        for (auto outcome : {"completed", "failed", "timeout", "cancelled", "error", "interrupted"}) {
+        for (auto outcome :
+             {"completed", "failed", "timeout", "cancelled", "error", "interrupted"}) {
             families_->runs.Add({{"kind", kind}, {"outcome", outcome}});
         }
     }
@@ -84,7 +90,8 @@ Metrics::Metrics() : families_(std::make_unique<Families>()) {
 
 Metrics::~Metrics() = default;
 
-void Metrics::set_gauges(std::function<bool()> slot_busy, std::function<std::size_t()> queue_depth) {
+void Metrics::set_gauges(std::function<bool()> slot_busy,
+                         std::function<std::size_t()> queue_depth) {
     families_->read_busy = std::move(slot_busy);
     families_->read_queue = std::move(queue_depth);
 }
@@ -93,9 +100,12 @@ void Metrics::record_request(std::string_view route, std::string_view method, un
                              std::chrono::duration<double> duration) {
     std::string route_label(route.empty() ? "unmatched" : route);
     families_->requests
-        .Add({{"route", route_label}, {"method", std::string(method)}, {"status", std::to_string(status)}})
+        .Add({{"route", route_label},
+              {"method", std::string(method)},
+              {"status", std::to_string(status)}})
         .Increment();
-    families_->request_seconds.Add({{"route", route_label}}, request_buckets()).Observe(duration.count());
+    families_->request_seconds.Add({{"route", route_label}}, request_buckets())
+        .Observe(duration.count());
 }
 
 void Metrics::record_run(const RunReport& r) {
@@ -105,7 +115,8 @@ void Metrics::record_run(const RunReport& r) {
     std::string model(r.model.empty() ? "default" : r.model);
     if (r.cost_usd > 0) f.cost.Add({{"model", model}}).Increment(r.cost_usd);
     auto add_tokens = [&](const char* type, std::int64_t n) {
-        if (n > 0) f.tokens.Add({{"model", model}, {"type", type}}).Increment(static_cast<double>(n));
+        if (n > 0)
+            f.tokens.Add({{"model", model}, {"type", type}}).Increment(static_cast<double>(n));
     };
     add_tokens("input", r.input_tokens);
     add_tokens("output", r.output_tokens);

@@ -1,5 +1,5 @@
-// The service's Prometheus metrics (prometheus-cpp core: registry, counters, gauges, histograms, text
-// serializer), served by our own GET /metrics route. The library is thread-safe, so the
+// The service's Prometheus metrics (prometheus-cpp core: registry, counters, gauges, histograms,
+// text serializer), served by our own GET /metrics route. The library is thread-safe, so the
 // counters stay right whatever thread records them. Each recording function takes plain
 // values: callers need no prometheus header.
 #pragma once

@@ -2,11 +2,11 @@
 // method is documented, and the document describes no route that does not exist.
 #include "app.hpp"
 
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
-
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>

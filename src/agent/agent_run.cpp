@@ -46,7 +46,8 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
 
     if (settings.git_sync != GitSyncMode::off) {
         auto git_deadline = std::min(deadline, Clock::now() + settings.git_timeout);
-        outcome.git = co_await git_sync(settings.workspace_dir, git_deadline, settings.secret_env, cancel);
+        outcome.git =
+            co_await git_sync(settings.workspace_dir, git_deadline, settings.secret_env, cancel);
         using S = GitSyncResult::Status;
         if (outcome.git.status == S::cancelled) {
             outcome.status = RunStatus::cancelled;

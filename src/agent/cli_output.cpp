@@ -27,7 +27,10 @@ std::int64_t int_field(const json::object& obj, std::string_view key) {
     const auto* v = obj.if_contains(key);
     if (v == nullptr) return 0;
     if (v->is_int64()) return std::clamp<std::int64_t>(v->as_int64(), 0, kMax);
-    if (v->is_uint64()) return v->as_uint64() > static_cast<std::uint64_t>(kMax) ? kMax : static_cast<std::int64_t>(v->as_uint64());
+    if (v->is_uint64())
+        return v->as_uint64() > static_cast<std::uint64_t>(kMax)
+                   ? kMax
+                   : static_cast<std::int64_t>(v->as_uint64());
     return 0;
 }
 

@@ -25,7 +25,8 @@ std::optional<ExecutionSlot::Permit> ExecutionSlot::try_acquire() {
     return Permit(this);
 }
 
-boost::asio::awaitable<std::optional<ExecutionSlot::Permit>> ExecutionSlot::acquire(Cancellation& stop) {
+boost::asio::awaitable<std::optional<ExecutionSlot::Permit>> ExecutionSlot::acquire(
+    Cancellation& stop) {
     using namespace boost::asio::experimental::awaitable_operators;
     auto sent = channel_->channel.async_send(boost::system::error_code{},
                                              boost::asio::as_tuple(boost::asio::use_awaitable));

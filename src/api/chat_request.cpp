@@ -5,7 +5,6 @@
 #include "utf8.hpp"
 
 #include <boost/json.hpp>
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -78,16 +77,19 @@ std::variant<ChatMessage, Error> parse_message(const json::value& item, const st
     const auto* message = item.if_object();
     if (message == nullptr) return Error{param + " must be an object", param};
     const auto* role_value = message->if_contains("role");
-    static constexpr std::string_view kRoles[] = {"system", "developer", "user", "assistant", "tool"};
+    static constexpr std::string_view kRoles[] = {"system", "developer", "user", "assistant",
+                                                  "tool"};
     if (role_value == nullptr || !role_value->is_string() ||
-        std::find(std::begin(kRoles), std::end(kRoles), role_value->as_string()) == std::end(kRoles)) {
+        std::find(std::begin(kRoles), std::end(kRoles), role_value->as_string()) ==
+            std::end(kRoles)) {
         return Error{param + ".role must be one of system, developer, user, assistant, tool",
                      param + ".role"};
     }
     std::string role(role_value->as_string());
     if (role == "developer") role = "system";  // OpenAI's newer name for the same thing
 
-    auto content = content_text(message->if_contains("content"), param + ".content", role == "assistant");
+    auto content =
+        content_text(message->if_contains("content"), param + ".content", role == "assistant");
     if (auto* error = std::get_if<Error>(&content)) return *error;
     ChatMessage out{role, std::get<std::string>(std::move(content)), {}};
     if (role == "assistant") {
@@ -125,8 +127,10 @@ std::variant<ChatRequest, ChatRequestError> parse_chat_request(const json::objec
         if (!stream->is_bool()) return Error{"'stream' must be a boolean", "stream"};
         out.stream = stream->as_bool();
     }
-    if (const auto* options = body.if_contains("stream_options"); options != nullptr && !options->is_null()) {
-        if (!options->is_object()) return Error{"'stream_options' must be an object", "stream_options"};
+    if (const auto* options = body.if_contains("stream_options");
+        options != nullptr && !options->is_null()) {
+        if (!options->is_object())
+            return Error{"'stream_options' must be an object", "stream_options"};
         if (const auto* usage = options->as_object().if_contains("include_usage")) {
             if (!usage->is_bool()) {
                 return Error{"'include_usage' must be a boolean", "stream_options.include_usage"};
@@ -148,7 +152,8 @@ std::variant<ChatRequest, ChatRequestError> parse_chat_request(const json::objec
         out.messages.push_back(std::move(message));
     }
     if (!has_user) return Error{"'messages' must contain at least one user message", "messages"};
-    if (std::find(models.supported.begin(), models.supported.end(), out.model) == models.supported.end()) {
+    if (std::find(models.supported.begin(), models.supported.end(), out.model) ==
+        models.supported.end()) {
         return Error{"unsupported model", "model"};  // the caller words this one, with the list
     }
     return out;
@@ -176,7 +181,9 @@ std::string chat_prompt(const std::vector<ChatMessage>& messages) {
     std::string history;
     for (const auto* m : turns) {
         if (user_is_last && m == *last_user) continue;
-        std::string label = m->role == "user" ? "[user]" : m->role == "assistant" ? "[assistant]" : "[tool result]";
+        std::string label = m->role == "user"        ? "[user]"
+                            : m->role == "assistant" ? "[assistant]"
+                                                     : "[tool result]";
         if (m->role == "tool" && !m->name.empty()) label = "[tool result for " + m->name + "]";
         std::string text = m->content;
         if (m->role == "assistant" && !m->name.empty()) {
@@ -187,8 +194,9 @@ std::string chat_prompt(const std::vector<ChatMessage>& messages) {
         history += label + "\n" + text;
     }
     if (!history.empty()) append_section(prompt, "Conversation so far:\n\n" + history);
-    append_section(prompt, user_is_last ? "Request:\n" + (*last_user)->content
-                                        : std::string("Request:\nContinue from the conversation above."));
+    append_section(prompt, user_is_last
+                               ? "Request:\n" + (*last_user)->content
+                               : std::string("Request:\nContinue from the conversation above."));
     return prompt;
 }
 

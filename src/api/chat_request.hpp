@@ -15,7 +15,7 @@ namespace cas::api {
 struct ChatMessage {
     std::string role;  // system (developer is folded in), user, assistant, tool
     std::string content;
-    std::string name;          // tool: the call id it answers; assistant: tool calls made
+    std::string name;  // tool: the call id it answers; assistant: tool calls made
 };
 
 struct ChatRequest {

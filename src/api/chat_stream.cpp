@@ -3,7 +3,6 @@
 #include "api/chat_stream.hpp"
 
 #include <boost/json.hpp>
-
 #include <fmt/format.h>
 
 namespace cas::api {
@@ -28,7 +27,8 @@ std::string usage_json_text(const agent::TokenUsage& t) {
 ChatChunkEncoder::ChatChunkEncoder(std::string id, std::string model, std::int64_t created)
     : id_(std::move(id)), model_(std::move(model)), created_(created) {}
 
-std::string ChatChunkEncoder::chunk(std::string_view delta_json, std::string_view finish_json) const {
+std::string ChatChunkEncoder::chunk(std::string_view delta_json,
+                                    std::string_view finish_json) const {
     return fmt::format(
         R"(data: {{"id":{},"object":"chat.completion.chunk","created":{},"model":{},)"
         R"("choices":[{{"index":0,"delta":{},"finish_reason":{}}}]}})"
@@ -49,7 +49,8 @@ std::string ChatChunkEncoder::on_line(std::string_view line) {
     const auto& obj = value.as_object();
     const auto* type = obj.if_contains("type");
     if (type == nullptr || !type->is_string() || type->as_string() != "stream_event") return {};
-    if (const auto* parent = obj.if_contains("parent_tool_use_id"); parent != nullptr && !parent->is_null()) {
+    if (const auto* parent = obj.if_contains("parent_tool_use_id");
+        parent != nullptr && !parent->is_null()) {
         return {};  // a sub-agent's event
     }
     const auto* event = obj.if_contains("event");
@@ -66,7 +67,8 @@ std::string ChatChunkEncoder::on_line(std::string_view line) {
     if (delta == nullptr || !delta->is_object()) return {};
     const auto& d = delta->as_object();
     if (event_type->as_string() == "message_delta") {
-        if (const auto* reason = d.if_contains("stop_reason"); reason != nullptr && reason->is_string()) {
+        if (const auto* reason = d.if_contains("stop_reason");
+            reason != nullptr && reason->is_string()) {
             stop_reason_ = std::string(reason->as_string());
         }
         return {};
@@ -74,8 +76,9 @@ std::string ChatChunkEncoder::on_line(std::string_view line) {
     if (event_type->as_string() != "content_block_delta") return {};
     const auto* delta_type = d.if_contains("type");
     const auto* text = d.if_contains("text");
-    if (delta_type == nullptr || !delta_type->is_string() || delta_type->as_string() != "text_delta" ||
-        text == nullptr || !text->is_string() || text->as_string().empty()) {
+    if (delta_type == nullptr || !delta_type->is_string() ||
+        delta_type->as_string() != "text_delta" || text == nullptr || !text->is_string() ||
+        text->as_string().empty()) {
         return {};
     }
     std::string content = separate_next_ ? "\n\n" : "";

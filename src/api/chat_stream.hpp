@@ -39,7 +39,8 @@ public:
     [[nodiscard]] const std::optional<std::string>& stop_reason() const { return stop_reason_; }
 
 private:
-    [[nodiscard]] std::string chunk(std::string_view delta_json, std::string_view finish_json) const;
+    [[nodiscard]] std::string chunk(std::string_view delta_json,
+                                    std::string_view finish_json) const;
 
     std::string id_;
     std::string model_;

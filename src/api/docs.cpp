@@ -22,8 +22,10 @@ http::Handler serve(std::string_view content_type, std::string_view (*content)()
 }  // namespace
 
 void add_docs_routes(http::Router& router) {
-    router.add("GET", "/openapi.json", http::Access::open, serve("application/json", embedded::openapi_json));
-    router.add("GET", "/docs", http::Access::open, serve("text/html; charset=utf-8", embedded::api_html));
+    router.add("GET", "/openapi.json", http::Access::open,
+               serve("application/json", embedded::openapi_json));
+    router.add("GET", "/docs", http::Access::open,
+               serve("text/html; charset=utf-8", embedded::api_html));
 }
 
 }  // namespace cas::api

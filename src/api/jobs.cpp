@@ -12,7 +12,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -87,7 +86,9 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 constexpr std::size_t kMaxPageSize = 200;
 
-http::Response job_not_found() { return http::error_response(ErrorDialect::detail, 404, "Job not found"); }
+http::Response job_not_found() {
+    return http::error_response(ErrorDialect::detail, 404, "Job not found");
+}
 
 std::optional<jobs::Job> find_job(const JobsContext& ctx, const http::Request& request) {
     auto id = request.param("id").value_or("");
@@ -103,12 +104,14 @@ asio::awaitable<http::Response> execute(const JobsContext& ctx, const http::Requ
     auto body = parse_json_object(request, ErrorDialect::detail);
     if (auto* error = std::get_if<http::Response>(&body)) co_return std::move(*error);
     auto parsed = parse_execute_request(std::get<json::object>(body), ctx.limits);
-    if (auto* errors = std::get_if<std::vector<FieldError>>(&parsed)) co_return validation_failed(*errors);
+    if (auto* errors = std::get_if<std::vector<FieldError>>(&parsed))
+        co_return validation_failed(*errors);
     auto job = std::get<jobs::NewJob>(std::move(parsed));
     if (auto key = request.header("Idempotency-Key")) {
         if (!valid_idempotency_key(*key)) {
-            co_return validation_failed({{"Idempotency-Key", "must be 1 to 255 visible ASCII characters",
-                                          "value_error", "header"}});
+            co_return validation_failed(
+                {{"Idempotency-Key", "must be 1 to 255 visible ASCII characters", "value_error",
+                  "header"}});
         }
         job.idempotency_key = std::string(*key);
     }
@@ -128,7 +131,8 @@ asio::awaitable<http::Response> execute(const JobsContext& ctx, const http::Requ
                                 {"status", jobs::to_string(submission.job->status)}};
             if (submission.kind == Kind::queued) answer["position"] = submission.position;
             auto accepted = http::json_response(202, answer);
-            if (submission.kind == Kind::replayed) accepted.headers.emplace_back("Idempotent-Replayed", "true");
+            if (submission.kind == Kind::replayed)
+                accepted.headers.emplace_back("Idempotent-Replayed", "true");
             accepted.job_id = submission.job->id;
             co_return accepted;
         }
@@ -142,8 +146,10 @@ asio::awaitable<http::Response> list_jobs(const JobsContext& ctx, const http::Re
     if (auto status = request.query_param("status")) {
         filter.status = jobs::parse_status(*status);
         if (!filter.status) {
-            errors.push_back({"status", "must be one of queued, running, completed, failed, timeout, "
-                                        "cancelled, error, interrupted", "value_error", "query"});
+            errors.push_back({"status",
+                              "must be one of queued, running, completed, failed, timeout, "
+                              "cancelled, error, interrupted",
+                              "value_error", "query"});
         }
     }
     if (auto agent = request.query_param("agent")) filter.agent = std::string(*agent);
@@ -153,20 +159,23 @@ asio::awaitable<http::Response> list_jobs(const JobsContext& ctx, const http::Re
         std::int64_t value = 0;
         auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
         if (ec != std::errc{} || ptr != text->data() + text->size() || value < 1 || value > max) {
-            errors.push_back({std::string(name), fmt::format("must be an integer from 1 to {}", max),
-                              "value_error", "query"});
+            errors.push_back({std::string(name),
+                              fmt::format("must be an integer from 1 to {}", max), "value_error",
+                              "query"});
             return std::nullopt;
         }
         return value;
     };
-    if (auto limit = positive("limit", kMaxPageSize)) filter.limit = static_cast<std::size_t>(*limit);
+    if (auto limit = positive("limit", kMaxPageSize))
+        filter.limit = static_cast<std::size_t>(*limit);
     filter.before = positive("cursor", std::numeric_limits<std::int64_t>::max());
     if (!errors.empty()) co_return validation_failed(errors);
     auto page = ctx.store.list(filter);
     json::array data(page.jobs.begin(), page.jobs.end());
     co_return http::json_response(
         200, json::object{{"jobs", std::move(data)},
-                          {"next_cursor", page.next ? json::value(std::to_string(*page.next)) : json::value(nullptr)}});
+                          {"next_cursor", page.next ? json::value(std::to_string(*page.next))
+                                                    : json::value(nullptr)}});
 }
 
 asio::awaitable<http::Response> cancel_job(const JobsContext& ctx, const http::Request& request) {
@@ -179,20 +188,23 @@ asio::awaitable<http::Response> cancel_job(const JobsContext& ctx, const http::R
     if (result.kind == Kind::finished) {
         auto status = jobs::to_string(result.job->status);
         co_return http::json_response(
-            409, json::object{{"detail", fmt::format("Job already finished: {}", status)}, {"status", status}});
+            409, json::object{{"detail", fmt::format("Job already finished: {}", status)},
+                              {"status", status}});
     }
     if (result.kind == Kind::cancelling && events) {
         // Answer with the final record: the kill sequence takes at most the kill grace.
         asio::steady_timer limit(co_await asio::this_coro::executor, std::chrono::seconds(10));
         auto waited = [&]() -> asio::awaitable<void> {
-            for (std::size_t seen = events->events().size(); !events->closed(); seen = events->events().size()) {
+            for (std::size_t seen = events->events().size(); !events->closed();
+                 seen = events->events().size()) {
                 co_await events->wait(seen);
             }
         };
         co_await (waited() || limit.async_wait(asio::as_tuple(asio::use_awaitable)));
     }
     auto job = ctx.store.find(id);
-    auto response = http::json_response(200, job ? jobs::to_json(*job) : jobs::to_json(*result.job));
+    auto response =
+        http::json_response(200, job ? jobs::to_json(*job) : jobs::to_json(*result.job));
     response.job_id = id;
     co_return response;
 }
@@ -206,7 +218,8 @@ asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http
         auto job = ctx.store.find(id);
         if (!job) co_return;
         std::string replay = jobs::sse_event(
-            "status", json::serialize(json::object{{"job_id", job->id}, {"status", jobs::to_string(job->status)}}));
+            "status", json::serialize(json::object{{"job_id", job->id},
+                                                   {"status", jobs::to_string(job->status)}}));
         for (const auto& line : job->output) {
             auto text = std::string_view(line);
             if (text.ends_with('\n')) text.remove_suffix(1);
@@ -224,8 +237,9 @@ asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http
         if (!batch.empty() && !co_await out.write(batch)) co_return;
         if (events->closed()) co_return;
         asio::steady_timer tick(executor, ctx.keep_alive);
-        auto woke = co_await (events->wait(seen) || tick.async_wait(asio::as_tuple(asio::use_awaitable)) ||
-                              client->wait_gone());
+        auto woke =
+            co_await (events->wait(seen) || tick.async_wait(asio::as_tuple(asio::use_awaitable)) ||
+                      client->wait_gone());
         if (woke.index() == 2) co_return;
         if (woke.index() == 1 && !co_await out.write(": keep-alive\n\n")) co_return;
     }

@@ -28,9 +28,10 @@ std::variant<json::object, http::Response> parse_json_object(const http::Request
 http::Response validation_failed(const std::vector<FieldError>& errors) {
     json::array detail;
     for (const auto& e : errors) {
-        detail.push_back(json::object{{"loc", json::array{json::string(e.location), json::string(e.field)}},
-                                      {"msg", e.message},
-                                      {"type", e.type}});
+        detail.push_back(
+            json::object{{"loc", json::array{json::string(e.location), json::string(e.field)}},
+                         {"msg", e.message},
+                         {"type", e.type}});
     }
     return http::json_response(422, json::object{{"detail", std::move(detail)}});
 }

@@ -11,7 +11,8 @@ void add_metrics_routes(http::Router& router, Metrics& metrics, std::string toke
         if (!token.empty()) {
             auto outcome = http::check_bearer(request.header("Authorization"), token);
             if (outcome != http::AuthOutcome::ok) {
-                co_return http::unauthorized(http::ErrorDialect::detail, http::auth_failure_message(outcome));
+                co_return http::unauthorized(http::ErrorDialect::detail,
+                                             http::auth_failure_message(outcome));
             }
         }
         http::Response response;

@@ -3,13 +3,13 @@
 // against its client: when the client leaves, the run is cancelled (and its processes
 // killed) instead of running on to its timeout.
 #include "api/openai.hpp"
-#include "wall_clock.hpp"
 
 #include "api/chat_request.hpp"
 #include "api/chat_stream.hpp"
 #include "api/json_body.hpp"
 #include "random_id.hpp"
 #include "utf8.hpp"
+#include "wall_clock.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -17,7 +17,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
-
 #include <fmt/format.h>
 
 #include <chrono>
@@ -35,9 +34,10 @@ constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
 http::Response unsupported_model(const std::string& model, const std::vector<std::string>& models) {
     std::string list;
     for (const auto& m : models) list += (list.empty() ? "" : ", ") + m;
-    auto response = http::error_response(
-        ErrorDialect::openai, 400, fmt::format("unsupported model '{}'; supported: {}", model, list),
-        "model", "model_not_found");
+    auto response =
+        http::error_response(ErrorDialect::openai, 400,
+                             fmt::format("unsupported model '{}'; supported: {}", model, list),
+                             "model", "model_not_found");
     // Keep the reference app's machine-readable list next to the message.
     auto body = json::parse(response.body);
     body.as_object()["error"].as_object()["supported"] = json::array(models.begin(), models.end());
@@ -142,7 +142,8 @@ asio::awaitable<void> stream_completion(const OpenAiContext& ctx, ChatRequest ch
             },
     };
     auto run = [&]() -> asio::awaitable<agent::AgentOutcome> {
-        auto outcome = co_await run_for_client(ctx.agent_settings, std::move(request), *cancel, client);
+        auto outcome =
+            co_await run_for_client(ctx.agent_settings, std::move(request), *cancel, client);
         state.run_done = true;
         state.notify();
         co_return outcome;
@@ -168,7 +169,9 @@ asio::awaitable<http::Response> complete(const OpenAiContext& ctx, ChatRequest c
     agent::InFlightRuns::Entry in_flight(ctx.runs, cancel);
     agent::AgentRequest request{
         .prompt = chat_prompt(chat.messages),
-        .cli = {.agent = ctx.settings.agent, .model = chat.model, .max_budget_usd = ctx.settings.budget_usd},
+        .cli = {.agent = ctx.settings.agent,
+                .model = chat.model,
+                .max_budget_usd = ctx.settings.budget_usd},
         .timeout = ctx.settings.timeout,
         .on_stdout = {},
     };
@@ -227,7 +230,8 @@ void add_openai_routes(http::Router& router, OpenAiContext context) {
         auto held = std::make_shared<agent::ExecutionSlot::Permit>(std::move(*permit));
         auto shared_chat = std::make_shared<ChatRequest>(std::move(chat));
         auto* client = request.client;
-        response.stream = [ctx, held, shared_chat, client](http::BodyWriter& out) -> asio::awaitable<void> {
+        response.stream = [ctx, held, shared_chat,
+                           client](http::BodyWriter& out) -> asio::awaitable<void> {
             co_await stream_completion(*ctx, std::move(*shared_chat), out, client);
         };
         co_return response;
@@ -235,15 +239,17 @@ void add_openai_routes(http::Router& router, OpenAiContext context) {
     auto list_models = [ctx, started](const http::Request&) -> asio::awaitable<http::Response> {
         json::array data;
         for (const auto& id : ctx->settings.models) data.push_back(model_object(id, started));
-        co_return http::json_response(200, json::object{{"object", "list"}, {"data", std::move(data)}});
+        co_return http::json_response(200,
+                                      json::object{{"object", "list"}, {"data", std::move(data)}});
     };
-    auto get_model = [ctx, started](const http::Request& request) -> asio::awaitable<http::Response> {
+    auto get_model = [ctx,
+                      started](const http::Request& request) -> asio::awaitable<http::Response> {
         auto id = std::string(request.param("id").value_or(""));
         const auto& models = ctx->settings.models;
         if (std::find(models.begin(), models.end(), id) == models.end()) {
             co_return http::error_response(ErrorDialect::openai, 404,
-                                           fmt::format("The model '{}' does not exist", id), "model",
-                                           "model_not_found");
+                                           fmt::format("The model '{}' does not exist", id),
+                                           "model", "model_not_found");
         }
         co_return http::json_response(200, model_object(id, started));
     };

@@ -54,7 +54,7 @@ struct Response {
     unsigned status = 200;
     std::string content_type = "application/json";
     std::string body;
-    Fields headers;  // extra headers (Allow, WWW-Authenticate, Retry-After, ...)
+    Fields headers;      // extra headers (Allow, WWW-Authenticate, Retry-After, ...)
     std::string job_id;  // for the request log line, when the request concerns a job
     // When set, the body is streamed (chunked) by this coroutine and `body` is unused.
     std::function<boost::asio::awaitable<void>(BodyWriter&)> stream;

@@ -83,7 +83,8 @@ public:
         // Bytes that arrive meanwhile (a pipelined request) are kept for the session; a
         // client that floods them is still present, so stop reading and just wait.
         while (buffer_.size() < buffer_limit_) {
-            auto [ec, n] = co_await stream_.socket().async_read_some(buffer_.prepare(4096), kNothrow);
+            auto [ec, n] =
+                co_await stream_.socket().async_read_some(buffer_.prepare(4096), kNothrow);
             if (ec) co_return;  // EOF, reset, or cancelled
             buffer_.commit(n);
         }
@@ -95,7 +96,8 @@ public:
         if (failed_) co_return false;
         if (data.empty()) co_return true;  // an empty chunk would end the body
         stream_.expires_after(write_timeout_);
-        auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data)), kNothrow);
+        auto [ec, n] =
+            co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data)), kNothrow);
         failed_ = static_cast<bool>(ec);
         co_return !failed_;
     }
@@ -139,8 +141,8 @@ struct Server::Impl {
     asio::awaitable<bool> write(beast::tcp_stream& stream, const Request& request,
                                 Response response, bool keep_alive, unsigned version);
     asio::awaitable<bool> write_streamed(beast::tcp_stream& stream, SessionConnection& connection,
-                                         const Request& request, Response response,
-                                         bool keep_alive, unsigned version);
+                                         const Request& request, Response response, bool keep_alive,
+                                         unsigned version);
 };
 
 Server::Server(asio::io_context& io, const Router& router, ServerOptions options)
@@ -275,10 +277,11 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         if (close || stopping) keep_alive = false;
         auto status = response.status;
         auto job_id = std::move(response.job_id);
-        bool written = response.stream
-                           ? co_await write_streamed(stream, connection, request, std::move(response),
-                                                     keep_alive, version)
-                           : co_await write(stream, request, std::move(response), keep_alive, version);
+        bool written =
+            response.stream
+                ? co_await write_streamed(stream, connection, request, std::move(response),
+                                          keep_alive, version)
+                : co_await write(stream, request, std::move(response), keep_alive, version);
         std::chrono::duration<double> elapsed = Clock::now() - started;
         boost::json::object fields{{"request_id", request.request_id},
                                    {"method", request.method},
@@ -357,7 +360,8 @@ asio::awaitable<bool> Server::Impl::write_streamed(beast::tcp_stream& stream,
                                                    SessionConnection& connection,
                                                    const Request& request, Response response,
                                                    bool keep_alive, unsigned version) {
-    bhttp::response<bhttp::empty_body> message{static_cast<bhttp::status>(response.status), version};
+    bhttp::response<bhttp::empty_body> message{static_cast<bhttp::status>(response.status),
+                                               version};
     message.set(bhttp::field::content_type, response.content_type);
     message.set(bhttp::field::cache_control, "no-cache");
     if (!request.request_id.empty()) message.set("X-Request-Id", request.request_id);

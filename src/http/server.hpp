@@ -7,11 +7,11 @@
 
 #include <chrono>
 #include <cstddef>
-#include <functional>
-#include <string_view>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace boost::asio {
 class io_context;

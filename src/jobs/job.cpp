@@ -34,8 +34,9 @@ std::string_view to_string(JobStatus status) {
 }
 
 std::optional<JobStatus> parse_status(std::string_view text) {
-    for (auto s : {JobStatus::queued, JobStatus::running, JobStatus::completed, JobStatus::failed,
-                   JobStatus::timeout, JobStatus::cancelled, JobStatus::error, JobStatus::interrupted}) {
+    for (auto s :
+         {JobStatus::queued, JobStatus::running, JobStatus::completed, JobStatus::failed,
+          JobStatus::timeout, JobStatus::cancelled, JobStatus::error, JobStatus::interrupted}) {
         if (to_string(s) == text) return s;
     }
     return std::nullopt;
@@ -86,7 +87,8 @@ json::value to_summary_json(const Job& job) {
     if (job.prompt.size() > kPromptPreview) {
         auto cut = job.prompt.substr(0, kPromptPreview);
         // Back off to a character boundary.
-        while (!cut.empty() && (static_cast<unsigned char>(cut.back()) & 0xC0U) == 0x80U) cut.pop_back();
+        while (!cut.empty() && (static_cast<unsigned char>(cut.back()) & 0xC0U) == 0x80U)
+            cut.pop_back();
         if (!cut.empty() && static_cast<unsigned char>(cut.back()) >= 0xC0U) cut.pop_back();
         obj["prompt"] = cut + "\u2026";
     }
@@ -130,7 +132,8 @@ Job job_from_json(const json::value& value) {
         job.result = optional_from<std::string>(obj, "result");
         job.is_error = optional_from<bool>(obj, "is_error");
         job.subtype = optional_from<std::string>(obj, "subtype");
-        if (const auto* cost = obj.if_contains("total_cost_usd"); cost != nullptr && !cost->is_null()) {
+        if (const auto* cost = obj.if_contains("total_cost_usd");
+            cost != nullptr && !cost->is_null()) {
             job.total_cost_usd = cost->to_number<double>();
         }
         job.usage = obj.at("usage");
@@ -158,7 +161,9 @@ bool is_job_id(std::string_view text) {
     return true;
 }
 
-std::string utc_now_iso() { return iso8601_utc(6, "+00:00"); }
+std::string utc_now_iso() {
+    return iso8601_utc(6, "+00:00");
+}
 
 std::vector<std::string> split_lines(std::string_view text) {
     std::vector<std::string> lines;

@@ -16,7 +16,9 @@ enum class JobStatus { queued, running, completed, failed, timeout, cancelled, e
 
 std::string_view to_string(JobStatus status);
 std::optional<JobStatus> parse_status(std::string_view text);
-inline bool is_finished(JobStatus s) { return s != JobStatus::queued && s != JobStatus::running; }
+inline bool is_finished(JobStatus s) {
+    return s != JobStatus::queued && s != JobStatus::running;
+}
 
 struct Job {
     std::string id;
@@ -26,7 +28,7 @@ struct Job {
     boost::json::value metadata;  // an object or null
     double max_budget_usd = 5.0;
     std::int64_t timeout_seconds = 2700;
-    std::string created_at;  // ISO 8601, UTC
+    std::string created_at;                 // ISO 8601, UTC
     std::optional<std::string> started_at;  // null while queued
     std::optional<std::string> finished_at;
     std::optional<std::string> idempotency_key;

@@ -2,11 +2,11 @@
 // saved, then published to the job's event log. Runs use `stream-json`, so the event log
 // carries the CLI's lines as they come.
 #include "jobs/job_registry.hpp"
-#include "wall_clock.hpp"
 
 #include "agent/line_splitter.hpp"
 #include "log.hpp"
 #include "utf8.hpp"
+#include "wall_clock.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -64,8 +64,10 @@ void JobRegistry::recover_and_start() {
             log::info("job queued again after a restart", {{"job_id", job.id}});
         }
     }
-    asio::co_spawn(executor_, dispatch(), [](const std::exception_ptr& e) { log_failure("job dispatcher failed", e); });
-    asio::co_spawn(executor_, sweep(), [](const std::exception_ptr& e) { log_failure("retention sweep failed", e); });
+    asio::co_spawn(executor_, dispatch(),
+                   [](const std::exception_ptr& e) { log_failure("job dispatcher failed", e); });
+    asio::co_spawn(executor_, sweep(),
+                   [](const std::exception_ptr& e) { log_failure("retention sweep failed", e); });
 }
 
 void JobRegistry::stop() {
@@ -110,7 +112,8 @@ Submission JobRegistry::submit(NewJob request) {
         }
     }
     if (options_.queue_depth == 0) return {Submission::Kind::busy, std::nullopt, 0};
-    if (queue_.size() >= options_.queue_depth) return {Submission::Kind::queue_full, std::nullopt, 0};
+    if (queue_.size() >= options_.queue_depth)
+        return {Submission::Kind::queue_full, std::nullopt, 0};
     auto job = new_record(std::move(request), JobStatus::queued);
     store_.save(job);
     auto events = std::make_shared<JobEvents>(executor_);
@@ -154,7 +157,8 @@ void JobRegistry::begin(Job job, agent::ExecutionSlot::Permit permit) {
     if (!active.events) active.events = std::make_shared<JobEvents>(executor_);
     active.cancel = cancel;
     publish_status(job, *active.events);
-    asio::co_spawn(executor_, run(std::move(job), std::move(permit), cancel, active.events), asio::detached);
+    asio::co_spawn(executor_, run(std::move(job), std::move(permit), cancel, active.events),
+                   asio::detached);
 }
 
 asio::awaitable<void> JobRegistry::run(Job job, agent::ExecutionSlot::Permit permit,
@@ -177,8 +181,8 @@ asio::awaitable<void> JobRegistry::run(Job job, agent::ExecutionSlot::Permit per
                     lines.feed(piece, [&](std::string_view line) {
                         if (published + line.size() > settings_.output_cap) return;
                         published += line.size() + 1;
-                        events->push(sse_event(
-                            "output", json::serialize(json::object{{"line", to_valid_utf8(line)}})));
+                        events->push(sse_event("output", json::serialize(json::object{
+                                                             {"line", to_valid_utf8(line)}})));
                     });
                 },
         };
@@ -222,7 +226,8 @@ asio::awaitable<void> JobRegistry::sweep() {
     asio::steady_timer timer(executor_);
     while (!stopping_.requested()) {
         try {
-            auto deleted = store_.prune(unix_seconds() - options_.retention.count(), options_.max_records);
+            auto deleted =
+                store_.prune(unix_seconds() - options_.retention.count(), options_.max_records);
             if (deleted > 0) log::info("old job records deleted", {{"count", deleted}});
         } catch (const std::exception& e) {
             log::error("retention sweep failed", {{"error", e.what()}});
@@ -233,8 +238,8 @@ asio::awaitable<void> JobRegistry::sweep() {
 }
 
 void JobRegistry::publish_status(const Job& job, JobEvents& events) {
-    events.push(sse_event("status", json::serialize(json::object{{"job_id", job.id},
-                                                                  {"status", to_string(job.status)}})));
+    events.push(sse_event("status", json::serialize(json::object{
+                                        {"job_id", job.id}, {"status", to_string(job.status)}})));
 }
 
 void JobRegistry::close_events(const Job& job) {

@@ -43,7 +43,7 @@ struct RegistryOptions {
 struct Submission {
     enum class Kind { started, queued, replayed, busy, queue_full };
     Kind kind;
-    std::optional<Job> job;   // for started, queued, replayed
+    std::optional<Job> job;    // for started, queued, replayed
     std::size_t position = 0;  // 1-based place in the queue, for queued
 };
 

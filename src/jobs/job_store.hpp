@@ -35,8 +35,8 @@ public:
     [[nodiscard]] virtual std::optional<Job> find(std::string_view id) const = 0;
     [[nodiscard]] virtual JobPage list(const JobFilter& filter) const = 0;
     // The job created with this idempotency key at or after `since_unix`, if any.
-    [[nodiscard]] virtual std::optional<Job> find_by_idempotency_key(std::string_view key,
-                                                                     std::int64_t since_unix) const = 0;
+    [[nodiscard]] virtual std::optional<Job> find_by_idempotency_key(
+        std::string_view key, std::int64_t since_unix) const = 0;
     // Queued and running jobs, oldest first (for recovery at start-up).
     [[nodiscard]] virtual std::vector<Job> unfinished() const = 0;
     // Deletes finished jobs that finished before `cutoff_unix`, then the oldest finished ones

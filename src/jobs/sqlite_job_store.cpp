@@ -7,9 +7,8 @@
 #include "wall_clock.hpp"
 
 #include <boost/json.hpp>
-#include <sqlite3.h>
-
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 #include <chrono>
 
@@ -47,7 +46,8 @@ public:
     Statement& operator=(const Statement&) = delete;
 
     Statement& bind(int index, std::string_view text) {
-        check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
+        check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                                SQLITE_TRANSIENT));
         return *this;
     }
     Statement& bind(int index, std::int64_t value) {
@@ -67,9 +67,12 @@ public:
     }
     [[nodiscard]] std::string_view text(int column) const {
         const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
-        return {data == nullptr ? "" : data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+        return {data == nullptr ? "" : data,
+                static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
     }
-    [[nodiscard]] std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+    [[nodiscard]] std::int64_t integer(int column) const {
+        return sqlite3_column_int64(stmt_, column);
+    }
 
 private:
     void check(int rc) const {
@@ -107,7 +110,8 @@ SqliteJobStore::SqliteJobStore(const std::string& path) {
         db_ = nullptr;
         throw StoreError(message);
     };
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+    if (sqlite3_open_v2(path.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         nullptr) != SQLITE_OK) {
         fail(db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory");
     }
@@ -122,7 +126,8 @@ SqliteJobStore::SqliteJobStore(const std::string& path) {
         auto applied = version.integer(0);
         constexpr auto kLatest = static_cast<std::int64_t>(std::size(kMigrations));
         if (applied > kLatest) {
-            fail(fmt::format("schema version {} is newer than this build knows ({})", applied, kLatest));
+            fail(fmt::format("schema version {} is newer than this build knows ({})", applied,
+                             kLatest));
         }
         for (auto v = applied; v < kLatest; ++v) {
             exec(db_, "BEGIN IMMEDIATE");
@@ -144,7 +149,9 @@ SqliteJobStore::SqliteJobStore(const std::string& path) {
     }
 }
 
-SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
+SqliteJobStore::~SqliteJobStore() {
+    sqlite3_close(db_);
+}
 
 void SqliteJobStore::save(const Job& job) {
     Statement stmt(db_, R"(
@@ -211,7 +218,8 @@ std::optional<Job> SqliteJobStore::find_by_idempotency_key(std::string_view key,
 }
 
 std::vector<Job> SqliteJobStore::unfinished() const {
-    Statement stmt(db_, "SELECT record FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq");
+    Statement stmt(db_,
+                   "SELECT record FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq");
     std::vector<Job> out;
     while (stmt.step()) out.push_back(read_record(stmt.text(0)));
     return out;
@@ -220,7 +228,8 @@ std::vector<Job> SqliteJobStore::unfinished() const {
 std::size_t SqliteJobStore::prune(std::int64_t cutoff_unix, std::size_t max_records) {
     exec(db_, "BEGIN IMMEDIATE");
     try {
-        Statement old(db_, "DELETE FROM jobs WHERE finished_unix IS NOT NULL AND finished_unix < ?1");
+        Statement old(db_,
+                      "DELETE FROM jobs WHERE finished_unix IS NOT NULL AND finished_unix < ?1");
         old.bind(1, cutoff_unix);
         old.step();
         auto deleted = static_cast<std::size_t>(sqlite3_changes(db_));

@@ -30,8 +30,8 @@ public:
     void save(const Job& job) override;
     [[nodiscard]] std::optional<Job> find(std::string_view id) const override;
     [[nodiscard]] JobPage list(const JobFilter& filter) const override;
-    [[nodiscard]] std::optional<Job> find_by_idempotency_key(std::string_view key,
-                                                             std::int64_t since_unix) const override;
+    [[nodiscard]] std::optional<Job> find_by_idempotency_key(
+        std::string_view key, std::int64_t since_unix) const override;
     [[nodiscard]] std::vector<Job> unfinished() const override;
     std::size_t prune(std::int64_t cutoff_unix, std::size_t max_records) override;
 

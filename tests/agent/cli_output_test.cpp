@@ -82,15 +82,16 @@ TEST_CASE("output: what the CLI reports is kept storable") {
         R"({"type":"result","total_cost_usd":1e400,"usage":{"input_tokens":9223372036854775807,)"
         R"("output_tokens":-5,"cache_read_input_tokens":18446744073709551615,"x":1e400}})");
     REQUIRE(r.found);
-    CHECK_FALSE(r.total_cost_usd);               // infinity is not a cost
-    CHECK(r.usage.at("x").is_null());             // nor a storable number
+    CHECK_FALSE(r.total_cost_usd);                            // infinity is not a cost
+    CHECK(r.usage.at("x").is_null());                         // nor a storable number
     CHECK(r.tokens.input_tokens == (std::int64_t{1} << 53));  // clamped: sums cannot overflow
     CHECK(r.tokens.output_tokens == 0);
     CHECK(r.tokens.cache_read_input_tokens == (std::int64_t{1} << 53));
 }
 
 TEST_CASE("output: a whitespace-only reason falls back to stderr, then the exit code") {
-    auto blank = parse_cli_result(R"({"type":"result","is_error":true,"result":"  \n ","errors":[" "]})");
+    auto blank =
+        parse_cli_result(R"({"type":"result","is_error":true,"result":"  \n ","errors":[" "]})");
     CHECK(failure_reason(blank, "real reason\n", 1) == "real reason");
     CHECK(failure_reason(blank, "", 4) == "the CLI exited with code 4 and gave no reason");
 }

@@ -33,7 +33,8 @@ TEST_CASE("chat request: defaults, stream options and ignored fields") {
     auto r = ok(R"({"messages":[{"role":"user","content":"hi"}],"temperature":0.3,"user":"x"})");
     CHECK(r.model == kDefault);
     CHECK_FALSE(r.stream);
-    auto s = ok(R"({"model":"claude-haiku-4-5","stream":true,"stream_options":{"include_usage":true},"n":1,
+    auto s = ok(
+        R"({"model":"claude-haiku-4-5","stream":true,"stream_options":{"include_usage":true},"n":1,
                     "messages":[{"role":"user","content":"hi"}]})");
     CHECK(s.stream);
     CHECK(s.include_usage);
@@ -41,16 +42,19 @@ TEST_CASE("chat request: defaults, stream options and ignored fields") {
 }
 
 TEST_CASE("chat request: content as text parts; other part types are refused by name") {
-    auto r = ok(R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]})");
+    auto r = ok(
+        R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]})");
     CHECK(r.messages.at(0).content == "a\nb");
-    auto bad = parse(R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})");
+    auto bad = parse(
+        R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})");
     REQUIRE(std::holds_alternative<ChatRequestError>(bad));
     CHECK_THAT(std::get<ChatRequestError>(bad).message, Catch::Contains("'image_url'"));
     CHECK(std::get<ChatRequestError>(bad).param == "messages[0].content[0].type");
 }
 
 TEST_CASE("chat request: roles, developer as system, and the errors") {
-    auto r = ok(R"({"messages":[{"role":"developer","content":"rules"},{"role":"user","content":"q"}]})");
+    auto r = ok(
+        R"({"messages":[{"role":"developer","content":"rules"},{"role":"user","content":"q"}]})");
     CHECK(r.messages.at(0).role == "system");
     CHECK(param_of(R"({"messages":[]})") == "messages");
     CHECK(param_of(R"({"messages":"hi"})") == "messages");
@@ -62,7 +66,8 @@ TEST_CASE("chat request: roles, developer as system, and the errors") {
     CHECK(param_of(R"({"stream":"yes","messages":[{"role":"user","content":"x"}]})") == "stream");
     CHECK(param_of(R"({"model":"gpt-4","messages":[{"role":"user","content":"x"}]})") == "model");
     CHECK(param_of(R"({"model":7,"messages":[{"role":"user","content":"x"}]})") == "model");
-    CHECK(param_of(R"({"messages":[{"role":"user","content":"a\u0000b"}]})") == "messages[0].content");
+    CHECK(param_of(R"({"messages":[{"role":"user","content":"a\u0000b"}]})") ==
+          "messages[0].content");
 }
 
 TEST_CASE("chat prompt: a single turn is the reference app's format") {

@@ -33,7 +33,8 @@ TEST_CASE("stream: first chunk carries the role with empty content") {
     CHECK(chunk.at("id") == "chatcmpl-1");
     CHECK(chunk.at("model") == "claude-haiku-4-5");
     CHECK(chunk.at("created") == 1700000000);
-    CHECK(chunk.at("choices").at(0).at("delta") == json::parse(R"({"role":"assistant","content":""})"));
+    CHECK(chunk.at("choices").at(0).at("delta") ==
+          json::parse(R"({"role":"assistant","content":""})"));
     CHECK(chunk.at("choices").at(0).at("finish_reason").is_null());
 }
 
@@ -47,9 +48,16 @@ TEST_CASE("stream: lines that are not top-level text deltas produce nothing") {
     ChatChunkEncoder e("id", "m", 1);
     CHECK(e.on_line(R"({"type":"system","subtype":"init"})").empty());
     CHECK(e.on_line(R"({"type":"system","subtype":"api_retry","attempt":1})").empty());
-    CHECK(e.on_line(R"({"type":"assistant","message":{"content":[{"type":"text","text":"dup"}]}})").empty());
-    CHECK(e.on_line(R"({"type":"stream_event","parent_tool_use_id":null,"event":{"type":"content_block_start"}})").empty());
-    CHECK(e.on_line(R"({"type":"stream_event","event":{"type":"content_block_delta","delta":{"type":"input_json_delta","partial_json":"{"}}})").empty());
+    CHECK(e.on_line(R"({"type":"assistant","message":{"content":[{"type":"text","text":"dup"}]}})")
+              .empty());
+    CHECK(
+        e.on_line(
+             R"({"type":"stream_event","parent_tool_use_id":null,"event":{"type":"content_block_start"}})")
+            .empty());
+    CHECK(
+        e.on_line(
+             R"({"type":"stream_event","event":{"type":"content_block_delta","delta":{"type":"input_json_delta","partial_json":"{"}}})")
+            .empty());
     CHECK(e.on_line(delta_line("from a sub-agent", true)).empty());
     CHECK(e.on_line(R"({"type":"result","result":"x"})").empty());
     CHECK(e.on_line("not json").empty());
@@ -59,7 +67,8 @@ TEST_CASE("stream: lines that are not top-level text deltas produce nothing") {
 
 TEST_CASE("stream: stop_reason from message_delta, and finish_reason mapping") {
     ChatChunkEncoder e("id", "m", 1);
-    e.on_line(R"({"type":"stream_event","parent_tool_use_id":null,"event":{"type":"message_delta","delta":{"stop_reason":"max_tokens"}}})");
+    e.on_line(
+        R"({"type":"stream_event","parent_tool_use_id":null,"event":{"type":"message_delta","delta":{"stop_reason":"max_tokens"}}})");
     CHECK(e.stop_reason() == "max_tokens");
     CHECK(finish_reason_for(std::string("end_turn")) == "stop");
     CHECK(finish_reason_for(std::string("stop_sequence")) == "stop");
@@ -72,7 +81,8 @@ TEST_CASE("stream: stop_reason from message_delta, and finish_reason mapping") {
 
 TEST_CASE("stream: a second message's text is separated from the first") {
     ChatChunkEncoder e("id", "m", 1);
-    auto start = R"({"type":"stream_event","parent_tool_use_id":null,"event":{"type":"message_start","message":{}}})";
+    auto start =
+        R"({"type":"stream_event","parent_tool_use_id":null,"event":{"type":"message_start","message":{}}})";
     CHECK(e.on_line(start).empty());
     e.on_line(delta_line("Let me check."));
     e.on_line(start);
@@ -82,8 +92,10 @@ TEST_CASE("stream: a second message's text is separated from the first") {
 
 TEST_CASE("stream: usage chunk has empty choices and the real counts") {
     ChatChunkEncoder e("id", "m", 1);
-    auto chunk = data_of(e.usage_event({.input_tokens = 17, .output_tokens = 9,
-                                        .cache_creation_input_tokens = 100, .cache_read_input_tokens = 1000}));
+    auto chunk = data_of(e.usage_event({.input_tokens = 17,
+                                        .output_tokens = 9,
+                                        .cache_creation_input_tokens = 100,
+                                        .cache_read_input_tokens = 1000}));
     CHECK(chunk.at("choices").as_array().empty());
     CHECK(chunk.at("usage").at("prompt_tokens") == 1117);
     CHECK(chunk.at("usage").at("completion_tokens") == 9);

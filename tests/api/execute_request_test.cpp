@@ -37,7 +37,8 @@ TEST_CASE("execute: integral floats are integers, as pydantic accepts") {
 
 TEST_CASE("execute: metadata must survive being stored (finite numbers only)") {
     auto r = parse_execute_request(
-        json::parse(R"({"prompt":"p","agent":"a","metadata":{"x":[1,{"y":1e400}]}})").as_object(), {});
+        json::parse(R"({"prompt":"p","agent":"a","metadata":{"x":[1,{"y":1e400}]}})").as_object(),
+        {});
     REQUIRE(std::holds_alternative<std::vector<FieldError>>(r));
     CHECK(std::get<std::vector<FieldError>>(r).at(0).field == "metadata");
 }

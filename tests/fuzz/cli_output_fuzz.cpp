@@ -44,7 +44,8 @@ std::string_view trim(std::string_view text) {
 // longer than `max_line`.
 std::vector<std::string> reference_lines(std::string_view text, std::size_t max_line) {
     std::vector<std::string> out;
-    for (auto newline = text.find('\n'); newline != std::string_view::npos; newline = text.find('\n')) {
+    for (auto newline = text.find('\n'); newline != std::string_view::npos;
+         newline = text.find('\n')) {
         if (newline <= max_line) out.emplace_back(text.substr(0, newline));
         text.remove_prefix(newline + 1);
     }
@@ -56,7 +57,8 @@ std::vector<std::string> split_in_pieces(std::string_view text, std::size_t max_
     cas::agent::LineSplitter splitter(max_line);
     std::vector<std::string> lines;
     std::uint32_t state = 2463534242U ^ static_cast<std::uint32_t>(text.size());
-    for (std::size_t i = 0; i < text.size() && i < 8; ++i) state = state * 31U + static_cast<unsigned char>(text[i]);
+    for (std::size_t i = 0; i < text.size() && i < 8; ++i)
+        state = state * 31U + static_cast<unsigned char>(text[i]);
     while (!text.empty()) {
         state ^= state << 13U;
         state ^= state >> 17U;
@@ -70,9 +72,11 @@ std::vector<std::string> split_in_pieces(std::string_view text, std::size_t max_
 
 // One "data: {...}\n\n" event whose JSON is an object; returns it.
 json::object data_event(const std::string& event) {
-    FUZZ_CHECK(event.starts_with("data: ") && event.ends_with("\n\n"), "not one data event: " + escaped(event));
+    FUZZ_CHECK(event.starts_with("data: ") && event.ends_with("\n\n"),
+               "not one data event: " + escaped(event));
     auto payload = std::string_view(event).substr(6, event.size() - 8);
-    FUZZ_CHECK(payload.find('\n') == std::string_view::npos, "newline inside an event: " + escaped(event));
+    FUZZ_CHECK(payload.find('\n') == std::string_view::npos,
+               "newline inside an event: " + escaped(event));
     FUZZ_CHECK(cas::is_valid_utf8(payload), "event is not UTF-8: " + escaped(event));
     boost::system::error_code ec;
     auto v = json::parse(payload, ec);
@@ -89,7 +93,8 @@ void check_chunk(const std::string& event, bool content_expected) {
     if (!content_expected) return;
     FUZZ_CHECK(choices.size() == 1, "chunk choices");
     const auto& content = choices[0].at("delta").at("content");
-    FUZZ_CHECK(content.is_string() && !content.as_string().empty(), "chunk content: " + escaped(event));
+    FUZZ_CHECK(content.is_string() && !content.as_string().empty(),
+               "chunk content: " + escaped(event));
 }
 
 // The CLI's token counts are int64 and summed for OpenAI's usage (usage_json_text).
@@ -146,28 +151,37 @@ void check_job_record(const cas::agent::CliResult& cli, std::string_view out, st
     if (!problem.empty() && !cas::is_valid_utf8(reason)) {
         // JobRegistry stores the failure reason as it is, and it quotes stderr.
         FUZZ_CHECK_KNOWN("job-error-utf8", false,
-                         "a failed run's record cannot be read back (" + problem + "); error: " + escaped(reason));
+                         "a failed run's record cannot be read back (" + problem +
+                             "); error: " + escaped(reason));
         return;
     }
-    bool infinite = (cli.total_cost_usd && !std::isfinite(*cli.total_cost_usd)) || cas_fuzz::json_has_infinity(cli.usage);
+    bool infinite = (cli.total_cost_usd && !std::isfinite(*cli.total_cost_usd)) ||
+                    cas_fuzz::json_has_infinity(cli.usage);
     if (!problem.empty() && cli.found && infinite) {
         // total_cost_usd or usage beyond double: stored as Infinity, which is not JSON.
-        FUZZ_CHECK_KNOWN("json-infinity", false, "a run's job record cannot be read back (" + problem +
-                                                     "); stdout: " + escaped(out));
+        FUZZ_CHECK_KNOWN(
+            "json-infinity", false,
+            "a run's job record cannot be read back (" + problem + "); stdout: " + escaped(out));
         return;
     }
-    FUZZ_CHECK(problem.empty(), "a run's job record cannot be read back: " + problem + " stdout: " + escaped(out));
-    FUZZ_CHECK(back && back->output == job.output && back->error == job.error, "the stored record differs");
+    FUZZ_CHECK(problem.empty(),
+               "a run's job record cannot be read back: " + problem + " stdout: " + escaped(out));
+    FUZZ_CHECK(back && back->output == job.output && back->error == job.error,
+               "the stored record differs");
 }
 
-void check_cli_result(const cas::agent::CliResult& parsed, std::string_view out, std::string_view err) {
+void check_cli_result(const cas::agent::CliResult& parsed, std::string_view out,
+                      std::string_view err) {
     if (parsed.found) {
         FUZZ_CHECK(!parsed.result || cas::is_valid_utf8(*parsed.result), "result is not UTF-8");
-        FUZZ_CHECK(cas::is_valid_utf8(parsed.subtype) && cas::is_valid_utf8(parsed.session_id), "fields");
+        FUZZ_CHECK(cas::is_valid_utf8(parsed.subtype) && cas::is_valid_utf8(parsed.session_id),
+                   "fields");
         FUZZ_CHECK(parsed.usage.is_null() || parsed.usage.is_object(), "usage");
-        for (const auto& e : parsed.errors) FUZZ_CHECK(cas::is_valid_utf8(e), "errors entry is not UTF-8");
+        for (const auto& e : parsed.errors)
+            FUZZ_CHECK(cas::is_valid_utf8(e), "errors entry is not UTF-8");
     } else {
-        FUZZ_CHECK(!parsed.result && parsed.errors.empty() && parsed.usage.is_null(), "fields without a result");
+        FUZZ_CHECK(!parsed.result && parsed.errors.empty() && parsed.usage.is_null(),
+                   "fields without a result");
     }
 
     auto answer = cas::agent::answer_text(parsed, out);
@@ -191,17 +205,21 @@ void check_cli_result(const cas::agent::CliResult& parsed, std::string_view out,
         } else if (!trim(err).empty()) {
             quoted = err;
         }
-        FUZZ_CHECK(!reason.empty(), "empty failure reason for stdout: " + escaped(out) + " stderr: " + escaped(err));
+        FUZZ_CHECK(!reason.empty(),
+                   "empty failure reason for stdout: " + escaped(out) + " stderr: " + escaped(err));
         if (!quoted.empty()) {
             FUZZ_CHECK(reason.size() <= 500, "failure reason longer than 500 bytes");
-            FUZZ_CHECK(reason.find_first_of("\r\n\t") == std::string::npos, "failure reason is not one line");
+            FUZZ_CHECK(reason.find_first_of("\r\n\t") == std::string::npos,
+                       "failure reason is not one line");
             if (cas::is_valid_utf8(quoted)) {
-                FUZZ_CHECK(cas::is_valid_utf8(reason), "failure reason cut inside a character: " + escaped(reason));
+                FUZZ_CHECK(cas::is_valid_utf8(reason),
+                           "failure reason cut inside a character: " + escaped(reason));
             }
         }
         if (exit_code != 0) {
             // As openai.cpp reports a failed run, and as JobRegistry records it.
-            data_event(cas::api::ChatChunkEncoder::error_event("execution failed: " + cas::to_valid_utf8(reason)));
+            data_event(cas::api::ChatChunkEncoder::error_event("execution failed: " +
+                                                               cas::to_valid_utf8(reason)));
             check_job_record(parsed, out, err, exit_code, reason);
         }
     }
@@ -210,8 +228,10 @@ void check_cli_result(const cas::agent::CliResult& parsed, std::string_view out,
 void check_stream(const cas::agent::CliResult& parsed, std::string_view out) {
     // The splitter, against splitting the whole text, with the default and a small limit.
     auto lines = split_in_pieces(out, 8U * 1024U * 1024U);
-    FUZZ_CHECK(lines == reference_lines(out, 8U * 1024U * 1024U), "LineSplitter lines differ (default limit)");
-    FUZZ_CHECK(split_in_pieces(out, 16) == reference_lines(out, 16), "LineSplitter lines differ (limit 16)");
+    FUZZ_CHECK(lines == reference_lines(out, 8U * 1024U * 1024U),
+               "LineSplitter lines differ (default limit)");
+    FUZZ_CHECK(split_in_pieces(out, 16) == reference_lines(out, 16),
+               "LineSplitter lines differ (limit 16)");
 
     cas::api::ChatChunkEncoder encoder("chatcmpl-fuzz", "claude-haiku-4-5", 1700000000);
     check_chunk(encoder.role_event(), false);
@@ -220,14 +240,16 @@ void check_stream(const cas::agent::CliResult& parsed, std::string_view out) {
         if (!events.empty()) check_chunk(events, true);
     }
     auto finish = cas::api::finish_reason_for(encoder.stop_reason());
-    FUZZ_CHECK(finish == "stop" || finish == "length" || finish == "content_filter", "finish_reason");
+    FUZZ_CHECK(finish == "stop" || finish == "length" || finish == "content_filter",
+               "finish_reason");
     check_chunk(encoder.finish_event(finish), false);
 
     // Usage, as the streamed usage chunk and the non-streamed response carry it. Sums that
     // overflow int64 are undefined behaviour in usage_json_text (UBSan would stop here).
     if (tokens_overflow(parsed.tokens)) {
         FUZZ_CHECK_KNOWN("usage-overflow", false,
-                         "token counts overflow int64 in usage_json_text (signed overflow, UB): " + escaped(out));
+                         "token counts overflow int64 in usage_json_text (signed overflow, UB): " +
+                             escaped(out));
         return;
     }
     check_chunk(encoder.usage_event(parsed.tokens), false);

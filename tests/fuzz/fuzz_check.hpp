@@ -7,20 +7,20 @@
 #include <string>
 #include <string_view>
 
-#define FUZZ_CHECK(cond, what)                                                                \
-    do {                                                                                      \
-        if (!(cond)) ::cas_fuzz::check_failed(#cond, (what), __FILE__, __LINE__);             \
+#define FUZZ_CHECK(cond, what)                                                    \
+    do {                                                                          \
+        if (!(cond)) ::cas_fuzz::check_failed(#cond, (what), __FILE__, __LINE__); \
     } while (false)
 
 // A check for a bug that is reported and not fixed yet, named by `key` (the directory
 // tests/fuzz/known/<key> holds its input). Off when CAS_FUZZ_SKIP_KNOWN lists the key
 // (comma-separated, or "all"), so a run can look for new bugs; run.sh sets it from
 // tests/fuzz/known/. Once the bug is fixed, deleting that directory arms the check again.
-#define FUZZ_CHECK_KNOWN(key, cond, what)                                                     \
-    do {                                                                                      \
-        if (!(cond) && !::cas_fuzz::known_bug_skipped(key))                                   \
-            ::cas_fuzz::check_failed(#cond, std::string("[known: ") + (key) + "] " + (what),   \
-                                     __FILE__, __LINE__);                                     \
+#define FUZZ_CHECK_KNOWN(key, cond, what)                                                    \
+    do {                                                                                     \
+        if (!(cond) && !::cas_fuzz::known_bug_skipped(key))                                  \
+            ::cas_fuzz::check_failed(#cond, std::string("[known: ") + (key) + "] " + (what), \
+                                     __FILE__, __LINE__);                                    \
     } while (false)
 
 namespace cas_fuzz {

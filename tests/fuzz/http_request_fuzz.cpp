@@ -90,7 +90,8 @@ void seed_jobs(const std::string& db_path) {
         "{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s1\"}\n"
         "{\"type\":\"stream_event\",\"event\":{\"type\":\"content_block_delta\",\"index\":0,"
         "\"delta\":{\"type\":\"text_delta\",\"text\":\"Two PRs\"}},\"parent_tool_use_id\":null}\n"
-        "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"Two PRs are open.\"}\n");
+        "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"Two PRs are "
+        "open.\"}\n");
     done.result = "Two PRs are open.";
     done.is_error = false;
     done.subtype = "success";
@@ -183,7 +184,8 @@ Response run_handler(asio::awaitable<Response> handler, const Request& request) 
                                   " for " + request.method + " " + escaped(request.target));
         }
     }
-    FUZZ_CHECK(out.has_value(), "handler did not complete: " + request.method + " " + escaped(request.target));
+    FUZZ_CHECK(out.has_value(),
+               "handler did not complete: " + request.method + " " + escaped(request.target));
     return std::move(*out);
 }
 
@@ -216,13 +218,18 @@ json::value parse_json(std::string_view text, std::string_view what) {
     return v;
 }
 
-bool header_text_ok(std::string_view text) { return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos; }
+bool header_text_ok(std::string_view text) {
+    return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
 
 // `known`: the key of a reported bug this response may show (see FUZZ_CHECK_KNOWN).
-void check_response(Response& response, ErrorDialect dialect, FakeClient* client, const char* known = nullptr) {
+void check_response(Response& response, ErrorDialect dialect, FakeClient* client,
+                    const char* known = nullptr) {
     auto status = response.status;
-    FUZZ_CHECK(bhttp::int_to_status(status) != bhttp::status::unknown, "invalid status " + std::to_string(status));
-    FUZZ_CHECK(!response.content_type.empty() && header_text_ok(response.content_type), "content type");
+    FUZZ_CHECK(bhttp::int_to_status(status) != bhttp::status::unknown,
+               "invalid status " + std::to_string(status));
+    FUZZ_CHECK(!response.content_type.empty() && header_text_ok(response.content_type),
+               "content type");
     bool has_www_authenticate = false;
     bool has_allow = false;
     for (const auto& [name, value] : response.headers) {
@@ -248,9 +255,13 @@ void check_response(Response& response, ErrorDialect dialect, FakeClient* client
             while (!event.empty()) {
                 auto newline = event.find('\n');
                 auto line = event.substr(0, newline);
-                event = newline == std::string_view::npos ? std::string_view{} : event.substr(newline + 1);
-                if (line.starts_with("data: ")) parse_json(line.substr(6), "SSE data");
-                else FUZZ_CHECK(line.starts_with("event: ") || line.starts_with(":"), "SSE line: " + escaped(line));
+                event = newline == std::string_view::npos ? std::string_view{}
+                                                          : event.substr(newline + 1);
+                if (line.starts_with("data: "))
+                    parse_json(line.substr(6), "SSE data");
+                else
+                    FUZZ_CHECK(line.starts_with("event: ") || line.starts_with(":"),
+                               "SSE line: " + escaped(line));
             }
         }
         return;
@@ -267,8 +278,9 @@ void check_response(Response& response, ErrorDialect dialect, FakeClient* client
         const auto& obj = body.as_object();
         if (dialect == ErrorDialect::openai) {
             const auto* error = obj.if_contains("error");
-            FUZZ_CHECK(error != nullptr && error->is_object() && error->as_object().contains("message"),
-                       "OpenAI error without error.message: " + escaped(response.body));
+            FUZZ_CHECK(
+                error != nullptr && error->is_object() && error->as_object().contains("message"),
+                "OpenAI error without error.message: " + escaped(response.body));
         } else {
             FUZZ_CHECK(obj.contains("detail"), "error without detail: " + escaped(response.body));
         }
@@ -280,9 +292,11 @@ void fuzz_auth(std::string_view input) {
     using cas::http::AuthOutcome;
     auto outcome = cas::http::check_bearer(input, kToken);
     bool bearer = input.starts_with("Bearer ");
-    FUZZ_CHECK((outcome == AuthOutcome::ok) == (bearer && input.substr(7) == kToken), "check_bearer accepts");
+    FUZZ_CHECK((outcome == AuthOutcome::ok) == (bearer && input.substr(7) == kToken),
+               "check_bearer accepts");
     if (!bearer) FUZZ_CHECK(outcome == AuthOutcome::missing, "check_bearer without the scheme");
-    if (outcome != AuthOutcome::ok) FUZZ_CHECK(!cas::http::auth_failure_message(outcome).empty(), "message");
+    if (outcome != AuthOutcome::ok)
+        FUZZ_CHECK(!cas::http::auth_failure_message(outcome).empty(), "message");
     FUZZ_CHECK(cas::http::check_bearer(input, "") == AuthOutcome::unconfigured, "empty token");
     auto half = input.size() / 2;
     auto a = input.substr(0, half);
@@ -302,11 +316,13 @@ void fuzz_route(std::string_view input) {
         auto m = router.match(method, segments);
         switch (m.kind) {
             case RouteMatch::Kind::found: {
-                FUZZ_CHECK(m.route != nullptr && m.route->method == method, "found the wrong method");
+                FUZZ_CHECK(m.route != nullptr && m.route->method == method,
+                           "found the wrong method");
                 std::size_t params = 0;
                 for (char c : m.route->pattern) params += c == '{' ? 1U : 0U;
                 FUZZ_CHECK(m.params.size() == params, "path parameters");
-                for (const auto& [name, value] : m.params) FUZZ_CHECK(!name.empty() && !value.empty(), "empty param");
+                for (const auto& [name, value] : m.params)
+                    FUZZ_CHECK(!name.empty() && !value.empty(), "empty param");
                 break;
             }
             case RouteMatch::Kind::method_not_allowed: {
@@ -318,7 +334,8 @@ void fuzz_route(std::string_view input) {
                     FUZZ_CHECK(other != method, "Allow lists the refused method");
                     FUZZ_CHECK(router.match(other, segments).kind == RouteMatch::Kind::found,
                                "Allow lists a method that does not match");
-                    allow = comma == std::string_view::npos ? std::string_view{} : allow.substr(comma + 2);
+                    allow = comma == std::string_view::npos ? std::string_view{}
+                                                            : allow.substr(comma + 2);
                 }
                 break;
             }
@@ -342,21 +359,25 @@ void validate_run_body(const Request& request, ErrorDialect dialect, bool chat) 
     const auto& object = std::get<json::object>(body);
     if (!chat) {
         auto parsed = cas::api::parse_execute_request(
-            object, {.max_budget_usd = config.max_budget_usd, .max_timeout_seconds = config.max_job_timeout_seconds});
+            object, {.max_budget_usd = config.max_budget_usd,
+                     .max_timeout_seconds = config.max_job_timeout_seconds});
         if (auto* errors = std::get_if<std::vector<cas::api::FieldError>>(&parsed)) {
             auto response = cas::api::validation_failed(*errors);
             check_response(response, dialect, nullptr);
         }
         return;
     }
-    auto parsed = cas::api::parse_chat_request(object, {config.openai_models, config.openai_default_model});
+    auto parsed =
+        cas::api::parse_chat_request(object, {config.openai_models, config.openai_default_model});
     if (auto* error = std::get_if<cas::api::ChatRequestError>(&parsed)) {
         if (error->param == "model" && error->message == "unsupported model") {
             const auto* model = object.if_contains("model");
-            FUZZ_CHECK(model != nullptr && model->is_string(), "unsupported model that is not a string");
+            FUZZ_CHECK(model != nullptr && model->is_string(),
+                       "unsupported model that is not a string");
             return;
         }
-        auto response = cas::http::error_response(ErrorDialect::openai, 400, error->message, error->param);
+        auto response =
+            cas::http::error_response(ErrorDialect::openai, 400, error->message, error->param);
         check_response(response, dialect, nullptr);
         return;
     }
@@ -376,10 +397,12 @@ void fuzz_request(std::string_view input) {
         used += parser.put(asio::buffer(input.data() + used, input.size() - used), ec);
         if (ec == bhttp::error::need_more) return;  // the server would wait for more bytes
         if (ec) {
-            auto response = ec == bhttp::error::header_limit
-                                ? cas::http::error_response(ErrorDialect::detail, 431, "Request headers too large")
-                                : cas::http::error_response(ErrorDialect::detail, 400,
-                                                            "Malformed HTTP request: " + ec.message());
+            auto response =
+                ec == bhttp::error::header_limit
+                    ? cas::http::error_response(ErrorDialect::detail, 431,
+                                                "Request headers too large")
+                    : cas::http::error_response(ErrorDialect::detail, 400,
+                                                "Malformed HTTP request: " + ec.message());
             check_response(response, ErrorDialect::detail, nullptr);
             return;
         }
@@ -389,7 +412,8 @@ void fuzz_request(std::string_view input) {
     FakeClient client;
     request.client = &client;
     if (!to_request(parser.get(), request)) {
-        auto response = cas::http::error_response(ErrorDialect::detail, 400, "Malformed request target");
+        auto response =
+            cas::http::error_response(ErrorDialect::detail, 400, "Malformed request target");
         check_response(response, ErrorDialect::detail, nullptr);
         return;
     }
@@ -408,14 +432,17 @@ void fuzz_request(std::string_view input) {
     }
     request.route = match.route->pattern;
     if (match.route->access == cas::http::Access::bearer) {
-        auto outcome = cas::http::check_bearer(request.header("Authorization"), config.api_bearer_token);
+        auto outcome =
+            cas::http::check_bearer(request.header("Authorization"), config.api_bearer_token);
         if (outcome != cas::http::AuthOutcome::ok) {
-            auto response = cas::http::unauthorized(dialect, cas::http::auth_failure_message(outcome));
+            auto response =
+                cas::http::unauthorized(dialect, cas::http::auth_failure_message(outcome));
             check_response(response, dialect, nullptr);
             return;
         }
     }
-    if (auto length = parser.content_length(); length && *length > config.max_body_bytes) return;  // 413
+    if (auto length = parser.content_length(); length && *length > config.max_body_bytes)
+        return;  // 413
     if (!parser.is_done()) {
         parser.body_limit(config.max_body_bytes);
         while (!parser.is_done()) {
@@ -429,15 +456,17 @@ void fuzz_request(std::string_view input) {
     request.params = std::move(match.params);
 
     const auto& route = *match.route;
-    if (route.method == "POST" && (route.pattern == "/execute" || route.pattern == "/v1/chat/completions")) {
+    if (route.method == "POST" &&
+        (route.pattern == "/execute" || route.pattern == "/v1/chat/completions")) {
         validate_run_body(request, dialect, route.pattern != "/execute");
         return;
     }
     auto response = run_handler(route.handler(request), request);
     // GET /v1/models/{id} quotes the decoded id in its 404 as it is, even when it is not UTF-8.
-    const char* known = route.pattern == "/v1/models/{id}" && !cas::is_valid_utf8(request.param("id").value_or(""))
-                            ? "model-id-utf8"
-                            : nullptr;
+    const char* known =
+        route.pattern == "/v1/models/{id}" && !cas::is_valid_utf8(request.param("id").value_or(""))
+            ? "model-id-utf8"
+            : nullptr;
     check_response(response, dialect, &client, known);
 }
 

@@ -10,8 +10,8 @@
 #include "api/json_body.hpp"
 #include "fuzz_check.hpp"
 #include "http/response.hpp"
-#include "json_util.hpp"
 #include "jobs/sqlite_job_store.hpp"
+#include "json_util.hpp"
 #include "utf8.hpp"
 
 #include <boost/json.hpp>
@@ -51,8 +51,9 @@ void check_json_response(const cas::http::Response& r, cas::http::ErrorDialect d
         const auto& obj = v.as_object();
         if (dialect == cas::http::ErrorDialect::openai) {
             const auto* error = obj.if_contains("error");
-            FUZZ_CHECK(error != nullptr && error->is_object() && error->as_object().contains("message"),
-                       "OpenAI error without error.message: " + escaped(r.body));
+            FUZZ_CHECK(
+                error != nullptr && error->is_object() && error->as_object().contains("message"),
+                "OpenAI error without error.message: " + escaped(r.body));
         } else {
             FUZZ_CHECK(obj.contains("detail"), "error without detail: " + escaped(r.body));
         }
@@ -76,15 +77,17 @@ void check_execute(const json::object& body) {
         return;
     }
     const auto& job = std::get<cas::jobs::NewJob>(parsed);
-    static constexpr std::string_view kKnown[] = {"prompt", "agent", "max_budget_usd", "timeout_seconds",
-                                                  "metadata"};
+    static constexpr std::string_view kKnown[] = {"prompt", "agent", "max_budget_usd",
+                                                  "timeout_seconds", "metadata"};
     for (const auto& field : body) {
         FUZZ_CHECK(std::find(std::begin(kKnown), std::end(kKnown), field.key()) != std::end(kKnown),
                    "accepted an unknown field: " + escaped(field.key()));
     }
-    FUZZ_CHECK(!job.prompt.empty() && text_ok(job.prompt), "accepted prompt: " + escaped(job.prompt));
+    FUZZ_CHECK(!job.prompt.empty() && text_ok(job.prompt),
+               "accepted prompt: " + escaped(job.prompt));
     FUZZ_CHECK(!cas::agent::agent_name_problem(job.agent), "accepted agent: " + escaped(job.agent));
-    FUZZ_CHECK(job.max_budget_usd > 0 && job.max_budget_usd <= kLimits.max_budget_usd, "accepted budget");
+    FUZZ_CHECK(job.max_budget_usd > 0 && job.max_budget_usd <= kLimits.max_budget_usd,
+               "accepted budget");
     FUZZ_CHECK(job.timeout_seconds >= 1 && job.timeout_seconds <= kLimits.max_timeout_seconds,
                "accepted timeout");
     FUZZ_CHECK(job.metadata.is_null() || job.metadata.is_object(), "accepted metadata");
@@ -113,17 +116,20 @@ void check_execute(const json::object& body) {
     if (!problem.empty() && cas_fuzz::json_depth(job.metadata) >= 32) {
         // The body may nest 64 deep; the store reads records back with Boost.JSON's default
         // max_depth of 32, and the record nests metadata one level down.
-        FUZZ_CHECK_KNOWN("execute-metadata-depth", false,
-                         "an accepted /execute body gives a record the store cannot read back: " + problem);
+        FUZZ_CHECK_KNOWN(
+            "execute-metadata-depth", false,
+            "an accepted /execute body gives a record the store cannot read back: " + problem);
         return;
     }
     if (!problem.empty() && cas_fuzz::json_has_infinity(job.metadata)) {
         FUZZ_CHECK_KNOWN("json-infinity", false,
-                         "metadata with a number beyond double (stored as Infinity) makes the record unreadable: " +
+                         "metadata with a number beyond double (stored as Infinity) makes the "
+                         "record unreadable: " +
                              problem);
         return;
     }
-    FUZZ_CHECK(problem.empty(), "an accepted /execute body gives a record the store cannot read back: " + problem);
+    FUZZ_CHECK(problem.empty(),
+               "an accepted /execute body gives a record the store cannot read back: " + problem);
     FUZZ_CHECK(back && back->prompt == job.prompt && back->metadata == job.metadata,
                "the stored record differs from the accepted job");
 }
@@ -135,22 +141,25 @@ void check_chat(const json::object& body) {
         if (error->param == "model" && error->message == "unsupported model") {
             // The handler then reads body["model"] with as_string().
             const auto* model = body.if_contains("model");
-            FUZZ_CHECK(model != nullptr && model->is_string(), "unsupported model that is not a string");
+            FUZZ_CHECK(model != nullptr && model->is_string(),
+                       "unsupported model that is not a string");
             return;
         }
-        check_json_response(cas::http::error_response(cas::http::ErrorDialect::openai, 400, error->message,
-                                                      error->param),
+        check_json_response(cas::http::error_response(cas::http::ErrorDialect::openai, 400,
+                                                      error->message, error->param),
                             cas::http::ErrorDialect::openai);
         return;
     }
     const auto& chat = std::get<cas::api::ChatRequest>(parsed);
-    FUZZ_CHECK(std::find(kModels.begin(), kModels.end(), chat.model) != kModels.end(), "accepted model");
+    FUZZ_CHECK(std::find(kModels.begin(), kModels.end(), chat.model) != kModels.end(),
+               "accepted model");
     FUZZ_CHECK(!chat.messages.empty(), "accepted no messages");
     const cas::api::ChatMessage* last_turn = nullptr;
     bool has_user = false;
     for (const auto& m : chat.messages) {
-        FUZZ_CHECK(m.role == "system" || m.role == "user" || m.role == "assistant" || m.role == "tool",
-                   "accepted role: " + escaped(m.role));
+        FUZZ_CHECK(
+            m.role == "system" || m.role == "user" || m.role == "assistant" || m.role == "tool",
+            "accepted role: " + escaped(m.role));
         FUZZ_CHECK(text_ok(m.content) && text_ok(m.name), "accepted text: " + escaped(m.content));
         has_user = has_user || m.role == "user";
         if (m.role != "system") last_turn = &m;
@@ -160,8 +169,9 @@ void check_chat(const json::object& body) {
     auto prompt = cas::api::chat_prompt(chat.messages);
     FUZZ_CHECK(text_ok(prompt), "prompt is not UTF-8 text: " + escaped(prompt));
     FUZZ_CHECK(last_turn != nullptr, "no turn");
-    std::string tail = last_turn->role == "user" ? "Request:\n" + last_turn->content
-                                                 : "Request:\nContinue from the conversation above.";
+    std::string tail = last_turn->role == "user"
+                           ? "Request:\n" + last_turn->content
+                           : "Request:\nContinue from the conversation above.";
     FUZZ_CHECK(prompt.ends_with(tail), "prompt does not end with the request: " + escaped(prompt));
 }
 

@@ -28,10 +28,12 @@ inline std::size_t json_depth(const boost::json::value& v) {
 inline bool json_has_infinity(const boost::json::value& v) {
     if (const auto* d = v.if_double()) return !std::isfinite(*d);
     if (const auto* obj = v.if_object()) {
-        return std::any_of(obj->begin(), obj->end(), [](const auto& item) { return json_has_infinity(item.value()); });
+        return std::any_of(obj->begin(), obj->end(),
+                           [](const auto& item) { return json_has_infinity(item.value()); });
     }
     if (const auto* arr = v.if_array()) {
-        return std::any_of(arr->begin(), arr->end(), [](const auto& item) { return json_has_infinity(item); });
+        return std::any_of(arr->begin(), arr->end(),
+                           [](const auto& item) { return json_has_infinity(item); });
     }
     return false;
 }

@@ -19,7 +19,9 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 
 // Length of the valid UTF-8 sequence at `i`, or 0.
 std::size_t reference_length(std::string_view s, std::size_t i) {
-    auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(s[k])); };
+    auto byte = [&](std::size_t k) {
+        return static_cast<std::uint32_t>(static_cast<unsigned char>(s[k]));
+    };
     std::uint32_t c = byte(i);
     if (c < 0x80) return 1;
     std::size_t n = 0;
@@ -87,7 +89,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     using cas_fuzz::escaped;
 
     bool valid = cas::is_valid_utf8(input);
-    FUZZ_CHECK(valid == reference_valid(input), "is_valid_utf8 disagrees with the reference on: " + escaped(input));
+    FUZZ_CHECK(valid == reference_valid(input),
+               "is_valid_utf8 disagrees with the reference on: " + escaped(input));
     if (json_comparable(input)) {
         boost::system::error_code ec;
         std::string quoted = "\"" + std::string(input) + "\"";
@@ -96,11 +99,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 
     auto repaired = cas::to_valid_utf8(input);
-    FUZZ_CHECK(cas::is_valid_utf8(repaired), "to_valid_utf8 gave invalid UTF-8 for: " + escaped(input));
-    FUZZ_CHECK(repaired == reference_repair(input), "to_valid_utf8 differs from the reference for: " + escaped(input));
+    FUZZ_CHECK(cas::is_valid_utf8(repaired),
+               "to_valid_utf8 gave invalid UTF-8 for: " + escaped(input));
+    FUZZ_CHECK(repaired == reference_repair(input),
+               "to_valid_utf8 differs from the reference for: " + escaped(input));
     if (valid) FUZZ_CHECK(repaired == input, "to_valid_utf8 changed valid text: " + escaped(input));
     FUZZ_CHECK(repaired.size() <= 3 * input.size(), "to_valid_utf8 grew more than 3x");
-    FUZZ_CHECK(cas::to_valid_utf8(repaired) == repaired, "to_valid_utf8 is not idempotent on: " + escaped(input));
+    FUZZ_CHECK(cas::to_valid_utf8(repaired) == repaired,
+               "to_valid_utf8 is not idempotent on: " + escaped(input));
 
     // What the service does with CLI output: repair, then put it in a JSON string.
     auto text = boost::json::serialize(boost::json::string(repaired));

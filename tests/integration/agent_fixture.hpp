@@ -69,7 +69,8 @@ struct Fixture {
     }
     [[nodiscard]] int port() const { return service->port(); }
 
-    HttpReply execute(const json::object& body, std::map<std::string, std::string> headers = kAuth) const {
+    HttpReply execute(const json::object& body,
+                      std::map<std::string, std::string> headers = kAuth) const {
         return request(port(), "POST", "/execute", json::serialize(body), std::move(headers));
     }
     std::string start_job(const std::string& prompt, json::object extra = {},
@@ -91,7 +92,8 @@ struct Fixture {
         auto deadline = std::chrono::steady_clock::now() + limit;
         for (;;) {
             auto current = job(id);
-            if (current.at("status") != "running" && current.at("status") != "queued") return current;
+            if (current.at("status") != "running" && current.at("status") != "queued")
+                return current;
             REQUIRE(std::chrono::steady_clock::now() < deadline);
             std::this_thread::sleep_for(20ms);
         }

@@ -19,7 +19,6 @@ using namespace std::chrono_literals;
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
-
 TEST_CASE("a job runs to completion and records the CLI's result") {
     Fixture f;
     auto id = f.start_job("triage this please");

@@ -184,7 +184,8 @@ TEST_CASE("events: a running job's lines arrive before it finishes, then the fin
     Fixture f;
     auto id = f.start_job("x\nFAKE:stream-pause=0.4\nFAKE:text=abcdefghijklmnopqrstuvwx");
     Connection conn(f.port());
-    conn.send("GET /jobs/" + id + "/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n\r\n");
+    conn.send("GET /jobs/" + id +
+              "/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n\r\n");
     auto early = conn.read_until("abcdefgh", 5s);
     REQUIRE_FALSE(early.empty());
     CHECK(early.find("event: status") != std::string::npos);
@@ -197,7 +198,8 @@ TEST_CASE("events: a running job's lines arrive before it finishes, then the fin
 
     SECTION("a client that joins after the end gets the whole story") {
         Connection late(f.port());
-        late.send("GET /jobs/" + id + "/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n\r\n");
+        late.send("GET /jobs/" + id +
+                  "/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n\r\n");
         auto reply = late.read_reply();
         CHECK(reply.status == 200);
         CHECK(reply.header("content-type") == "text/event-stream");
@@ -216,7 +218,8 @@ TEST_CASE("a corrupt or unwritable database stops start-up with exit code 2") {
     }
     CHECK_THROWS_WITH(ServiceProcess(Fixture::Env{{"DATA_DIR", dir.path.string()}}),
                       Catch::Contains("cannot use job database") && Catch::Contains("jobs.db"));
-    CHECK_THROWS_WITH(ServiceProcess(Fixture::Env{{"DATA_DIR", "/proc/no-such-dir"}}), Catch::Contains("no-such-dir"));
+    CHECK_THROWS_WITH(ServiceProcess(Fixture::Env{{"DATA_DIR", "/proc/no-such-dir"}}),
+                      Catch::Contains("no-such-dir"));
 }
 
 TEST_CASE("SIGTERM ends event streams: queued jobs stay queued for the next start") {
@@ -224,7 +227,8 @@ TEST_CASE("SIGTERM ends event streams: queued jobs stay queued for the next star
     auto running = f.start_job("x\nFAKE:sleep=30");
     auto queued = f.start_job("later", {}, "queued");
     Connection watcher(f.port());
-    watcher.send("GET /jobs/" + queued + "/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n\r\n");
+    watcher.send("GET /jobs/" + queued +
+                 "/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n\r\n");
     REQUIRE_FALSE(watcher.read_until("\"status\":\"queued\"", 5s).empty());
     auto started = std::chrono::steady_clock::now();
     CHECK(f.service->stop(SIGTERM, 5s) == 0);

@@ -3,11 +3,11 @@
 #include "agent/process_tree.hpp"
 #include "integration/agent_fixture.hpp"
 
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
-
-#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
@@ -35,8 +35,10 @@ struct Service {
     // Time until /health says the slot is free (or `limit`).
     std::chrono::milliseconds time_until_idle(std::chrono::milliseconds limit) const {
         auto start = std::chrono::steady_clock::now();
-        while (busy() && std::chrono::steady_clock::now() - start < limit) std::this_thread::sleep_for(10ms);
-        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        while (busy() && std::chrono::steady_clock::now() - start < limit)
+            std::this_thread::sleep_for(10ms);
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - start);
     }
 };
 
@@ -46,9 +48,10 @@ std::string completion_request(const std::string& content, bool stream, bool kee
         {"stream", stream},
         {"stream_options", json::object{{"include_usage", true}}},
         {"messages", json::array{json::object{{"role", "user"}, {"content", content}}}}});
-    return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n"
-                       "Content-Type: application/json\r\nContent-Length: {}\r\n{}\r\n{}",
-                       body.size(), keep_alive ? "" : "Connection: close\r\n", body);
+    return fmt::format(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n"
+        "Content-Type: application/json\r\nContent-Length: {}\r\n{}\r\n{}",
+        body.size(), keep_alive ? "" : "Connection: close\r\n", body);
 }
 
 // The JSON of each "data: {...}" event in an SSE body, in order.
@@ -82,7 +85,8 @@ TEST_CASE("streamed completion: SSE framing, chunks in order, usage, [DONE]") {
     for (const auto& e : events) {
         const auto& choices = e.at("choices").as_array();
         if (choices.empty()) continue;
-        if (const auto* c = choices.at(0).at("delta").as_object().if_contains("content")) text += c->as_string();
+        if (const auto* c = choices.at(0).at("delta").as_object().if_contains("content"))
+            text += c->as_string();
         if (!choices.at(0).at("finish_reason").is_null()) ++finishes;
     }
     CHECK(text == "fake reply: Request:");
@@ -96,13 +100,14 @@ TEST_CASE("streamed completion: deltas leave as they are produced, keep-alives f
     Service s(std::map<std::string, std::string>{{"SSE_KEEPALIVE_MS", "200"}});
     Connection conn(s.process.port());
     auto start = std::chrono::steady_clock::now();
-    conn.send(completion_request("x\nFAKE:sleep=0.7\nFAKE:stream-pause=0.5\nFAKE:text=0123456789abcdef", true));
+    conn.send(completion_request(
+        "x\nFAKE:sleep=0.7\nFAKE:stream-pause=0.5\nFAKE:text=0123456789abcdef", true));
     // The first delta arrives while the fake still has a pause per delta to go.
     auto seen = conn.read_until("01234567", 5s);
     auto first_delta = std::chrono::steady_clock::now() - start;
     REQUIRE_FALSE(seen.empty());
     CHECK(seen.find(": keep-alive\n\n") != std::string::npos);  // during the 0.7 s of silence
-    CHECK(seen.find("89abcdef") == std::string::npos);         // the second is 0.5 s away
+    CHECK(seen.find("89abcdef") == std::string::npos);          // the second is 0.5 s away
     CHECK(first_delta < 1500ms);
     CHECK_FALSE(conn.read_until("data: [DONE]\n\n", 5s).empty());
 }
@@ -179,9 +184,10 @@ TEST_CASE("/v1 speaks OpenAI errors: auth, models, unknown paths") {
     auto missing = request(s.process.port(), "GET", "/v1/models/gpt-4", "", auth);
     CHECK(missing.status == 404);
     CHECK(json::parse(missing.body).at("error").at("code") == "model_not_found");
-    auto image = request(s.process.port(), "POST", "/v1/chat/completions",
-                         R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})",
-                         auth);
+    auto image = request(
+        s.process.port(), "POST", "/v1/chat/completions",
+        R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})",
+        auth);
     CHECK(image.status == 400);
     CHECK_THAT(image.body, Catch::Contains("image_url"));
 }

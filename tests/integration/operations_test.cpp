@@ -58,8 +58,10 @@ TEST_CASE("metrics after a mixed run: promtool accepts the scrape and the counts
     CHECK(sample(scrape, R"(cas_runs_total{kind="job",outcome="interrupted"})") == 0);
     CHECK(sample(scrape, R"(cas_tokens_total{model="claude-haiku-4-5",type="output"})") == 13);
     CHECK(sample(scrape, R"(cas_cost_usd_total{model="claude-haiku-4-5"})") == Approx(0.0123));
-    CHECK(sample(scrape, R"(cas_http_requests_total{method="GET",route="/jobs/{id}",status="401"})") == 1);
-    CHECK(sample(scrape, R"(cas_http_requests_total{method="GET",route="unmatched",status="404"})") == 1);
+    CHECK(sample(scrape,
+                 R"(cas_http_requests_total{method="GET",route="/jobs/{id}",status="401"})") == 1);
+    CHECK(sample(scrape,
+                 R"(cas_http_requests_total{method="GET",route="unmatched",status="404"})") == 1);
     CHECK(sample(scrape, "cas_slot_busy") == 0);
     CHECK(sample(scrape, "cas_queue_depth") == 0);
     CHECK(sample(scrape, "cas_child_processes_killed_total") >= 1);  // the timed-out run
@@ -73,8 +75,10 @@ TEST_CASE("metrics after a mixed run: promtool accepts the scrape and the counts
 TEST_CASE("metrics: METRICS_TOKEN protects the scrape with its own token") {
     Fixture f(Fixture::Env{{"METRICS_TOKEN", "scrape-secret"}});
     CHECK(request(f.port(), "GET", "/metrics").status == 401);
-    CHECK(request(f.port(), "GET", "/metrics", "", kAuth).status == 401);  // the API token is not it
-    CHECK(request(f.port(), "GET", "/metrics", "", {{"Authorization", "Bearer scrape-secret"}}).status == 200);
+    CHECK(request(f.port(), "GET", "/metrics", "", kAuth).status ==
+          401);  // the API token is not it
+    CHECK(request(f.port(), "GET", "/metrics", "", {{"Authorization", "Bearer scrape-secret"}})
+              .status == 200);
     f.wait_job(f.start_job("env"));
     CHECK(f.record.read("env").find("scrape-secret") == std::string::npos);
 }
@@ -83,8 +87,9 @@ TEST_CASE("logs: one JSON object per line with request id, route, status and job
     Fixture f;
     auto id = f.start_job("logged");
     f.wait_job(id);
-    auto reply = request(f.port(), "GET", "/jobs/" + id, "", {{"Authorization", "Bearer test-token"},
-                                                              {"X-Request-Id", "trace-abc.123"}});
+    auto reply =
+        request(f.port(), "GET", "/jobs/" + id, "",
+                {{"Authorization", "Bearer test-token"}, {"X-Request-Id", "trace-abc.123"}});
     CHECK(reply.header("x-request-id") == "trace-abc.123");
     auto bad = request(f.port(), "GET", "/health", "", {{"X-Request-Id", "bad id with spaces"}});
     CHECK(bad.header("x-request-id").size() == 16);

@@ -117,7 +117,9 @@ ServiceProcess::ServiceProcess(std::map<std::string, std::string> env,
     throw std::runtime_error("service did not start listening: " + text);
 }
 
-ServiceProcess::~ServiceProcess() { cleanup(); }
+ServiceProcess::~ServiceProcess() {
+    cleanup();
+}
 
 void ServiceProcess::cleanup() {
     if (pid_ > 0) stop(SIGKILL);

@@ -1,6 +1,5 @@
 #include "jobs/job.hpp"
 
-
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 

@@ -1,10 +1,10 @@
 #include "jobs/sqlite_job_store.hpp"
 
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
-
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -62,7 +62,8 @@ TEST_CASE("store: save, find, update, and reopen") {
 TEST_CASE("store: pagination over 1,000 jobs has no duplicates or gaps") {
     TempDb db;
     SqliteJobStore store(db.path);
-    for (int i = 1; i <= 1000; ++i) store.save(make_job(i, JobStatus::completed, i % 3 == 0 ? "x" : "y"));
+    for (int i = 1; i <= 1000; ++i)
+        store.save(make_job(i, JobStatus::completed, i % 3 == 0 ? "x" : "y"));
     std::set<std::string> seen;
     JobFilter filter;
     filter.limit = 37;
@@ -116,7 +117,8 @@ TEST_CASE("store: idempotency keys within the window") {
     job.idempotency_key = "order-42";
     store.save(job);
     auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::system_clock::now().time_since_epoch()).count();
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
     auto found = store.find_by_idempotency_key("order-42", now - 86400);
     REQUIRE(found);
     CHECK(found->id == job.id);
@@ -131,7 +133,8 @@ TEST_CASE("store: retention deletes exactly the old and the excess finished jobs
     store.save(make_job(11, JobStatus::running));
     store.save(make_job(12, JobStatus::queued));
     auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::system_clock::now().time_since_epoch()).count();
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
     CHECK(store.prune(now - 3600, 100) == 0);  // nothing old, nothing in excess
     CHECK(store.prune(now - 3600, 5) == 7);    // 12 records, keep 5: the 7 oldest finished go
     for (int i = 1; i <= 7; ++i) CHECK_FALSE(store.find(make_job(i).id));
@@ -147,7 +150,8 @@ TEST_CASE("store: a corrupt or unusable file is a clear error") {
         std::ofstream garbage(db.path, std::ios::binary);
         garbage << std::string(8192, '\x42');
     }
-    CHECK_THROWS_WITH(SqliteJobStore(db.path), Catch::Contains(db.path) && Catch::Contains("not a database"));
+    CHECK_THROWS_WITH(SqliteJobStore(db.path),
+                      Catch::Contains(db.path) && Catch::Contains("not a database"));
     CHECK_THROWS_AS(SqliteJobStore((db.dir / "missing-dir" / "jobs.db").string()), StoreError);
 }
 
