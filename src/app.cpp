@@ -3,6 +3,7 @@
 #include "agent/agent_run.hpp"
 #include "agent/execution_slot.hpp"
 #include "agent/in_flight.hpp"
+#include "agent/process_tree.hpp"
 #include "api/docs.hpp"
 #include "api/health.hpp"
 #include "api/jobs.hpp"
@@ -28,6 +29,13 @@
 namespace cas {
 namespace {
 
+// One job store per data directory, so it names this service's runs among others'.
+std::string run_marker(const std::string& data_dir) {
+    std::error_code ec;
+    auto path = std::filesystem::weakly_canonical(data_dir, ec);
+    return "CAS_RUN_OF=" + (ec ? data_dir : path.string());
+}
+
 agent::AgentSettings agent_settings(const Config& config) {
     using agent::GitSyncMode;
     return {
@@ -40,6 +48,7 @@ agent::AgentSettings agent_settings(const Config& config) {
         .output_cap = config.max_output_bytes,
         .kill_grace = std::chrono::milliseconds(config.kill_grace_ms),
         .secret_env = {"API_BEARER_TOKEN", "METRICS_TOKEN"},
+        .run_marker = run_marker(config.data_dir),
     };
 }
 
@@ -153,6 +162,11 @@ std::uint16_t App::start() {
             fmt::format("cannot listen on {}:{}: {}", p.config.host, p.config.port, e.what()));
     }
     p.server.start();
+    // A run of a service that was killed outright may live on: the CLI dies with the
+    // service (PDEATHSIG) but tool processes it started in their own session do not.
+    if (int killed = agent::kill_processes_with_env_entry(p.settings.run_marker); killed > 0) {
+        log::warn("killed processes left by a previous run", {{"count", killed}});
+    }
     p.registry.recover_and_start();
     return port;
 }

@@ -38,6 +38,11 @@ RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string
 
 namespace {
 
+std::vector<std::string> marker_env(const AgentSettings& settings) {
+    if (settings.run_marker.empty()) return {};
+    return {settings.run_marker};
+}
+
 boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& settings,
                                                     AgentRequest request, Cancellation& cancel) {
     using Clock = std::chrono::steady_clock;
@@ -46,8 +51,8 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
 
     if (settings.git_sync != GitSyncMode::off) {
         auto git_deadline = std::min(deadline, Clock::now() + settings.git_timeout);
-        outcome.git =
-            co_await git_sync(settings.workspace_dir, git_deadline, settings.secret_env, cancel);
+        outcome.git = co_await git_sync(settings.workspace_dir, git_deadline, settings.secret_env,
+                                        marker_env(settings), cancel);
         using S = GitSyncResult::Status;
         if (outcome.git.status == S::cancelled) {
             outcome.status = RunStatus::cancelled;
@@ -70,7 +75,7 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
     spec.program = settings.claude_bin;
     spec.args = cli_arguments(request.cli);
     spec.working_dir = settings.workspace_dir;
-    spec.environment = child_environment(settings.secret_env);
+    spec.environment = child_environment(settings.secret_env, marker_env(settings));
     spec.input = std::move(request.prompt);
     spec.output_cap = settings.output_cap;
     spec.deadline = deadline;
@@ -95,6 +100,10 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
         case ProcessEnd::exited: break;
     }
     outcome.cli = parse_cli_result(process.out.text);
+    if (!outcome.cli.found && !process.out.last_line.empty()) {
+        // Past the cap, the result line is not in the kept text: the runner kept it aside.
+        outcome.cli = parse_cli_result(process.out.last_line);
+    }
     bool ok = process.exit_code == 0 && process.term_signal == 0 &&
               !(outcome.cli.found && outcome.cli.is_error);
     if (ok) {

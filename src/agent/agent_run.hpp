@@ -27,6 +27,9 @@ struct AgentSettings {
     std::size_t output_cap = 8U * 1024U * 1024U;
     std::chrono::milliseconds kill_grace{1000};
     std::vector<std::string> secret_env{"API_BEARER_TOKEN"};  // never passed to the child
+    // "NAME=value" in the environment of every process of a run (inherited by all it
+    // starts): a restart after a crash finds the leftovers by it. Empty: none.
+    std::string run_marker;
 };
 
 struct AgentRequest {

@@ -3,6 +3,7 @@
 #include "agent/cli_output.hpp"
 
 #include "json_limits.hpp"
+#include "utf8.hpp"
 
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
@@ -106,6 +107,13 @@ CliResult from_object(const json::object& obj) {
 }  // namespace
 
 CliResult parse_cli_result(std::string_view stdout_text) {
+    // Bytes that are not UTF-8 inside a string would make the whole line unreadable as
+    // JSON; repaired (U+FFFD), the result is still read.
+    std::string repaired;
+    if (!is_valid_utf8(stdout_text)) {
+        repaired = to_valid_utf8(stdout_text);
+        stdout_text = repaired;
+    }
     auto text = trim(stdout_text);
     if (text.empty()) return {};
     boost::system::error_code ec;

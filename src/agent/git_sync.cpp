@@ -19,14 +19,16 @@ std::string_view to_string(GitSyncResult::Status status) {
 boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
                                                std::chrono::steady_clock::time_point deadline,
                                                const std::vector<std::string>& secret_env,
+                                               std::vector<std::string> extra_env,
                                                Cancellation& cancel) {
     ProcessSpec spec;
     spec.program = "git";
     spec.args = {"pull", "--rebase"};
     spec.working_dir = std::move(workspace_dir);
     // Never wait on a credential prompt; ssh must fail rather than ask.
-    spec.environment = child_environment(
-        secret_env, {"GIT_TERMINAL_PROMPT=0", "GIT_SSH_COMMAND=ssh -oBatchMode=yes"});
+    extra_env.insert(extra_env.end(),
+                     {"GIT_TERMINAL_PROMPT=0", "GIT_SSH_COMMAND=ssh -oBatchMode=yes"});
+    spec.environment = child_environment(secret_env, extra_env);
     spec.output_cap = 64U * 1024U;
     spec.deadline = deadline;
     auto run = co_await run_process(std::move(spec), cancel);

@@ -24,10 +24,11 @@ struct GitSyncResult {
 std::string_view to_string(GitSyncResult::Status status);
 
 // Runs git in `workspace_dir`; ends by `deadline` at the latest.
-// `secret_env` names variables git must not see.
+// `secret_env` names variables git must not see; `extra_env` ("NAME=value") is added.
 boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
                                                std::chrono::steady_clock::time_point deadline,
                                                const std::vector<std::string>& secret_env,
+                                               std::vector<std::string> extra_env,
                                                Cancellation& cancel);
 
 }  // namespace cas::agent

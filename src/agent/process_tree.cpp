@@ -16,8 +16,10 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <string_view>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -31,9 +33,24 @@ pid_t parse_pid(std::string_view text) {
     return value;
 }
 
-std::string read_stat(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+std::string read_proc_file(pid_t pid, const char* name) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/" + name, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string read_stat(pid_t pid) {
+    return read_proc_file(pid, "stat");
+}
+
+template <class F>
+void for_each_pid(F&& f) {
+    if (DIR* dir = opendir("/proc")) {
+        while (const dirent* entry = readdir(dir)) {
+            pid_t pid = parse_pid(entry->d_name);
+            if (pid > 0) f(pid);
+        }
+        closedir(dir);
+    }
 }
 
 }  // namespace
@@ -55,15 +72,10 @@ pid_t parent_from_stat(std::string_view stat) {
 
 std::vector<pid_t> descendants_of(pid_t root) {
     std::unordered_map<pid_t, std::vector<pid_t>> children;
-    if (DIR* dir = opendir("/proc")) {
-        while (const dirent* entry = readdir(dir)) {
-            pid_t pid = parse_pid(entry->d_name);
-            if (pid <= 0) continue;
-            pid_t parent = parent_from_stat(read_stat(pid));
-            if (parent > 0) children[parent].push_back(pid);
-        }
-        closedir(dir);
-    }
+    for_each_pid([&](pid_t pid) {
+        pid_t parent = parent_from_stat(read_stat(pid));
+        if (parent > 0) children[parent].push_back(pid);
+    });
     std::vector<pid_t> out;
     std::vector<pid_t> pending{root};
     while (!pending.empty()) {
@@ -106,6 +118,46 @@ boost::asio::awaitable<int> kill_descendants(pid_t owned_child) {
         co_await pause.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     }
     co_return static_cast<int>(killed.size());
+}
+
+std::vector<pid_t> processes_with_env_entry(std::string_view entry) {
+    const pid_t self = getpid();
+    std::vector<pid_t> out;
+    for_each_pid([&](pid_t pid) {
+        if (pid == self) return;
+        // NUL-separated entries; a process that is gone or not ours reads as empty.
+        std::string environ_text = read_proc_file(pid, "environ");
+        std::string_view rest(environ_text);
+        while (!rest.empty()) {
+            auto end = rest.find('\0');
+            if (rest.substr(0, end) == entry) {
+                out.push_back(pid);
+                return;
+            }
+            if (end == std::string_view::npos) break;
+            rest.remove_prefix(end + 1);
+        }
+    });
+    return out;
+}
+
+int kill_processes_with_env_entry(std::string_view entry) {
+    std::unordered_set<pid_t> killed;
+    // A process may fork while we look: a few passes settle it, as in kill_descendants.
+    for (int pass = 0; pass < 200; ++pass) {
+        auto found = processes_with_env_entry(entry);
+        bool any_alive = false;
+        for (pid_t pid : found) {
+            // Zombies keep no environment (it reads as empty), so each one found is alive.
+            if (kill(pid, SIGKILL) == 0) {
+                killed.insert(pid);
+                any_alive = true;
+            }
+        }
+        if (!any_alive) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return static_cast<int>(killed.size());
 }
 
 }  // namespace cas::agent

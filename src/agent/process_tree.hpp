@@ -27,4 +27,12 @@ std::vector<pid_t> descendants_of(pid_t root);
 // Returns how many processes were killed.
 boost::asio::awaitable<int> kill_descendants(pid_t owned_child);
 
+// Every process (other than this one) whose initial environment holds `entry`
+// ("NAME=value") exactly, of those whose environment this process may read.
+std::vector<pid_t> processes_with_env_entry(std::string_view entry);
+
+// SIGKILLs every process processes_with_env_entry(entry) finds, until none is left (for a
+// second at most: blocking, for start-up). Returns how many were killed.
+int kill_processes_with_env_entry(std::string_view entry);
+
 }  // namespace cas::agent

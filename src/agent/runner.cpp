@@ -22,6 +22,7 @@
 #include <boost/process/v2/start_dir.hpp>
 #include <boost/process/v2/stdio.hpp>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <cstring>
@@ -57,21 +58,60 @@ struct ChildSetup {
     }
 };
 
+// Beyond the cap, keeps the last complete line aside (a line longer than the cap is not kept).
+class TailLine {
+public:
+    explicit TailLine(std::size_t cap) : cap_(cap) {}
+    void feed(std::string_view bytes, std::string& last_line) {
+        for (auto newline = bytes.find('\n'); newline != std::string_view::npos;
+             newline = bytes.find('\n')) {
+            append(bytes.substr(0, newline));
+            if (!overflow_ && !partial_.empty()) last_line.swap(partial_);
+            partial_.clear();
+            overflow_ = false;
+            bytes.remove_prefix(newline + 1);
+        }
+        append(bytes);
+    }
+    void end(std::string& last_line) {
+        if (!overflow_ && !partial_.empty()) last_line.swap(partial_);
+    }
+
+private:
+    void append(std::string_view bytes) {
+        if (overflow_ || partial_.size() + bytes.size() > cap_) {
+            overflow_ = true;
+            partial_.clear();
+            return;
+        }
+        partial_.append(bytes);
+    }
+    std::size_t cap_;
+    std::string partial_;
+    bool overflow_ = false;
+};
+
 asio::awaitable<void> read_stream(asio::readable_pipe& pipe, CapturedStream& into, std::size_t cap,
                                   const std::function<void(std::string_view)>& on_data) {
     std::array<char, 65536> buffer{};
+    TailLine tail(cap);
     for (;;) {
         auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buffer), kNothrow);
         if (n > 0) {
             std::string_view piece(buffer.data(), n);
             into.total_bytes += n;
-            if (into.text.size() < cap) {
-                into.text.append(piece.substr(0, cap - into.text.size()));
+            auto kept = std::min(piece.size(), cap - into.text.size());
+            into.text.append(piece.substr(0, kept));
+            if (kept < piece.size()) {
+                into.truncated = true;
+                tail.feed(piece.substr(kept), into.last_line);
             }
-            if (into.total_bytes > cap) into.truncated = true;
             if (on_data) on_data(piece);
         }
-        if (ec) co_return;  // EOF, or cancelled by the deadline / cancel race
+        if (ec) {  // EOF, or cancelled by the deadline / cancel race
+            tail.end(into.last_line);
+            co_return;
+        }
     }
 }
 

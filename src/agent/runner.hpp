@@ -34,9 +34,11 @@ struct ProcessSpec {
 enum class ProcessEnd { exited, timed_out, cancelled, failed_to_start };
 
 struct CapturedStream {
-    std::string text;
+    std::string text;  // the first `output_cap` bytes
     std::size_t total_bytes = 0;
     bool truncated = false;
+    // Past the cap: the last whole line (if within the cap), where the CLI puts its result.
+    std::string last_line;
 };
 
 struct ProcessResult {

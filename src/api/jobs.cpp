@@ -5,6 +5,7 @@
 
 #include "agent/cli_command.hpp"
 #include "json_limits.hpp"
+#include "log.hpp"
 #include "utf8.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -245,39 +246,60 @@ asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http
     }
 }
 
+// The store failing (a full disk) is the service's trouble, not the client's: 503 saying
+// why, which the client may retry. Nothing changed: every store write is one transaction.
+http::Handler store_guarded(http::Handler handler) {
+    return [handler = std::move(handler)](
+               const http::Request& request) -> asio::awaitable<http::Response> {
+        std::string failure;
+        try {
+            co_return co_await handler(request);
+        } catch (const jobs::StoreError& e) {
+            failure = e.what();
+        }
+        log::error("job store failed", {{"error", failure}});
+        auto unavailable =
+            http::error_response(ErrorDialect::detail, 503, "Job store unavailable: " + failure);
+        unavailable.headers.emplace_back("Retry-After", "30");
+        co_return unavailable;
+    };
+}
+
 }  // namespace
 
 void add_jobs_routes(http::Router& router, JobsContext context) {
     auto ctx = std::make_shared<const JobsContext>(context);
-    router.add("POST", "/execute", http::Access::bearer,
-               [ctx](const http::Request& request) { return execute(*ctx, request); });
-    router.add("GET", "/jobs", http::Access::bearer,
-               [ctx](const http::Request& request) { return list_jobs(*ctx, request); });
-    router.add("GET", "/jobs/{id}", http::Access::bearer,
-               [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
-                   auto job = find_job(*ctx, request);
-                   if (!job) co_return job_not_found();
-                   auto response = http::json_response(200, jobs::to_json(*job));
-                   response.job_id = job->id;
-                   co_return response;
-               });
+    auto add = [&router](std::string method, std::string pattern, http::Handler handler) {
+        router.add(std::move(method), std::move(pattern), http::Access::bearer,
+                   store_guarded(std::move(handler)));
+    };
+    add("POST", "/execute", [ctx](const http::Request& request) { return execute(*ctx, request); });
+    add("GET", "/jobs", [ctx](const http::Request& request) { return list_jobs(*ctx, request); });
+    add("GET", "/jobs/{id}",
+        [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
+            auto job = find_job(*ctx, request);
+            if (!job) co_return job_not_found();
+            auto response = http::json_response(200, jobs::to_json(*job));
+            response.job_id = job->id;
+            co_return response;
+        });
     auto cancel = [ctx](const http::Request& request) { return cancel_job(*ctx, request); };
-    router.add("DELETE", "/jobs/{id}", http::Access::bearer, cancel);
-    router.add("POST", "/jobs/{id}/cancel", http::Access::bearer, cancel);
-    router.add("GET", "/jobs/{id}/events", http::Access::bearer,
-               [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
-                   auto job = find_job(*ctx, request);
-                   if (!job) co_return job_not_found();
-                   http::Response response;
-                   response.content_type = "text/event-stream";
-                   response.headers.emplace_back("X-Accel-Buffering", "no");
-                   response.job_id = job->id;
-                   auto* client = request.client;
-                   response.stream = [ctx, id = job->id, client](http::BodyWriter& out) {
-                       return stream_events(*ctx, id, out, client);
-                   };
-                   co_return response;
-               });
+    add("DELETE", "/jobs/{id}", cancel);
+    add("POST", "/jobs/{id}/cancel", cancel);
+    add("GET", "/jobs/{id}/events",
+        [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
+            auto job = find_job(*ctx, request);
+            if (!job) co_return job_not_found();
+            http::Response response;
+            response.content_type = "text/event-stream";
+            response.headers.emplace_back("X-Accel-Buffering", "no");
+            response.job_id = job->id;
+            auto* client = request.client;
+            response.stream = [ctx, id = job->id, client](http::BodyWriter& out) {
+                return stream_events(*ctx, id, out, client);
+            };
+            co_return response;
+        });
 }
 
 }  // namespace cas::api

@@ -133,12 +133,12 @@ CancelResult JobRegistry::cancel(std::string_view id) {
         if (it != active_.end() && it->second.cancel) it->second.cancel->request();
         return {CancelResult::Kind::cancelling, std::move(job)};
     }
-    // Queued: it never ran, so it ends here.
-    std::erase(queue_, job->id);
+    // Queued: it never ran, so it ends here (saved first: if that fails, nothing changed).
     job->status = JobStatus::cancelled;
     job->finished_at = utc_now_iso();
     job->error = "cancelled before it ran";
     store_.save(*job);
+    std::erase(queue_, job->id);
     close_events(*job);
     return {CancelResult::Kind::cancelled, std::move(job)};
 }
@@ -194,15 +194,36 @@ asio::awaitable<void> JobRegistry::run(Job job, agent::ExecutionSlot::Permit per
         job.error = std::string("internal error: ") + e.what();
         job.finished_at = utc_now_iso();
     }
-    try {
-        store_.save(job);
-    } catch (const std::exception& e) {
-        log::error("cannot save the job's final record", {{"job_id", job.id}, {"error", e.what()}});
-    }
+    co_await save_final(job);
     close_events(job);
     log::info("job finished", {{"job_id", job.id}, {"status", to_string(job.status)}});
     // The permit is released as this frame ends, after the record is saved.
     (void)permit;
+}
+
+asio::awaitable<void> JobRegistry::save_final(const Job& job) {
+    // A full disk must not lose an outcome: the run keeps the slot (nothing new could be
+    // recorded either) and retries until the save succeeds. Only a shutdown that cancels
+    // runs gives up; the next start then reads the job `interrupted`.
+    asio::steady_timer pause(executor_);
+    for (bool first = true;; first = false) {
+        try {
+            store_.save(job);
+            if (!first) log::info("job's final record saved after all", {{"job_id", job.id}});
+            co_return;
+        } catch (const StoreError& e) {
+            if (first) {
+                log::error("cannot save the job's final record; retrying",
+                           {{"job_id", job.id}, {"error", e.what()}});
+            }
+        }
+        if (runs_.stopping()) {
+            log::error("job's final record not saved: shutting down", {{"job_id", job.id}});
+            co_return;
+        }
+        pause.expires_after(options_.save_retry_interval);
+        co_await pause.async_wait(kNothrow);
+    }
 }
 
 asio::awaitable<void> JobRegistry::dispatch() {

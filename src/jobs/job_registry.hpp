@@ -38,6 +38,7 @@ struct RegistryOptions {
     std::size_t max_records = 100000;
     std::chrono::seconds sweep_interval{3600};
     std::chrono::seconds idempotency_window{24LL * 3600};
+    std::chrono::milliseconds save_retry_interval{1000};  // a final record that failed to save
 };
 
 struct Submission {
@@ -82,6 +83,7 @@ private:
     boost::asio::awaitable<void> run(Job job, agent::ExecutionSlot::Permit permit,
                                      std::shared_ptr<agent::Cancellation> cancel,
                                      std::shared_ptr<JobEvents> events);
+    boost::asio::awaitable<void> save_final(const Job& job);
     boost::asio::awaitable<void> dispatch();
     boost::asio::awaitable<void> sweep();
     void finish(Job& job, const agent::AgentOutcome& outcome);

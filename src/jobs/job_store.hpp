@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,13 @@ struct JobFilter {
 struct JobPage {
     std::vector<boost::json::value> jobs;  // summaries, newest first
     std::optional<std::int64_t> next;      // cursor for the next page, if there may be one
+};
+
+// The store cannot be opened, read or written (a full disk, a corrupt file); the message
+// says what and why. Every JobStore call may throw it.
+class StoreError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
 };
 
 class JobStore {

@@ -6,18 +6,11 @@
 #include "jobs/job_store.hpp"
 
 #include <memory>
-#include <stdexcept>
 #include <string>
 
 struct sqlite3;
 
 namespace cas::jobs {
-
-// Opening or migrating the database failed; the message says which file and why.
-class StoreError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
 
 class SqliteJobStore final : public JobStore {
 public:

@@ -32,6 +32,17 @@ TEST_CASE("output: the last result line of stream-json") {
     CHECK(r.result == "streamed");
 }
 
+TEST_CASE("output: bytes that are not UTF-8 inside the result are repaired, not fatal") {
+    auto r = parse_cli_result(
+        "{\"type\":\"system\"}\n"
+        "{\"type\":\"result\",\"is_error\":false,\"result\":\"a\xff\xc0"
+        "b\"}\n");
+    REQUIRE(r.found);
+    CHECK(r.result ==
+          "a\xEF\xBF\xBD\xEF\xBF\xBD"
+          "b");
+}
+
 TEST_CASE("output: not JSON falls back to the raw text") {
     auto r = parse_cli_result("plain answer\n");
     CHECK_FALSE(r.found);

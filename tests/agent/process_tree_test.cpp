@@ -43,3 +43,27 @@ TEST_CASE("process tree: a forked child and its child are descendants") {
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
 }
+
+TEST_CASE("process tree: processes are found by an exact entry of their environment") {
+    pid_t child = fork();
+    if (child == 0) {
+        char marker[] = "CAS_TEST_MARKER=process-tree-test";
+        char* env[] = {marker, nullptr};
+        char* argv[] = {const_cast<char*>("sleep"), const_cast<char*>("30"), nullptr};
+        execve("/bin/sleep", argv, env);
+        _exit(127);
+    }
+    REQUIRE(child > 0);
+    std::vector<pid_t> found;
+    for (int i = 0; i < 200 && found.empty(); ++i) {
+        found = processes_with_env_entry("CAS_TEST_MARKER=process-tree-test");
+        usleep(5000);
+    }
+    CHECK(found == std::vector<pid_t>{child});
+    CHECK(processes_with_env_entry("CAS_TEST_MARKER=process-tree").empty());
+    CHECK(kill_processes_with_env_entry("CAS_TEST_MARKER=process-tree-test") == 1);
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGKILL);
+}
