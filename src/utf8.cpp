@@ -50,19 +50,22 @@ std::string ensure_valid_utf8(std::string text) {
 }
 
 std::string to_valid_utf8(std::string_view text) {
-    if (is_valid_utf8(text)) return std::string(text);
+    // One pass, copying each run of valid bytes at once (this repairs up to MAX_OUTPUT_BYTES
+    // of CLI output per run).
     std::string out;
-    out.reserve(text.size() + 16);
+    std::size_t copied = 0;  // text before this is in `out`
     for (std::size_t i = 0; i < text.size();) {
-        auto n = sequence_length(text, i);
-        if (n == 0) {
-            out += "\xEF\xBF\xBD";
-            ++i;
-        } else {
-            out.append(text.substr(i, n));
+        if (auto n = sequence_length(text, i); n > 0) {
             i += n;
+            continue;
         }
+        if (copied == 0) out.reserve(text.size() + 16);
+        out.append(text.substr(copied, i - copied));
+        out += "\xEF\xBF\xBD";
+        copied = ++i;
     }
+    if (copied == 0) return std::string(text);
+    out.append(text.substr(copied));
     return out;
 }
 

@@ -53,7 +53,7 @@ struct ChildSetup {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         // The service ignores SIGPIPE; an ignored signal survives exec, and tools such as
         // `yes | head` in the agent's shell need the default.
-        ::signal(SIGPIPE, SIG_DFL);
+        (void)::signal(SIGPIPE, SIG_DFL);
         return {};
     }
 };
