@@ -1,15 +1,21 @@
-// Boost.Process v2 (1.81) specifics: terminate() does not reap, so every path ends with
-// co_await proc.async_wait(); the launcher's env pointer is set directly so the child gets
-// exactly the environment we built; a launcher initializer puts the child in its own
-// process group and ties its life to ours (PDEATHSIG) before exec.
+// Boost.Process v2 (1.81) specifics: the launcher's env pointer is set directly so the child
+// gets exactly the environment we built; a launcher initializer puts the child in its own
+// process group, ties its life to ours (PDEATHSIG) and closes every inherited descriptor
+// before exec. The process is detached from Boost at once and waited for here (see
+// wait_for_exit): every path ends with the child reaped.
 #include "agent/runner.hpp"
 
 #include "agent/process_tree.hpp"
 
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/readable_pipe.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -27,6 +33,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <sys/prctl.h>
 #include <unordered_map>
 
@@ -54,6 +61,14 @@ struct ChildSetup {
         // The service ignores SIGPIPE; an ignored signal survives exec, and tools such as
         // `yes | head` in the agent's shell need the default.
         (void)::signal(SIGPIPE, SIG_DFL);
+        // Descriptors without FD_CLOEXEC (Asio's sockets: the listener, clients' connections
+        // carrying their tokens; other runs' pipes) would reach the agent: Boost 1.81's own
+        // close-all skips most of them. Close everything above stdio at exec.
+        if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+            for (int fd = 3, last = static_cast<int>(::sysconf(_SC_OPEN_MAX)); fd < last; ++fd) {
+                (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
+            }
+        }
         return {};
     }
 };
@@ -89,6 +104,60 @@ private:
     std::size_t cap_;
     std::string partial_;
     bool overflow_ = false;
+};
+
+// The child, waited for by us. Boost.Process 1.81's async_wait calls a blocking waitpid()
+// as soon as its pidfd looks readable, and Asio may report readiness that is not there: the
+// whole service then blocked on a CLI that was waiting for its stdin (found by
+// bench/soak.sh under load). Here readiness is only a hint: waitpid(WNOHANG), and if the
+// child still runs, wait again. Without pidfd_open (Linux < 5.3) it polls.
+class Child {
+public:
+    explicit Child(pid_t pid) : pid_(pid) {}
+    ~Child() {
+        // Only if the coroutine is destroyed mid-run (shutdown): never leave it running.
+        if (reaped_) return;
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
+    // The raw wait status, or -1 if it could not be read (or the wait was cancelled).
+    asio::awaitable<int> wait() {
+        auto executor = co_await asio::this_coro::executor;
+        if (!pidfd_) {
+            int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+            if (fd >= 0) pidfd_.emplace(executor, fd);
+        }
+        asio::steady_timer poll(executor);
+        for (;;) {
+            int status = 0;
+            pid_t reaped = ::waitpid(pid_, &status, WNOHANG);
+            if (reaped == pid_) {
+                reaped_ = true;
+                co_return status;
+            }
+            if (reaped < 0 && errno != EINTR) {
+                reaped_ = errno == ECHILD;  // not ours to wait for any more
+                co_return -1;
+            }
+            boost::system::error_code ec;
+            if (pidfd_) {
+                std::tie(ec) = co_await pidfd_->async_wait(
+                    asio::posix::descriptor_base::wait_read, kNothrow);
+            } else {
+                poll.expires_after(std::chrono::milliseconds(10));
+                std::tie(ec) = co_await poll.async_wait(kNothrow);
+            }
+            if (ec == asio::error::operation_aborted) co_return -1;
+        }
+    }
+
+private:
+    pid_t pid_;
+    bool reaped_ = false;
+    std::optional<asio::posix::stream_descriptor> pidfd_;
 };
 
 asio::awaitable<void> read_stream(asio::readable_pipe& pipe, CapturedStream& into, std::size_t cap,
@@ -187,6 +256,8 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
         co_return result;
     }
     const pid_t pid = proc.id();
+    proc.detach();  // ours to wait for and reap from here on
+    Child child(pid);
 
     asio::steady_timer deadline(executor, spec.deadline);
     auto io = [&]() -> asio::awaitable<void> {
@@ -195,11 +266,11 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
                   read_stream(err, result.err, spec.output_cap, {}));
     };
     auto exit_then_sweep = [&]() -> asio::awaitable<int> {
-        auto [wait_ec, code] = co_await proc.async_wait(kNothrow);
+        int status = co_await child.wait();
         // Leftovers (background tool processes) may hold the pipes open: end them so the
         // readers see EOF. The CLI itself is reaped, so its pid is not ours to touch.
         result.killed_processes += co_await kill_descendants(-1);
-        co_return wait_ec ? -1 : proc.native_exit_code();  // raw status: exit vs signal
+        co_return status;  // raw status: exit vs signal
     };
     auto finished =
         co_await ((io() && exit_then_sweep()) || deadline.async_wait(kNothrow) || cancel.wait());
@@ -220,19 +291,17 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
     ::kill(-pid, SIGTERM);
     ::kill(pid, SIGTERM);
     asio::steady_timer grace(executor, spec.kill_grace);
-    auto graceful = co_await (proc.async_wait(kNothrow) || grace.async_wait(kNothrow));
+    auto graceful = co_await (child.wait() || grace.async_wait(kNothrow));
+    int status = -1;
     if (graceful.index() == 0) {
-        auto [wait_ec, code] = std::get<0>(graceful);
-        int status = proc.native_exit_code();
+        status = std::get<0>(graceful);
         result.killed_processes += co_await kill_descendants(-1);
-        if (!wait_ec && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-        if (!wait_ec && WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+        if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
     } else {
         result.killed_processes += co_await kill_descendants(pid);
-        auto [wait_ec, code] = co_await proc.async_wait(kNothrow);
-        int status = proc.native_exit_code();
-        if (!wait_ec && WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+        status = co_await child.wait();
     }
+    if (status != -1 && WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
     co_return result;
 }
 

@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 using namespace cas::test;
@@ -192,6 +193,23 @@ TEST_CASE("the agent cannot read the tokens from the service's own /proc environ
     CHECK(parent_env.find("WORKSPACE_DIR=") != std::string::npos);  // it did read the block
     CHECK(parent_env.find("test-token") == std::string::npos);
     CHECK(parent_env.find("metrics-secret") == std::string::npos);
+}
+
+TEST_CASE("the CLI inherits no descriptor of the service: no listener, no client's socket") {
+    Fixture f;
+    // An idle client that has sent its token: its connection must not reach the agent.
+    Connection idle(f.port());
+    REQUIRE(idle.send("GET /jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n"));
+    auto job = f.wait_job(f.start_job("x\nFAKE:list-fds"));
+    REQUIRE(job.at("status") == "completed");
+    auto fds = f.record.read("fds");
+    REQUIRE_THAT(fds, Catch::StartsWith("0 -> pipe:"));
+    std::istringstream lines(fds);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.starts_with("0 ") || line.starts_with("1 ") || line.starts_with("2 ")) continue;
+        INFO(fds);
+        CHECK_THAT(line, !Catch::Contains("socket:") && !Catch::Contains("pipe:"));
+    }
 }
 
 TEST_CASE("a bad agent name is 422 and nothing runs") {
