@@ -16,6 +16,7 @@ build_pkgs=(
 # systemd for `systemd-analyze verify` of the unit.
 test_pkgs=(curl nodejs npm python3 prometheus systemd)
 test_pkgs+=(chromium)  # headless screenshot and DOM of GET /docs (tests/e2e/docs.test.mjs)
+test_pkgs+=(wrk)       # the load soak (bench/soak.sh)
 # clang 14 and its runtimes (libFuzzer, ASan, UBSan) for the `fuzz` preset (tests/fuzz).
 fuzz_pkgs=(clang libclang-rt-14-dev)
 
