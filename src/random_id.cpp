@@ -1,5 +1,7 @@
 // getrandom(2) never blocks once the pool is initialised at boot and cannot run out,
-// unlike a seeded PRNG whose ids could be predicted.
+// unlike a seeded PRNG whose ids could be predicted. Its bytes are fetched 256 at a time:
+// one syscall per request id was an eighth of the syscall time of a GET /health. (The
+// service forks only to exec, so no two processes hand out the same buffered bytes.)
 #include "random_id.hpp"
 
 #include <array>
@@ -9,26 +11,44 @@
 #include <system_error>
 
 namespace cas {
+namespace {
+
+class RandomBytes {
+public:
+    unsigned char next() {
+        if (used_ == pool_.size()) refill();
+        return pool_[used_++];
+    }
+
+private:
+    void refill() {
+        std::size_t got = 0;
+        while (got < pool_.size()) {
+            auto n = getrandom(pool_.data() + got, pool_.size() - got, 0);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                throw std::system_error(errno, std::generic_category(), "getrandom");
+            }
+            got += static_cast<std::size_t>(n);
+        }
+        used_ = 0;
+    }
+    std::array<unsigned char, 256> pool_{};
+    std::size_t used_ = pool_.size();
+};
+
+}  // namespace
 
 std::string random_hex(std::size_t length) {
     static constexpr char kDigits[] = "0123456789abcdef";
-    std::array<unsigned char, 64> bytes{};
-    std::size_t needed = (length + 1) / 2;
-    if (needed > bytes.size()) throw std::invalid_argument("random_hex: too long");
-    std::size_t got = 0;
-    while (got < needed) {
-        auto n = getrandom(bytes.data() + got, needed - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw std::system_error(errno, std::generic_category(), "getrandom");
-        }
-        got += static_cast<std::size_t>(n);
-    }
+    if (length > 64) throw std::invalid_argument("random_hex: too long");
+    thread_local RandomBytes source;
     std::string out;
     out.reserve(length);
-    for (std::size_t i = 0; out.size() < length; ++i) {
-        out += kDigits[bytes[i] >> 4U];
-        if (out.size() < length) out += kDigits[bytes[i] & 0x0fU];
+    while (out.size() < length) {
+        unsigned char byte = source.next();
+        out += kDigits[byte >> 4U];
+        if (out.size() < length) out += kDigits[byte & 0x0fU];
     }
     return out;
 }

@@ -1,13 +1,18 @@
-// Label values are bounded: routes are patterns ("/jobs/{id}"), not raw paths, and
-// anything unmatched is "unmatched", so a scanner cannot blow up the series count.
+// Label values are bounded: routes are patterns ("/jobs/{id}"), not raw paths, anything
+// unmatched is "unmatched", and unknown methods are "other", so a scanner cannot blow up the
+// series count.
 #include "service_metrics.hpp"
 
+#include <fmt/format.h>
+
+#include <mutex>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <string>
+#include <unordered_map>
 
 namespace cas {
 namespace pm = prometheus;
@@ -57,6 +62,15 @@ struct Metrics::Families {
                                           .Register(*registry);
     std::function<bool()> read_busy;
     std::function<std::size_t()> read_queue;
+
+    // Family::Add builds a metric (a histogram: 18 buckets) before finding the existing one,
+    // so each request's series are looked up here instead. Bounded like the labels.
+    struct RequestSeries {
+        pm::Counter* requests;
+        pm::Histogram* seconds;
+    };
+    std::mutex series_mutex;
+    std::unordered_map<std::string, RequestSeries> request_series;
 };
 
 namespace {
@@ -72,6 +86,14 @@ const pm::Histogram::BucketBoundaries& run_buckets() {
     static const pm::Histogram::BucketBoundaries buckets{1,   5,   15,  30,   60,   120,
                                                          300, 600, 900, 1800, 2700, 3600};
     return buckets;
+}
+
+// The method label: a client may send any token as a method, so unknown ones are "other".
+std::string_view known_method(std::string_view method) {
+    for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+        if (method == known) return known;
+    }
+    return "other";
 }
 
 }  // namespace
@@ -98,14 +120,23 @@ void Metrics::set_gauges(std::function<bool()> slot_busy,
 
 void Metrics::record_request(std::string_view route, std::string_view method, unsigned status,
                              std::chrono::duration<double> duration) {
-    std::string route_label(route.empty() ? "unmatched" : route);
-    families_->requests
-        .Add({{"route", route_label},
-              {"method", std::string(method)},
-              {"status", std::to_string(status)}})
-        .Increment();
-    families_->request_seconds.Add({{"route", route_label}}, request_buckets())
-        .Observe(duration.count());
+    auto& f = *families_;
+    std::string_view route_label = route.empty() ? "unmatched" : route;
+    auto method_label = known_method(method);
+    auto key = fmt::format("{} {} {}", route_label, method_label, status);
+    std::lock_guard lock(f.series_mutex);
+    auto it = f.request_series.find(key);
+    if (it == f.request_series.end()) {
+        std::string route_text(route_label);
+        Families::RequestSeries series{
+            &f.requests.Add({{"route", route_text},
+                             {"method", std::string(method_label)},
+                             {"status", std::to_string(status)}}),
+            &f.request_seconds.Add({{"route", route_text}}, request_buckets())};
+        it = f.request_series.emplace(std::move(key), series).first;
+    }
+    it->second.requests->Increment();
+    it->second.seconds->Observe(duration.count());
 }
 
 void Metrics::record_run(const RunReport& r) {

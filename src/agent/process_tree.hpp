@@ -1,6 +1,6 @@
 // Finding and ending every process a run left behind. The CLI's Bash tool starts each
 // command in its own session, so process groups miss them; instead the service is a
-// child subreaper, orphans re-parent to it, and a walk of /proc parent links finds them.
+// child subreaper, orphans re-parent to it, and a walk of its process tree finds them.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -18,8 +18,12 @@ bool become_child_subreaper();
 // (The command name may contain spaces and parentheses: parse after the last ')'.)
 pid_t parent_from_stat(std::string_view stat);
 
-// Every live or zombie process below `root`, from one pass over /proc.
+// Every live or zombie process below `root`, from the kernel's per-thread children lists
+// (or one pass over all of /proc where the kernel has none).
 std::vector<pid_t> descendants_of(pid_t root);
+
+// The same from one pass over all of /proc, reading every process's parent.
+std::vector<pid_t> descendants_by_scan(pid_t root);
 
 // SIGKILLs every descendant of this process until none is left, reaping those that are
 // its direct children, except `owned_child` (whose reaping belongs to Boost.Process; it

@@ -8,6 +8,8 @@
 #include "utf8.hpp"
 #include "wall_clock.hpp"
 
+#include <malloc.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -31,6 +33,16 @@ void log_failure(const char* what, const std::exception_ptr& e) {
     } catch (const std::exception& ex) {
         log::error(what, {{"error", ex.what()}});
     }
+}
+
+void release_large_output(Job& job) {
+    // Recording a large output takes several copies of it at once (lines, JSON, the stored
+    // text); glibc keeps what is freed for reuse, so without this the peak stays for good.
+    std::size_t bytes = 0;
+    for (const auto& line : job.output) bytes += line.size();
+    if (bytes < 1024 * 1024) return;
+    job.output = {};
+    ::malloc_trim(0);
 }
 
 }  // namespace
@@ -196,7 +208,9 @@ asio::awaitable<void> JobRegistry::run(Job job, agent::ExecutionSlot::Permit per
     }
     co_await save_final(job);
     close_events(job);
+    events.reset();  // the event log now lives only as long as a client still reading it
     log::info("job finished", {{"job_id", job.id}, {"status", to_string(job.status)}});
+    release_large_output(job);
     // The permit is released as this frame ends, after the record is saved.
     (void)permit;
 }

@@ -11,6 +11,8 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <string>
+#include <unordered_map>
 
 namespace cas::jobs {
 namespace json = boost::json;
@@ -35,19 +37,67 @@ constexpr const char* kMigrations[] = {
          WHERE idempotency_key IS NOT NULL;)",
 };
 
-// A prepared statement, finalized on scope exit.
+}  // namespace
+
+// Prepared statements by SQL text, kept for the connection's life: preparing (parsing
+// and planning) was a fifth of a GET /jobs/{id}. The texts are fixed in this file, so
+// the cache stays small.
+class SqliteJobStore::StatementCache {
+public:
+    explicit StatementCache(sqlite3* db) : db_(db) {}
+    ~StatementCache() {
+        for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    }
+    StatementCache(const StatementCache&) = delete;
+    StatementCache& operator=(const StatementCache&) = delete;
+
+    sqlite3_stmt* get(const std::string& sql) {
+        if (auto it = statements_.find(sql); it != statements_.end()) return it->second;
+        sqlite3_stmt* stmt = nullptr;
+        if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+            SQLITE_OK) {
+            throw StoreError(fmt::format("job store: prepare failed: {}", sqlite3_errmsg(db_)));
+        }
+        statements_.emplace(sql, stmt);
+        return stmt;
+    }
+
+private:
+    sqlite3* db_;
+    std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
+
+namespace {
+
+// A use of a prepared statement: reset, with its bindings cleared, on scope exit (a
+// statement left mid-step would hold its read transaction open).
 class Statement {
 public:
-    Statement(sqlite3* db, const char* sql) : db_(db) {
+    Statement(SqliteJobStore::StatementCache& cache, sqlite3* db, const std::string& sql)
+        : db_(db), stmt_(cache.get(sql)) {}
+    Statement(sqlite3* db, const char* sql) : db_(db), owned_(true) {
         if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) fail("prepare");
     }
-    ~Statement() { sqlite3_finalize(stmt_); }
+    ~Statement() {
+        if (owned_) {
+            sqlite3_finalize(stmt_);
+            return;
+        }
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
 
     Statement& bind(int index, std::string_view text) {
         check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
                                 SQLITE_TRANSIENT));
+        return *this;
+    }
+    // `text` must stay alive and unchanged until the statement is reset.
+    Statement& bind_unowned(int index, std::string_view text) {
+        check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                                SQLITE_STATIC));
         return *this;
     }
     Statement& bind(int index, std::int64_t value) {
@@ -83,6 +133,7 @@ private:
     }
     sqlite3* db_;
     sqlite3_stmt* stmt_ = nullptr;
+    bool owned_ = false;  // prepared for this one use (start-up and migrations)
 };
 
 void exec(sqlite3* db, const char* sql) {
@@ -106,7 +157,7 @@ Job read_record(std::string_view text) {
 SqliteJobStore::SqliteJobStore(const std::string& path) {
     auto fail = [&](const std::string& why) {
         std::string message = fmt::format("cannot use job database '{}': {}", path, why);
-        if (db_ != nullptr) sqlite3_close(db_);
+        if (db_ != nullptr) sqlite3_close_v2(db_);  // _v2: once a live statement is finalized
         db_ = nullptr;
         throw StoreError(message);
     };
@@ -143,6 +194,7 @@ SqliteJobStore::SqliteJobStore(const std::string& path) {
         // A corrupt file often opens fine and fails here or on first read.
         Statement check(db_, "PRAGMA quick_check");
         if (!check.step() || check.text(0) != "ok") fail("the database file is corrupt");
+        cache_ = std::make_unique<StatementCache>(db_);
     } catch (const StoreError& e) {
         if (db_ == nullptr) throw;
         fail(e.what());
@@ -150,11 +202,16 @@ SqliteJobStore::SqliteJobStore(const std::string& path) {
 }
 
 SqliteJobStore::~SqliteJobStore() {
+    cache_.reset();  // statements first: a connection with live ones does not close
     sqlite3_close(db_);
 }
 
 void SqliteJobStore::save(const Job& job) {
-    Statement stmt(db_, R"(
+    // Bound without a copy (a record holds up to the output cap), so declared before the
+    // statement, whose end unbinds them.
+    auto summary = json::serialize(to_summary_json(job));
+    auto record = json::serialize(to_json(job));
+    Statement stmt(*cache_, db_, R"(
         INSERT INTO jobs (id, status, agent, finished_unix, idempotency_key, created_unix, summary, record)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
         ON CONFLICT(id) DO UPDATE SET status = ?2, finished_unix = ?4, summary = ?7, record = ?8)");
@@ -170,12 +227,12 @@ void SqliteJobStore::save(const Job& job) {
         stmt.bind_null(5);
     }
     stmt.bind(6, unix_seconds());
-    stmt.bind(7, json::serialize(to_summary_json(job))).bind(8, json::serialize(to_json(job)));
+    stmt.bind_unowned(7, summary).bind_unowned(8, record);
     stmt.step();
 }
 
 std::optional<Job> SqliteJobStore::find(std::string_view id) const {
-    Statement stmt(db_, "SELECT record FROM jobs WHERE id = ?1");
+    Statement stmt(*cache_, db_, "SELECT record FROM jobs WHERE id = ?1");
     stmt.bind(1, id);
     if (!stmt.step()) return std::nullopt;
     return read_record(stmt.text(0));
@@ -189,7 +246,7 @@ JobPage SqliteJobStore::list(const JobFilter& filter) const {
     if (filter.agent) sql += " AND agent = ?2";
     if (filter.before) sql += " AND seq < ?3";
     sql += " ORDER BY seq DESC LIMIT ?4";
-    Statement stmt(db_, sql.c_str());
+    Statement stmt(*cache_, db_, sql);
     if (filter.status) stmt.bind(1, to_string(*filter.status));
     if (filter.agent) stmt.bind(2, *filter.agent);
     if (filter.before) stmt.bind(3, *filter.before);
@@ -209,7 +266,7 @@ JobPage SqliteJobStore::list(const JobFilter& filter) const {
 
 std::optional<Job> SqliteJobStore::find_by_idempotency_key(std::string_view key,
                                                            std::int64_t since_unix) const {
-    Statement stmt(db_, R"(
+    Statement stmt(*cache_, db_, R"(
         SELECT record FROM jobs WHERE idempotency_key = ?1 AND created_unix >= ?2
         ORDER BY seq DESC LIMIT 1)");
     stmt.bind(1, key).bind(2, since_unix);
@@ -218,7 +275,7 @@ std::optional<Job> SqliteJobStore::find_by_idempotency_key(std::string_view key,
 }
 
 std::vector<Job> SqliteJobStore::unfinished() const {
-    Statement stmt(db_,
+    Statement stmt(*cache_, db_,
                    "SELECT record FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq");
     std::vector<Job> out;
     while (stmt.step()) out.push_back(read_record(stmt.text(0)));
@@ -228,12 +285,12 @@ std::vector<Job> SqliteJobStore::unfinished() const {
 std::size_t SqliteJobStore::prune(std::int64_t cutoff_unix, std::size_t max_records) {
     exec(db_, "BEGIN IMMEDIATE");
     try {
-        Statement old(db_,
+        Statement old(*cache_, db_,
                       "DELETE FROM jobs WHERE finished_unix IS NOT NULL AND finished_unix < ?1");
         old.bind(1, cutoff_unix);
         old.step();
         auto deleted = static_cast<std::size_t>(sqlite3_changes(db_));
-        Statement excess(db_, R"(
+        Statement excess(*cache_, db_, R"(
             DELETE FROM jobs WHERE seq IN (
               SELECT seq FROM jobs WHERE finished_unix IS NOT NULL ORDER BY seq
               LIMIT max(0, (SELECT count(*) FROM jobs) - ?1)))");

@@ -28,8 +28,11 @@ public:
     [[nodiscard]] std::vector<Job> unfinished() const override;
     std::size_t prune(std::int64_t cutoff_unix, std::size_t max_records) override;
 
+    class StatementCache;
+
 private:
     sqlite3* db_ = nullptr;
+    std::unique_ptr<StatementCache> cache_;
 };
 
 }  // namespace cas::jobs

@@ -6,7 +6,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <sys/wait.h>
+#include <thread>
 
 using namespace cas::agent;
 
@@ -39,7 +41,38 @@ TEST_CASE("process tree: a forked child and its child are descendants") {
     }
     CHECK(std::find(found.begin(), found.end(), child) != found.end());
     CHECK(found.size() >= 2);
-    for (pid_t pid : descendants_of(child)) kill(pid, SIGKILL);
+    // The children lists and the full scan of /proc see the same tree.
+    auto by_lists = descendants_of(child);
+    auto by_scan = descendants_by_scan(child);
+    std::sort(by_lists.begin(), by_lists.end());
+    std::sort(by_scan.begin(), by_scan.end());
+    CHECK(by_lists.size() == 1);
+    CHECK(by_lists == by_scan);
+    for (pid_t pid : by_lists) kill(pid, SIGKILL);
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+}
+
+TEST_CASE("process tree: a child started by another thread is a descendant") {
+    // The kernel keeps children per thread (until that thread exits), so the walk must read
+    // every thread's list: the forking thread stays alive while we look.
+    std::atomic<pid_t> child{0};  // 0: not forked yet
+    std::atomic<bool> looked{false};
+    std::thread forker([&] {
+        pid_t pid = fork();
+        if (pid == 0) {
+            pause();
+            _exit(0);
+        }
+        child = pid;
+        while (!looked) usleep(1000);
+    });
+    while (child == 0) usleep(1000);
+    auto found = descendants_of(getpid());
+    looked = true;
+    forker.join();
+    REQUIRE(child > 0);
+    CHECK(std::find(found.begin(), found.end(), child.load()) != found.end());
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
 }

@@ -46,6 +46,9 @@ TEST_CASE("metrics after a mixed run: promtool accepts the scrape and the counts
     CHECK(f.complete(chat("hello", {{"model", "claude-haiku-4-5"}})).status == 200);
     request(f.port(), "GET", "/jobs/000000000000");  // 401
     request(f.port(), "GET", "/no/such/path");       // 404
+    // Method names are the client's: each new one must not become a new series.
+    request(f.port(), "FROB", "/health");  // 405
+    request(f.port(), "ZAP", "/health");   // 405
 
     auto reply = request(f.port(), "GET", "/metrics");
     REQUIRE(reply.status == 200);
@@ -62,6 +65,9 @@ TEST_CASE("metrics after a mixed run: promtool accepts the scrape and the counts
                  R"(cas_http_requests_total{method="GET",route="/jobs/{id}",status="401"})") == 1);
     CHECK(sample(scrape,
                  R"(cas_http_requests_total{method="GET",route="unmatched",status="404"})") == 1);
+    CHECK(sample(scrape,
+                 R"(cas_http_requests_total{method="other",route="unmatched",status="405"})") == 2);
+    CHECK(scrape.find("FROB") == std::string::npos);
     CHECK(sample(scrape, "cas_slot_busy") == 0);
     CHECK(sample(scrape, "cas_queue_depth") == 0);
     CHECK(sample(scrape, "cas_child_processes_killed_total") >= 1);  // the timed-out run
