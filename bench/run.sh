@@ -32,7 +32,7 @@ done
 /usr/bin/python3 -c 'import fastapi, uvicorn' 2>/dev/null || missing+=("python3-fastapi python3-uvicorn")
 if ((${#missing[@]})); then
     echo "bench/run.sh: missing: ${missing[*]}" >&2
-    echo "  apt-get install wrk hyperfine nginx-light time python3-fastapi python3-uvicorn gcc" >&2
+    echo "  scripts/install-deps.sh --bench" >&2
     exit 2
 fi
 

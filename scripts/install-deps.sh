@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and the tests need. Idempotent: packages
 # already present are skipped, and `apt-get update` runs at most once per call.
-# Works as root or through sudo. Usage: scripts/install-deps.sh [--test | --fuzz]
+# Works as root or through sudo. Usage: scripts/install-deps.sh [--test | --fuzz | --bench]
 # (--test: everything the test suite and CI need, fuzzing included; --fuzz: the build plus clang
-# and libFuzzer for the `fuzz` preset, see tests/fuzz/README.md)
+# and libFuzzer for the `fuzz` preset, see tests/fuzz/README.md; --bench: the build plus what
+# bench/run.sh and bench/profile.py run, see docs/BENCHMARKS.md)
 set -euo pipefail
 
 build_pkgs=(
@@ -19,11 +20,14 @@ test_pkgs+=(chromium)  # headless screenshot and DOM of GET /docs (tests/e2e/doc
 test_pkgs+=(wrk)       # the load soak (bench/soak.sh)
 # clang 14 and its runtimes (libFuzzer, ASan, UBSan) for the `fuzz` preset (tests/fuzz).
 fuzz_pkgs=(clang libclang-rt-14-dev)
+# The side-by-side benchmarks: load tools, the reference app's runtime, nginx as the ceiling, perf.
+bench_pkgs=(wrk hyperfine time nginx python3-fastapi python3-uvicorn linux-perf)
 
 want=("${build_pkgs[@]}")
 case "${1:-}" in
   --test) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
   --fuzz) want+=("${fuzz_pkgs[@]}") ;;
+  --bench) want+=("${bench_pkgs[@]}") ;;
 esac
 
 missing=()
