@@ -63,20 +63,6 @@ def wrk_background(port, path, headers, seconds):
     return subprocess.Popen(cmd + [f"http://127.0.0.1:{port}{path}"], stdout=subprocess.DEVNULL)
 
 
-def perf_stat(pid, seconds, out):
-    subprocess.run(["perf", "stat", "-x", ",", "-o", out, "-e",
-                    "task-clock,context-switches,page-faults,raw_syscalls:sys_enter", "-p", str(pid),
-                    "--", "sleep", str(seconds)], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    vals = {}
-    with open(out) as f:
-        for line in f:
-            parts = line.strip().split(",")
-            if len(parts) > 3 and parts[0] and parts[0][0].isdigit():
-                vals[parts[2]] = float(parts[0])
-    return vals
-
-
 # Inclusive share (perf report --children) of the functions worth a look, and self time by
 # library: where a request's CPU goes.
 HOT = [
@@ -143,8 +129,9 @@ def hot_spots(out_dir, names):
     return out
 
 
-def perf_stat_cmd(pid, cmd, out):
-    """perf stat on `pid` (and the children it starts) while `cmd` runs."""
+def perf_stat(pid, cmd, out):
+    """perf stat on `pid` (and the children it starts) while `cmd` runs (a load, or a sleep
+    while wrk runs)."""
     t0 = time.time()
     subprocess.run(["perf", "stat", "-x", ",", "-o", out, "-e",
                     "task-clock,context-switches,page-faults,raw_syscalls:sys_enter", "-p", str(pid),
@@ -185,7 +172,7 @@ def main():
             time.sleep(2)
             r0 = requests_served(svc.port)
             t0 = time.time()
-            stat = perf_stat(svc.pid, a.seconds, os.path.join(a.out, f"stat-{name}.csv"))
+            stat = perf_stat(svc.pid, ["sleep", str(a.seconds)], os.path.join(a.out, f"stat-{name}.csv"))
             n = requests_served(svc.port) - r0 - 1
             window = time.time() - t0
             data = os.path.join(a.out, f"perf-{name}.data")
@@ -224,7 +211,7 @@ for _ in range({n}):
     s, _, b = c.request("POST", "/v1/chat/completions", body)
     assert s == 200, (s, b)
 """)
-        stat = perf_stat_cmd(svc.pid, [sys.executable, script], os.path.join(a.out, "stat-completion.csv"))
+        stat = perf_stat(svc.pid, [sys.executable, script], os.path.join(a.out, "stat-completion.csv"))
         data = os.path.join(a.out, "perf-completion.data")
         subprocess.run(["perf", "record", "-F", str(2 * a.frequency), "--call-graph", "dwarf,16384",
                         "-p", str(svc.pid), "-o", data, "--", sys.executable, script],

@@ -8,9 +8,6 @@
 #include "agent/process_tree.hpp"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -33,8 +30,11 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <linux/close_range.h>
 #include <optional>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unordered_map>
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
@@ -144,8 +144,8 @@ public:
             }
             boost::system::error_code ec;
             if (pidfd_) {
-                std::tie(ec) = co_await pidfd_->async_wait(
-                    asio::posix::descriptor_base::wait_read, kNothrow);
+                std::tie(ec) =
+                    co_await pidfd_->async_wait(asio::posix::descriptor_base::wait_read, kNothrow);
             } else {
                 poll.expires_after(std::chrono::milliseconds(10));
                 std::tie(ec) = co_await poll.async_wait(kNothrow);
