@@ -2,7 +2,7 @@
 // gets exactly the environment we built; a launcher initializer puts the child in its own
 // process group, ties its life to ours (PDEATHSIG) and closes every inherited descriptor
 // before exec. The process is detached from Boost at once and waited for here (see
-// wait_for_exit): every path ends with the child reaped.
+// Child): every path ends with the child reaped.
 #include "agent/runner.hpp"
 
 #include "agent/process_tree.hpp"

@@ -51,6 +51,8 @@ public:
     StatementCache(const StatementCache&) = delete;
     StatementCache& operator=(const StatementCache&) = delete;
 
+    [[nodiscard]] sqlite3* db() const { return db_; }
+
     sqlite3_stmt* get(const std::string& sql) {
         if (auto it = statements_.find(sql); it != statements_.end()) return it->second;
         sqlite3_stmt* stmt = nullptr;
@@ -73,8 +75,8 @@ namespace {
 // statement left mid-step would hold its read transaction open).
 class Statement {
 public:
-    Statement(SqliteJobStore::StatementCache& cache, sqlite3* db, const std::string& sql)
-        : db_(db), stmt_(cache.get(sql)) {}
+    Statement(SqliteJobStore::StatementCache& cache, const std::string& sql)
+        : db_(cache.db()), stmt_(cache.get(sql)) {}
     Statement(sqlite3* db, const char* sql) : db_(db), owned_(true) {
         if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) fail("prepare");
     }
@@ -211,7 +213,7 @@ void SqliteJobStore::save(const Job& job) {
     // statement, whose end unbinds them.
     auto summary = json::serialize(to_summary_json(job));
     auto record = json::serialize(to_json(job));
-    Statement stmt(*cache_, db_, R"(
+    Statement stmt(*cache_, R"(
         INSERT INTO jobs (id, status, agent, finished_unix, idempotency_key, created_unix, summary, record)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
         ON CONFLICT(id) DO UPDATE SET status = ?2, finished_unix = ?4, summary = ?7, record = ?8)");
@@ -232,7 +234,7 @@ void SqliteJobStore::save(const Job& job) {
 }
 
 std::optional<Job> SqliteJobStore::find(std::string_view id) const {
-    Statement stmt(*cache_, db_, "SELECT record FROM jobs WHERE id = ?1");
+    Statement stmt(*cache_, "SELECT record FROM jobs WHERE id = ?1");
     stmt.bind(1, id);
     if (!stmt.step()) return std::nullopt;
     return read_record(stmt.text(0));
@@ -246,7 +248,7 @@ JobPage SqliteJobStore::list(const JobFilter& filter) const {
     if (filter.agent) sql += " AND agent = ?2";
     if (filter.before) sql += " AND seq < ?3";
     sql += " ORDER BY seq DESC LIMIT ?4";
-    Statement stmt(*cache_, db_, sql);
+    Statement stmt(*cache_, sql);
     if (filter.status) stmt.bind(1, to_string(*filter.status));
     if (filter.agent) stmt.bind(2, *filter.agent);
     if (filter.before) stmt.bind(3, *filter.before);
@@ -266,7 +268,7 @@ JobPage SqliteJobStore::list(const JobFilter& filter) const {
 
 std::optional<Job> SqliteJobStore::find_by_idempotency_key(std::string_view key,
                                                            std::int64_t since_unix) const {
-    Statement stmt(*cache_, db_, R"(
+    Statement stmt(*cache_, R"(
         SELECT record FROM jobs WHERE idempotency_key = ?1 AND created_unix >= ?2
         ORDER BY seq DESC LIMIT 1)");
     stmt.bind(1, key).bind(2, since_unix);
@@ -275,7 +277,7 @@ std::optional<Job> SqliteJobStore::find_by_idempotency_key(std::string_view key,
 }
 
 std::vector<Job> SqliteJobStore::unfinished() const {
-    Statement stmt(*cache_, db_,
+    Statement stmt(*cache_,
                    "SELECT record FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq");
     std::vector<Job> out;
     while (stmt.step()) out.push_back(read_record(stmt.text(0)));
@@ -285,12 +287,12 @@ std::vector<Job> SqliteJobStore::unfinished() const {
 std::size_t SqliteJobStore::prune(std::int64_t cutoff_unix, std::size_t max_records) {
     exec(db_, "BEGIN IMMEDIATE");
     try {
-        Statement old(*cache_, db_,
+        Statement old(*cache_,
                       "DELETE FROM jobs WHERE finished_unix IS NOT NULL AND finished_unix < ?1");
         old.bind(1, cutoff_unix);
         old.step();
         auto deleted = static_cast<std::size_t>(sqlite3_changes(db_));
-        Statement excess(*cache_, db_, R"(
+        Statement excess(*cache_, R"(
             DELETE FROM jobs WHERE seq IN (
               SELECT seq FROM jobs WHERE finished_unix IS NOT NULL ORDER BY seq
               LIMIT max(0, (SELECT count(*) FROM jobs) - ?1)))");
