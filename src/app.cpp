@@ -1,8 +1,6 @@
 #include "app.hpp"
 
 #include "agent/agent_run.hpp"
-#include "agent/execution_slot.hpp"
-#include "agent/in_flight.hpp"
 #include "agent/process_tree.hpp"
 #include "api/docs.hpp"
 #include "api/health.hpp"
@@ -12,15 +10,14 @@
 #include "http/server.hpp"
 #include "jobs/job_registry.hpp"
 #include "jobs/sqlite_job_store.hpp"
-#include "log.hpp"
-#include "service_metrics.hpp"
+#include "runs/run_service.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/metrics.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 #include <fmt/format.h>
 
@@ -37,16 +34,13 @@ std::string run_marker(const std::string& data_dir) {
 }
 
 agent::AgentSettings agent_settings(const Config& config) {
-    using agent::GitSyncMode;
     return {
         .claude_bin = config.claude_bin,
         .workspace_dir = config.workspace_dir,
-        .git_sync = config.git_sync == "off"        ? GitSyncMode::off
-                    : config.git_sync == "required" ? GitSyncMode::required
-                                                    : GitSyncMode::best_effort,
-        .git_timeout = std::chrono::seconds(config.git_timeout_seconds),
+        .git_sync = config.git_sync,
+        .git_timeout = config.git_timeout,
         .output_cap = config.max_output_bytes,
-        .kill_grace = std::chrono::milliseconds(config.kill_grace_ms),
+        .kill_grace = config.kill_grace,
         .secret_env = {"API_BEARER_TOKEN", "METRICS_TOKEN"},
         .run_marker = run_marker(config.data_dir),
     };
@@ -67,11 +61,9 @@ std::unique_ptr<jobs::SqliteJobStore> open_store(const std::string& data_dir) {
 struct App::Parts {
     boost::asio::io_context& io;
     Config config;
-    agent::AgentSettings settings;
     Metrics metrics;
-    agent::ExecutionSlot slot;
+    runs::RunService runs;
     std::unique_ptr<jobs::SqliteJobStore> store;
-    agent::InFlightRuns runs;
     jobs::JobRegistry registry;
     http::Router router;
     http::Server server;
@@ -79,65 +71,55 @@ struct App::Parts {
     Parts(boost::asio::io_context& io_, Config config_)
         : io(io_),
           config(std::move(config_)),
-          settings(agent_settings(config)),
-          slot(io.get_executor()),
+          runs(io.get_executor(), agent_settings(config), metrics),
           store(open_store(config.data_dir)),
-          registry(io.get_executor(), *store, settings, runs, slot, metrics,
+          registry(io.get_executor(), *store, runs,
                    {.queue_depth = config.queue_depth,
-                    .retention = std::chrono::seconds(config.job_retention_seconds),
+                    .retention = config.job_retention,
                     .max_records = config.job_max_records,
-                    .sweep_interval = std::chrono::seconds(config.retention_sweep_seconds)}),
+                    .sweep_interval = config.retention_sweep}),
           server(io, router,
                  {.host = config.host,
                   .port = config.port,
                   .bearer_token = config.api_bearer_token,
                   .max_body_bytes = config.max_body_bytes,
                   .max_header_bytes = config.max_header_bytes,
-                  .read_timeout_seconds = config.read_timeout_seconds,
+                  .read_timeout = config.read_timeout,
                   .max_connections = config.max_connections,
                   .on_request = [this](std::string_view route, std::string_view method,
                                        unsigned status, std::chrono::duration<double> took) {
                       metrics.record_request(route, method, status, took);
                   }}) {
-        metrics.set_gauges([this] { return slot.busy(); }, [this] { return registry.queued(); });
-        auto keep_alive = std::chrono::milliseconds(config.sse_keepalive_ms);
-        api::add_health_routes(router, [this] { return slot.busy(); });
-        api::add_jobs_routes(router,
-                             {.registry = registry,
-                              .store = *store,
-                              .limits = {.max_budget_usd = config.max_budget_usd,
-                                         .max_timeout_seconds = config.max_job_timeout_seconds},
-                              .keep_alive = keep_alive});
-        api::add_openai_routes(
-            router, {.slot = slot,
-                     .runs = runs,
-                     .metrics = metrics,
-                     .agent_settings = settings,
-                     .settings = {.models = config.openai_models,
-                                  .default_model = config.openai_default_model,
-                                  .agent = config.openai_agent,
-                                  .budget_usd = config.openai_budget_usd,
-                                  .timeout = std::chrono::seconds(config.openai_timeout_seconds),
-                                  .keep_alive = keep_alive}});
+        metrics.set_gauges([this] { return runs.busy(); }, [this] { return registry.queued(); });
+        auto keep_alive = config.sse_keepalive;
+        api::add_health_routes(router, [this] { return runs.busy(); });
+        api::add_jobs_routes(router, {.registry = registry,
+                                      .store = *store,
+                                      .limits = {.max_budget_usd = config.max_budget_usd,
+                                                 .max_timeout = config.max_job_timeout},
+                                      .keep_alive = keep_alive});
+        api::add_openai_routes(router, {.runs = runs,
+                                        .settings = {.models = config.openai_models,
+                                                     .default_model = config.openai_default_model,
+                                                     .agent = config.openai_agent,
+                                                     .budget_usd = config.openai_budget_usd,
+                                                     .timeout = config.openai_timeout,
+                                                     .keep_alive = keep_alive}});
         api::add_docs_routes(router);
         api::add_metrics_routes(router, metrics, config.metrics_token);
     }
 
-    // Waits up to `grace` for the runs in flight, cancels the rest, and reports when none
-    // is left. Polling keeps this simple; 20 ms is nothing next to a run.
+    // Waits up to `grace` for the run in flight, cancels it if it is still going, and
+    // reports when it has ended (with its record saved: a job holds the slot until then).
     boost::asio::awaitable<void> drain(std::chrono::milliseconds grace,
                                        std::function<void()> drained) {
-        auto deadline = std::chrono::steady_clock::now() + grace;
-        boost::asio::steady_timer poll(io);
-        bool cancelled = false;
-        while (runs.size() > 0) {
-            if (!cancelled && std::chrono::steady_clock::now() >= deadline) {
-                log::warn("shutdown grace over: cancelling runs", {{"runs", runs.size()}});
-                runs.cancel_all();
-                cancelled = true;
-            }
-            poll.expires_after(std::chrono::milliseconds(20));
-            co_await poll.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        using namespace boost::asio::experimental::awaitable_operators;
+        Timer deadline(io, grace);
+        auto first = co_await (runs.idle() || deadline.async_wait());
+        if (first.index() == 1 && runs.busy()) {
+            log::warn("shutdown grace over: cancelling the run", {});
+            runs.cancel_current();
+            co_await runs.idle();
         }
         drained();
     }
@@ -164,7 +146,8 @@ std::uint16_t App::start() {
     p.server.start();
     // A run of a service that was killed outright may live on: the CLI dies with the
     // service (PDEATHSIG) but tool processes it started in their own session do not.
-    if (int killed = agent::kill_processes_with_env_entry(p.settings.run_marker); killed > 0) {
+    if (int killed = agent::kill_processes_with_env_entry(p.runs.settings().run_marker);
+        killed > 0) {
         log::warn("killed processes left by a previous run", {{"count", killed}});
     }
     p.registry.recover_and_start();
@@ -173,14 +156,15 @@ std::uint16_t App::start() {
 
 void App::begin_shutdown(std::chrono::milliseconds grace, std::function<void()> drained) {
     auto& p = *parts_;
-    log::announce("stopping", {{"runs_in_flight", p.runs.size()}, {"grace_ms", grace.count()}});
+    log::announce("stopping",
+                  {{"runs_in_flight", p.runs.busy() ? 1 : 0}, {"grace_ms", grace.count()}});
     p.server.stop();
     p.registry.stop();
     boost::asio::co_spawn(p.io, p.drain(grace, std::move(drained)), boost::asio::detached);
 }
 
 void App::cancel_runs() {
-    parts_->runs.cancel_all();
+    parts_->runs.cancel_current();
 }
 
 }  // namespace cas

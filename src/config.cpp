@@ -36,6 +36,16 @@ SetResult parse_unsigned(std::string_view text, T min, T max, T& out) {
     return std::nullopt;
 }
 
+// A whole number of the duration's own unit (seconds, milliseconds) within [min, max].
+template <class Duration>
+SetResult parse_count(std::string_view text, typename Duration::rep min, typename Duration::rep max,
+                      Duration& out) {
+    typename Duration::rep count = 0;
+    auto result = parse_unsigned(text, min, max, count);
+    if (!result) out = Duration(count);
+    return result;
+}
+
 SetResult parse_non_empty(std::string_view text, std::string& out) {
     if (text.empty()) {
         return "must not be empty";
@@ -71,7 +81,7 @@ SetResult parse_list(std::string_view text, std::vector<std::string>& out) {
 }
 
 // "30d", "12h", "90m", "45s" or plain seconds.
-SetResult parse_duration(std::string_view text, std::int64_t& out) {
+SetResult parse_duration(std::string_view text, std::chrono::seconds& out) {
     std::int64_t unit = 1;
     auto number = text;
     if (!text.empty()) {
@@ -93,12 +103,12 @@ SetResult parse_duration(std::string_view text, std::int64_t& out) {
         return fmt::format("must be a duration like 30d, 12h, 90m or 3600 (seconds), got '{}'",
                            text);
     }
-    out = value * unit;
+    out = std::chrono::seconds(value * unit);
     return std::nullopt;
 }
 
 // "30s", "500ms" or plain seconds; 0 allowed.
-SetResult parse_grace(std::string_view text, std::int64_t& out_ms) {
+SetResult parse_grace(std::string_view text, std::chrono::milliseconds& out) {
     std::int64_t scale = 1000;
     auto number = text;
     if (number.ends_with("ms")) {
@@ -113,7 +123,7 @@ SetResult parse_grace(std::string_view text, std::int64_t& out_ms) {
         value > 86400LL * 1000 / scale) {
         return fmt::format("must be a duration like 30s, 500ms or 30 (seconds), got '{}'", text);
     }
-    out_ms = value * scale;
+    out = std::chrono::milliseconds(value * scale);
     return std::nullopt;
 }
 
@@ -177,10 +187,8 @@ const Option kOptions[] = {
      [](const Config& c) { return std::to_string(c.max_header_bytes); }},
     {"READ_TIMEOUT_SECONDS", "--read-timeout", "S",
      "Time allowed to send a request's headers, its body, or to idle on keep-alive.",
-     [](Config& c, std::string_view v) {
-         return parse_unsigned<unsigned>(v, 1, 3600, c.read_timeout_seconds);
-     },
-     [](const Config& c) { return std::to_string(c.read_timeout_seconds); }},
+     [](Config& c, std::string_view v) { return parse_count(v, 1, 3600, c.read_timeout); },
+     [](const Config& c) { return std::to_string(c.read_timeout.count()); }},
     {"MAX_CONNECTIONS", "--max-connections", "N",
      "Concurrent connections; further ones are closed at once.",
      [](Config& c, std::string_view v) {
@@ -197,30 +205,23 @@ const Option kOptions[] = {
      "git pull --rebase before each run: off, best-effort (a failure is recorded) or "
      "required (a failure fails the run).",
      [](Config& c, std::string_view v) -> SetResult {
-         if (v != "off" && v != "best-effort" && v != "required") {
-             return fmt::format("must be off, best-effort or required, got '{}'", v);
-         }
-         c.git_sync = v;
+         auto mode = agent::parse_git_sync_mode(v);
+         if (!mode) return fmt::format("must be off, best-effort or required, got '{}'", v);
+         c.git_sync = *mode;
          return std::nullopt;
      },
-     [](const Config& c) { return c.git_sync; }},
+     [](const Config& c) { return std::string(agent::to_string(c.git_sync)); }},
     {"GIT_TIMEOUT_SECONDS", "--git-timeout", "S", "Time allowed for the git pull.",
-     [](Config& c, std::string_view v) {
-         return parse_unsigned<unsigned>(v, 1, 3600, c.git_timeout_seconds);
-     },
-     [](const Config& c) { return std::to_string(c.git_timeout_seconds); }},
+     [](Config& c, std::string_view v) { return parse_count(v, 1, 3600, c.git_timeout); },
+     [](const Config& c) { return std::to_string(c.git_timeout.count()); }},
     {"KILL_GRACE_MS", "--kill-grace-ms", "MS",
      "After SIGTERM to a timed-out or cancelled run, wait this long before SIGKILL.",
-     [](Config& c, std::string_view v) {
-         return parse_unsigned<unsigned>(v, 0, 60000, c.kill_grace_ms);
-     },
-     [](const Config& c) { return std::to_string(c.kill_grace_ms); }},
+     [](Config& c, std::string_view v) { return parse_count(v, 0, 60000, c.kill_grace); },
+     [](const Config& c) { return std::to_string(c.kill_grace.count()); }},
     {"MAX_JOB_TIMEOUT_SECONDS", "--max-job-timeout", "S",
      "Largest timeout_seconds a job may ask for.",
-     [](Config& c, std::string_view v) {
-         return parse_unsigned<std::int64_t>(v, 1, 7 * 86400, c.max_job_timeout_seconds);
-     },
-     [](const Config& c) { return std::to_string(c.max_job_timeout_seconds); }},
+     [](Config& c, std::string_view v) { return parse_count(v, 1, 7 * 86400, c.max_job_timeout); },
+     [](const Config& c) { return std::to_string(c.max_job_timeout.count()); }},
     {"MAX_BUDGET_USD", "--max-budget-usd", "USD", "Largest max_budget_usd a job may ask for.",
      [](Config& c, std::string_view v) { return parse_positive_double(v, 1e6, c.max_budget_usd); },
      [](const Config& c) { return fmt::format("{}", c.max_budget_usd); }},
@@ -233,10 +234,8 @@ const Option kOptions[] = {
      },
      [](const Config& c) { return fmt::format("{}", c.openai_budget_usd); }},
     {"OPENAI_TIMEOUT_SECONDS", "--openai-timeout", "S", "Timeout of each chat completion.",
-     [](Config& c, std::string_view v) {
-         return parse_unsigned<unsigned>(v, 1, 86400, c.openai_timeout_seconds);
-     },
-     [](const Config& c) { return std::to_string(c.openai_timeout_seconds); }},
+     [](Config& c, std::string_view v) { return parse_count(v, 1, 86400, c.openai_timeout); },
+     [](const Config& c) { return std::to_string(c.openai_timeout.count()); }},
     {"OPENAI_MODELS", "--openai-models", "LIST",
      "Models a completion may ask for, comma-separated.",
      [](Config& c, std::string_view v) { return parse_list(v, c.openai_models); },
@@ -247,10 +246,8 @@ const Option kOptions[] = {
      [](const Config& c) { return c.openai_default_model; }},
     {"SSE_KEEPALIVE_MS", "--sse-keepalive-ms", "MS",
      "While a streamed answer is silent, send an SSE comment this often so proxies keep it open.",
-     [](Config& c, std::string_view v) {
-         return parse_unsigned<unsigned>(v, 100, 600000, c.sse_keepalive_ms);
-     },
-     [](const Config& c) { return std::to_string(c.sse_keepalive_ms); }},
+     [](Config& c, std::string_view v) { return parse_count(v, 100, 600000, c.sse_keepalive); },
+     [](const Config& c) { return std::to_string(c.sse_keepalive.count()); }},
     {"DATA_DIR", "--data-dir", "DIR",
      "Directory of the job database (jobs.db), created if missing.",
      [](Config& c, std::string_view v) { return parse_non_empty(v, c.data_dir); },
@@ -263,8 +260,8 @@ const Option kOptions[] = {
      [](const Config& c) { return std::to_string(c.queue_depth); }},
     {"JOB_RETENTION", "--job-retention", "DURATION",
      "Finished jobs older than this are deleted (30d, 12h, 90m or seconds).",
-     [](Config& c, std::string_view v) { return parse_duration(v, c.job_retention_seconds); },
-     [](const Config& c) { return fmt::format("{}d", c.job_retention_seconds / 86400); }},
+     [](Config& c, std::string_view v) { return parse_duration(v, c.job_retention); },
+     [](const Config& c) { return fmt::format("{}d", c.job_retention.count() / 86400); }},
     {"JOB_MAX_RECORDS", "--job-max-records", "N",
      "At most this many job records are kept; the oldest finished ones go first.",
      [](Config& c, std::string_view v) {
@@ -272,15 +269,13 @@ const Option kOptions[] = {
      },
      [](const Config& c) { return std::to_string(c.job_max_records); }},
     {"RETENTION_SWEEP_SECONDS", "--retention-sweep", "S", "How often the retention rules run.",
-     [](Config& c, std::string_view v) {
-         return parse_unsigned<unsigned>(v, 1, 86400, c.retention_sweep_seconds);
-     },
-     [](const Config& c) { return std::to_string(c.retention_sweep_seconds); }},
+     [](Config& c, std::string_view v) { return parse_count(v, 1, 86400, c.retention_sweep); },
+     [](const Config& c) { return std::to_string(c.retention_sweep.count()); }},
     {"SHUTDOWN_GRACE", "--shutdown-grace", "DURATION",
      "After SIGTERM, time a run in flight gets to finish before it is cancelled (30s, 500ms, 0). "
      "A second signal cancels at once.",
-     [](Config& c, std::string_view v) { return parse_grace(v, c.shutdown_grace_ms); },
-     [](const Config& c) { return fmt::format("{}s", c.shutdown_grace_ms / 1000); }},
+     [](Config& c, std::string_view v) { return parse_grace(v, c.shutdown_grace); },
+     [](const Config& c) { return fmt::format("{}s", c.shutdown_grace.count() / 1000); }},
     {"LOG_LEVEL", "--log-level", "LEVEL", "debug, info, warn or error.",
      [](Config& c, std::string_view v) -> SetResult {
          for (auto level :

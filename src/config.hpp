@@ -1,10 +1,13 @@
-// Service configuration: read from the environment, overridden by command-line flags.
-// Parsing is pure (arguments and an environment lookup in, a Config or a message out)
-// so it is unit-tested without touching the process environment.
+// Service configuration: read from the environment, overridden by command-line flags, and
+// parsed once into typed values (modes as enums, durations as std::chrono) so nothing later
+// re-reads a string or guesses a unit. Parsing is pure (arguments and an environment lookup
+// in, a Config or a message out) so it is unit-tested without touching the environment.
 #pragma once
 
-#include "log.hpp"
+#include "agent/git_sync_mode.hpp"
+#include "telemetry/log.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -26,35 +29,35 @@ struct Config {
 
     std::size_t max_body_bytes = 4U * 1024U * 1024U;
     std::size_t max_header_bytes = 16U * 1024U;
-    unsigned read_timeout_seconds = 30;  // for a request's headers and body, and keep-alive idle
+    std::chrono::seconds read_timeout{30};  // for a request's headers and body, keep-alive idle
     unsigned max_connections = 512;
 
     // Agent runs
     std::size_t max_output_bytes = 8U * 1024U * 1024U;  // kept per stream (stdout, stderr)
-    std::string git_sync = "best-effort";               // off | best-effort | required
-    unsigned git_timeout_seconds = 60;
-    unsigned kill_grace_ms = 1000;
-    std::int64_t max_job_timeout_seconds = 86400;
+    agent::GitSyncMode git_sync = agent::GitSyncMode::best_effort;
+    std::chrono::seconds git_timeout{60};
+    std::chrono::milliseconds kill_grace{1000};
+    std::chrono::seconds max_job_timeout{86400};
     double max_budget_usd = 100.0;
 
     // OpenAI compatibility
     std::string openai_agent = "recruiter-triage";
     double openai_budget_usd = 2.0;
-    unsigned openai_timeout_seconds = 900;
+    std::chrono::seconds openai_timeout{900};
     std::vector<std::string> openai_models{"claude-haiku-4-5", "claude-sonnet-4-6",
                                            "claude-opus-4-7"};
     std::string openai_default_model = "claude-sonnet-4-6";
-    unsigned sse_keepalive_ms = 15000;  // comment line on a silent stream, for proxies
+    std::chrono::milliseconds sse_keepalive{15000};  // comment on a silent stream, for proxies
 
     // Job records
     std::string data_dir = "./data";
     std::size_t queue_depth = 0;  // 0: the reference's "409 when busy"
-    std::int64_t job_retention_seconds = 30LL * 24 * 3600;
+    std::chrono::seconds job_retention{30LL * 24 * 3600};
     std::size_t job_max_records = 100000;
-    unsigned retention_sweep_seconds = 3600;
+    std::chrono::seconds retention_sweep{3600};
 
     // Operation
-    std::int64_t shutdown_grace_ms = 30000;  // runs may finish after SIGTERM before being cancelled
+    std::chrono::milliseconds shutdown_grace{30000};  // a run may finish after SIGTERM
     log::Level log_level = log::Level::info;
 };
 

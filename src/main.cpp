@@ -1,21 +1,58 @@
-// Entry point: configuration, process set-up (signals, subreaper), the App on one
-// io_context on this thread, and the shutdown sequence: the first SIGINT/SIGTERM stops
-// accepting and gives runs SHUTDOWN_GRACE_SECONDS; a second one cancels them at once.
+// Entry point: configuration (and which Claude Code CLI to run), process set-up (signals,
+// subreaper), the start-up checks' warnings, the App on one io_context on this thread, and the
+// shutdown sequence: the first SIGINT/SIGTERM stops accepting and gives runs SHUTDOWN_GRACE; a
+// second one cancels them at once.
 #include "agent/process_tree.hpp"
 #include "app.hpp"
 #include "config.hpp"
-#include "log.hpp"
+#include "startup_checks.hpp"
+#include "telemetry/log.hpp"
+
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <functional>
 #include <memory>
 #include <span>
+#include <string_view>
 
 namespace {
+
+// CLAUDE_BIN "set explicitly": in the environment or as --claude-bin. Otherwise the service
+// picks the CLI itself (PATH, then where scripts/install-deps.sh puts it).
+bool claude_bin_given(std::span<const char* const> args) {
+    return cas::process_env("CLAUDE_BIN").has_value() ||
+           std::any_of(args.begin(), args.end(), [](std::string_view arg) {
+               return arg == "--claude-bin" || arg.starts_with("--claude-bin=");
+           });
+}
+
+// One warning line per missing piece, naming the setting that fixes it; /health is unaffected.
+void log_startup_checks(const cas::Config& config) {
+    using namespace cas;
+    auto started = std::chrono::steady_clock::now();
+    auto report = check_startup({.claude_bin = config.claude_bin,
+                                 .workspace_dir = config.workspace_dir,
+                                 .git_sync = config.git_sync != agent::GitSyncMode::off,
+                                 .as_root = ::geteuid() == 0},
+                                process_env, std::chrono::seconds(5));
+    if (!report.cli_version.empty()) {
+        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - started);
+        log::info("claude cli", {{"path", report.cli_path},
+                                 {"version", report.cli_version},
+                                 {"check_ms", took.count()}});
+    }
+    for (const auto& warning : report.warnings) {
+        log::warn(warning.message, {{"setting", warning.setting}});
+    }
+}
 
 int serve(const cas::Config& config) {
     using namespace cas;
@@ -30,6 +67,7 @@ int serve(const cas::Config& config) {
     if (!agent::become_child_subreaper()) {
         log::warn("cannot become a child subreaper; orphaned tool processes may escape");
     }
+    log_startup_checks(config);
 
     boost::asio::io_context io{1};
     std::unique_ptr<App> app;
@@ -55,8 +93,7 @@ int serve(const cas::Config& config) {
                 // Listen for a second signal until no run is left to cancel (armed first:
                 // with nothing running, the drain may finish before begin_shutdown returns).
                 signals.async_wait(on_signal);
-                app->begin_shutdown(std::chrono::milliseconds(config.shutdown_grace_ms),
-                                    [&signals] { signals.cancel(); });
+                app->begin_shutdown(config.shutdown_grace, [&signals] { signals.cancel(); });
             } else {
                 log::warn("second signal: cancelling runs now", {{"signal", signal}});
                 app->cancel_runs();
@@ -73,15 +110,19 @@ int serve(const cas::Config& config) {
 
 int main(int argc, char** argv) {
     using namespace cas;
-    auto parsed = parse_config(
-        std::span<const char* const>(argv + 1, static_cast<std::size_t>(argc - 1)), process_env);
-    if (auto* exit = std::get_if<ExitRequest>(&parsed)) {
-        (void)std::fputs(exit->message.c_str(), exit->exit_code == 0 ? stdout : stderr);
-        return exit->exit_code;
-    }
-    erase_secrets_from_environment();
     try {
-        return serve(std::get<Config>(parsed));
+        std::span<const char* const> args(argv + 1, static_cast<std::size_t>(argc - 1));
+        auto parsed = parse_config(args, process_env);
+        if (auto* exit = std::get_if<ExitRequest>(&parsed)) {
+            (void)std::fputs(exit->message.c_str(), exit->exit_code == 0 ? stdout : stderr);
+            return exit->exit_code;
+        }
+        erase_secrets_from_environment();
+        auto& config = std::get<Config>(parsed);
+        config.claude_bin = resolve_claude_bin(
+            claude_bin_given(args) ? std::optional(config.claude_bin) : std::nullopt,
+            process_env("PATH").value_or(""));
+        return serve(config);
     } catch (const std::exception& e) {
         log::error("fatal", {{"error", e.what()}});
         return 1;

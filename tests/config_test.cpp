@@ -84,3 +84,25 @@ TEST_CASE("the bearer token cannot be given on the command line") {
     REQUIRE(std::holds_alternative<ExitRequest>(result));
     CHECK(std::get<ExitRequest>(result).exit_code == 2);
 }
+
+TEST_CASE("config parses modes and durations once, into types") {
+    Parse parse{{{"GIT_SYNC", "required"},
+                 {"KILL_GRACE_MS", "250"},
+                 {"SHUTDOWN_GRACE", "500ms"},
+                 {"JOB_RETENTION", "2d"},
+                 {"SSE_KEEPALIVE_MS", "1500"},
+                 {"OPENAI_TIMEOUT_SECONDS", "90"}}};
+    auto c = std::get<Config>(parse({"--git-timeout", "7"}));
+    CHECK(c.git_sync == cas::agent::GitSyncMode::required);
+    CHECK(c.kill_grace == std::chrono::milliseconds(250));
+    CHECK(c.shutdown_grace == std::chrono::milliseconds(500));
+    CHECK(c.job_retention == std::chrono::hours(48));
+    CHECK(c.sse_keepalive == std::chrono::milliseconds(1500));
+    CHECK(c.openai_timeout == std::chrono::seconds(90));
+    CHECK(c.git_timeout == std::chrono::seconds(7));
+    auto defaults = std::get<Config>(Parse{}({}));
+    CHECK(defaults.git_sync == cas::agent::GitSyncMode::best_effort);
+    CHECK(std::get<Config>(Parse{{{"GIT_SYNC", "off"}}}({})).git_sync ==
+          cas::agent::GitSyncMode::off);
+    CHECK(std::holds_alternative<ExitRequest>(Parse{{{"GIT_SYNC", "sometimes"}}}({})));
+}

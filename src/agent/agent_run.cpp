@@ -3,6 +3,7 @@
 // reference app returned it as a successful answer).
 #include "agent/agent_run.hpp"
 
+#include <boost/describe/enum_to_string.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,20 +11,12 @@
 namespace cas::agent {
 
 std::string_view to_string(RunStatus status) {
-    switch (status) {
-        case RunStatus::completed: return "completed";
-        case RunStatus::failed: return "failed";
-        case RunStatus::timeout: return "timeout";
-        case RunStatus::cancelled: return "cancelled";
-        case RunStatus::error: return "error";
-    }
-    return "error";
+    return boost::describe::enum_to_string(status, "error");
 }
 
-RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string_view outcome,
-                     std::string_view model) {
+RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string_view model) {
     return {.kind = kind,
-            .outcome = outcome,
+            .outcome = to_string(run.status),
             .model = model,
             .duration = run.elapsed,
             .cost_usd = run.cli.total_cost_usd.value_or(0.0),
@@ -34,6 +27,25 @@ RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string
             .git_sync_failed = run.git.status == GitSyncResult::Status::failed ||
                                run.git.status == GitSyncResult::Status::timed_out,
             .processes_killed = run.process.killed_processes};
+}
+
+void classify_exit(AgentOutcome& outcome) {
+    const auto& process = outcome.process;
+    outcome.cli = parse_cli_result(process.out.text);
+    if (!outcome.cli.found && !process.out.last_line.empty()) {
+        // Past the cap, the result line is not in the kept text: the runner kept it aside.
+        outcome.cli = parse_cli_result(process.out.last_line);
+    }
+    bool ok = process.exit_code == 0 && process.term_signal == 0 &&
+              !(outcome.cli.found && outcome.cli.is_error);
+    if (ok) {
+        outcome.status = RunStatus::completed;
+    } else {
+        outcome.status = RunStatus::failed;
+        outcome.reason = process.term_signal != 0
+                             ? fmt::format("the CLI was killed by signal {}", process.term_signal)
+                             : failure_reason(outcome.cli, process.err.text, process.exit_code);
+    }
 }
 
 namespace {
@@ -48,6 +60,11 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + request.timeout;
     AgentOutcome outcome;
+    if (cancel.requested()) {
+        outcome.status = RunStatus::cancelled;
+        outcome.reason = "cancelled before it started";
+        co_return outcome;
+    }
 
     if (settings.git_sync != GitSyncMode::off) {
         auto git_deadline = std::min(deadline, Clock::now() + settings.git_timeout);
@@ -99,21 +116,7 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
             co_return outcome;
         case ProcessEnd::exited: break;
     }
-    outcome.cli = parse_cli_result(process.out.text);
-    if (!outcome.cli.found && !process.out.last_line.empty()) {
-        // Past the cap, the result line is not in the kept text: the runner kept it aside.
-        outcome.cli = parse_cli_result(process.out.last_line);
-    }
-    bool ok = process.exit_code == 0 && process.term_signal == 0 &&
-              !(outcome.cli.found && outcome.cli.is_error);
-    if (ok) {
-        outcome.status = RunStatus::completed;
-    } else {
-        outcome.status = RunStatus::failed;
-        outcome.reason = process.term_signal != 0
-                             ? fmt::format("the CLI was killed by signal {}", process.term_signal)
-                             : failure_reason(outcome.cli, process.err.text, process.exit_code);
-    }
+    classify_exit(outcome);
     co_return outcome;
 }
 

@@ -8,9 +8,10 @@
 #include "agent/cli_output.hpp"
 #include "agent/git_sync.hpp"
 #include "agent/runner.hpp"
-#include "service_metrics.hpp"
+#include "telemetry/metrics.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/describe/enum.hpp>
 
 #include <chrono>
 #include <functional>
@@ -39,7 +40,10 @@ struct AgentRequest {
     std::function<void(std::string_view)> on_stdout;  // live stdout, for streaming
 };
 
-enum class RunStatus { completed, failed, timeout, cancelled, error };
+// `interrupted`: cancelled because the service is shutting down (set by the run service,
+// which knows; the agent run itself only sees a cancellation).
+enum class RunStatus { completed, failed, timeout, cancelled, error, interrupted };
+BOOST_DESCRIBE_ENUM(RunStatus, completed, failed, timeout, cancelled, error, interrupted)
 
 struct AgentOutcome {
     RunStatus status = RunStatus::error;
@@ -52,12 +56,15 @@ struct AgentOutcome {
 
 std::string_view to_string(RunStatus status);
 
-// What the metrics record of a finished run. `outcome` may differ from the run's own
-// status (a job cancelled by a shutdown is `interrupted`).
-RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string_view outcome,
-                     std::string_view model);
+// For a CLI that exited by itself (outcome.process.end == exited): reads its result and
+// decides completed or failed, with the reason. Pure: the CLI-output fuzzer calls it.
+void classify_exit(AgentOutcome& outcome);
 
-// `cancel` must outlive the call.
+// What the metrics record of a finished run.
+RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string_view model);
+
+// `cancel` must outlive the call. A run whose cancellation was requested before it began
+// ends `cancelled` without starting anything.
 boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, AgentRequest request,
                                                Cancellation& cancel);
 

@@ -1,25 +1,29 @@
-// A one-shot "stop this run" event. The run awaits wait() next to its work and its
-// deadline; request() wakes it. Built on a timer that never expires by itself, so it is
-// cancelled the same way the timeouts are raced.
+// A one-shot "stop this run" request. The run awaits wait() next to its work and its
+// deadline; request() wakes it, and a wait that starts after the request returns at once.
 #pragma once
 
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "util/async.hpp"
 
 namespace cas::agent {
 
 class Cancellation {
 public:
-    explicit Cancellation(const boost::asio::any_io_executor& executor);
+    explicit Cancellation(const boost::asio::any_io_executor& executor)
+        : requested_event_(executor) {}
 
-    void request();
+    void request() {
+        requested_ = true;
+        requested_event_.notify();
+    }
     [[nodiscard]] bool requested() const { return requested_; }
-    // Completes when request() is called (at once if it already was).
-    boost::asio::awaitable<void> wait();
+    // Completes when request() is called (at once if it already was). A wait cancelled by an
+    // outer `||` also ends, without a request.
+    boost::asio::awaitable<void> wait() {
+        if (!requested_) co_await requested_event_.wait();
+    }
 
 private:
-    boost::asio::steady_timer timer_;
+    Event requested_event_;
     bool requested_ = false;
 };
 

@@ -2,8 +2,8 @@
 // JSON, a different shape, invalid UTF-8); every field is type-checked before use.
 #include "agent/cli_output.hpp"
 
-#include "json_limits.hpp"
-#include "utf8.hpp"
+#include "util/json_limits.hpp"
+#include "util/utf8.hpp"
 
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>

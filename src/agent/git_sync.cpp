@@ -1,7 +1,7 @@
 #include "agent/git_sync.hpp"
 
 #include "agent/runner.hpp"
-#include "utf8.hpp"
+#include "util/utf8.hpp"
 
 namespace cas::agent {
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "agent/cancellation.hpp"
+#include "agent/git_sync_mode.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -12,8 +13,6 @@
 #include <vector>
 
 namespace cas::agent {
-
-enum class GitSyncMode { off, best_effort, required };
 
 struct GitSyncResult {
     enum class Status { skipped, ok, failed, timed_out, cancelled };

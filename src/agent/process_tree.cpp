@@ -1,14 +1,14 @@
 // Only ever waitpid() a specific pid that is our direct child: waitpid(-1) would take the
-// CLI's exit status away from Boost.Process.
+// CLI's exit status away from the runner's Child, which waits for it.
 #include "agent/process_tree.hpp"
+
+#include "util/async.hpp"
 
 #include <dirent.h>
 #include <unistd.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -130,7 +130,7 @@ boost::asio::awaitable<int> kill_descendants(pid_t owned_child) {
     const pid_t self = getpid();
     std::unordered_set<pid_t> killed;
     auto executor = co_await boost::asio::this_coro::executor;
-    boost::asio::steady_timer pause(executor);
+    Timer pause(executor);
     // Killed processes take a moment to die and their orphans to re-parent; a few passes
     // settle it. 200 × 5 ms bounds the wait for a process stuck in the kernel.
     for (int pass = 0; pass < 200; ++pass) {
@@ -145,12 +145,12 @@ boost::asio::awaitable<int> kill_descendants(pid_t owned_child) {
             any_left = true;
         }
         if (owned_child > 0 && kill(owned_child, 0) == 0) {
-            // Still alive (a zombie answers too; Boost.Process reaps it after this).
+            // Still alive (a zombie answers too; the caller's Child reaps it after this).
             kill(owned_child, SIGKILL);
         }
         if (!any_left) break;
         pause.expires_after(std::chrono::milliseconds(5));
-        co_await pause.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        co_await pause.async_wait();
     }
     co_return static_cast<int>(killed.size());
 }

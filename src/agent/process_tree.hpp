@@ -26,8 +26,9 @@ std::vector<pid_t> descendants_of(pid_t root);
 std::vector<pid_t> descendants_by_scan(pid_t root);
 
 // SIGKILLs every descendant of this process until none is left, reaping those that are
-// its direct children, except `owned_child` (whose reaping belongs to Boost.Process; it
-// is killed but not waited for; pass -1 once it has been reaped, as its pid may be reused).
+// its direct children, except `owned_child` (whose reaping belongs to the runner's Child;
+// it is killed but not waited for; pass -1 once it has been reaped, as its pid may be
+// reused). Every descendant means every run's: callers rely on one run at a time.
 // Returns how many processes were killed.
 boost::asio::awaitable<int> kill_descendants(pid_t owned_child);
 

@@ -6,6 +6,7 @@
 #include "agent/runner.hpp"
 
 #include "agent/process_tree.hpp"
+#include "util/async.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -45,8 +46,6 @@ namespace bp = boost::process::v2;
 using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
-
-constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
 
 // Runs in the child between fork and exec.
 struct ChildSetup {
@@ -144,11 +143,11 @@ public:
             }
             boost::system::error_code ec;
             if (pidfd_) {
-                std::tie(ec) =
-                    co_await pidfd_->async_wait(asio::posix::descriptor_base::wait_read, kNothrow);
+                std::tie(ec) = co_await pidfd_->async_wait(asio::posix::descriptor_base::wait_read,
+                                                           kUseNothrow);
             } else {
                 poll.expires_after(std::chrono::milliseconds(10));
-                std::tie(ec) = co_await poll.async_wait(kNothrow);
+                std::tie(ec) = co_await poll.async_wait(kUseNothrow);
             }
             if (ec == asio::error::operation_aborted) co_return -1;
         }
@@ -165,7 +164,7 @@ asio::awaitable<void> read_stream(asio::readable_pipe& pipe, CapturedStream& int
     std::array<char, 65536> buffer{};
     TailLine tail(cap);
     for (;;) {
-        auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buffer), kNothrow);
+        auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buffer), kUseNothrow);
         if (n > 0) {
             std::string_view piece(buffer.data(), n);
             into.total_bytes += n;
@@ -186,7 +185,7 @@ asio::awaitable<void> read_stream(asio::readable_pipe& pipe, CapturedStream& int
 
 asio::awaitable<void> write_input(asio::writable_pipe& pipe, const std::string& input) {
     // A child that exits without reading gets EPIPE here; that is its business, not ours.
-    co_await asio::async_write(pipe, asio::buffer(input), kNothrow);
+    co_await asio::async_write(pipe, asio::buffer(input), kUseNothrow);
     boost::system::error_code ignored;
     pipe.close(ignored);
 }
@@ -268,12 +267,13 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
     auto exit_then_sweep = [&]() -> asio::awaitable<int> {
         int status = co_await child.wait();
         // Leftovers (background tool processes) may hold the pipes open: end them so the
-        // readers see EOF. The CLI itself is reaped, so its pid is not ours to touch.
+        // readers see EOF. The CLI itself is reaped, so its pid is not ours to touch. Every
+        // descendant of the service is this run's: the run service runs one at a time.
         result.killed_processes += co_await kill_descendants(-1);
         co_return status;  // raw status: exit vs signal
     };
     auto finished =
-        co_await ((io() && exit_then_sweep()) || deadline.async_wait(kNothrow) || cancel.wait());
+        co_await ((io() && exit_then_sweep()) || deadline.async_wait(kUseNothrow) || cancel.wait());
 
     if (finished.index() == 0) {
         result.end = ProcessEnd::exited;
@@ -291,7 +291,7 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
     ::kill(-pid, SIGTERM);
     ::kill(pid, SIGTERM);
     asio::steady_timer grace(executor, spec.kill_grace);
-    auto graceful = co_await (child.wait() || grace.async_wait(kNothrow));
+    auto graceful = co_await (child.wait() || grace.async_wait(kUseNothrow));
     int status = -1;
     if (graceful.index() == 0) {
         status = std::get<0>(graceful);

@@ -2,7 +2,7 @@
 // that reads text, so any other part type is refused by name rather than dropped.
 #include "api/chat_request.hpp"
 
-#include "utf8.hpp"
+#include "util/utf8.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -154,7 +154,10 @@ std::variant<ChatRequest, ChatRequestError> parse_chat_request(const json::objec
     if (!has_user) return Error{"'messages' must contain at least one user message", "messages"};
     if (std::find(models.supported.begin(), models.supported.end(), out.model) ==
         models.supported.end()) {
-        return Error{"unsupported model", "model"};  // the caller words this one, with the list
+        std::string list;
+        for (const auto& m : models.supported) list += (list.empty() ? "" : ", ") + m;
+        return Error{fmt::format("unsupported model '{}'; supported: {}", out.model, list), "model",
+                     Error::Kind::unsupported_model};
     }
     return out;
 }

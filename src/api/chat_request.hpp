@@ -26,8 +26,11 @@ struct ChatRequest {
 };
 
 struct ChatRequestError {
+    // unsupported_model: OpenAI's `model_not_found`, answered with the supported list.
+    enum class Kind { invalid, unsupported_model };
     std::string message;
     std::string param;
+    Kind kind = Kind::invalid;
 };
 
 struct ChatModels {

@@ -2,6 +2,8 @@
 // a blank line between them, while the CLI's `result` holds only the last message.
 #include "api/chat_stream.hpp"
 
+#include "util/json_text.hpp"
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -14,14 +16,14 @@ std::string_view finish_reason_for(const std::optional<std::string>& stop_reason
     return "stop";  // end_turn, stop_sequence, and anything unknown
 }
 
-std::string usage_json_text(const agent::TokenUsage& t) {
+json::object usage_json(const agent::TokenUsage& t) {
     auto prompt = t.input_tokens + t.cache_creation_input_tokens + t.cache_read_input_tokens;
-    return json::serialize(json::object{
+    return {
         {"prompt_tokens", prompt},
         {"completion_tokens", t.output_tokens},
         {"total_tokens", prompt + t.output_tokens},
         {"prompt_tokens_details", json::object{{"cached_tokens", t.cache_read_input_tokens}}},
-    });
+    };
 }
 
 ChatChunkEncoder::ChatChunkEncoder(std::string id, std::string model, std::int64_t created)
@@ -33,8 +35,7 @@ std::string ChatChunkEncoder::chunk(std::string_view delta_json,
         R"(data: {{"id":{},"object":"chat.completion.chunk","created":{},"model":{},)"
         R"("choices":[{{"index":0,"delta":{},"finish_reason":{}}}]}})"
         "\n\n",
-        json::serialize(json::string(id_)), created_, json::serialize(json::string(model_)),
-        delta_json, finish_json);
+        json_quoted(id_), created_, json_quoted(model_), delta_json, finish_json);
 }
 
 std::string ChatChunkEncoder::role_event() const {
@@ -85,27 +86,26 @@ std::string ChatChunkEncoder::on_line(std::string_view line) {
     separate_next_ = false;
     content += text->as_string();
     text_sent_ = true;
-    return chunk(json::serialize(json::object{{"content", content}}), "null");
+    return chunk(json_text(json::object{{"content", content}}), "null");
 }
 
 std::string ChatChunkEncoder::finish_event(std::string_view finish_reason) const {
-    return chunk("{}", json::serialize(json::string(finish_reason)));
+    return chunk("{}", json_quoted(finish_reason));
 }
 
 std::string ChatChunkEncoder::usage_event(const agent::TokenUsage& usage) const {
     return fmt::format(
         R"(data: {{"id":{},"object":"chat.completion.chunk","created":{},"model":{},"choices":[],"usage":{}}})"
         "\n\n",
-        json::serialize(json::string(id_)), created_, json::serialize(json::string(model_)),
-        usage_json_text(usage));
+        json_quoted(id_), created_, json_quoted(model_), json_text(usage_json(usage)));
 }
 
 std::string ChatChunkEncoder::error_event(std::string_view message) {
     return "data: " +
-           json::serialize(json::object{{"error", json::object{{"message", message},
-                                                               {"type", "server_error"},
-                                                               {"param", nullptr},
-                                                               {"code", nullptr}}}}) +
+           json_text(json::object{{"error", json::object{{"message", message},
+                                                         {"type", "server_error"},
+                                                         {"param", nullptr},
+                                                         {"code", nullptr}}}}) +
            "\n\n";
 }
 

@@ -3,11 +3,10 @@
 #pragma once
 
 #include "agent/cli_output.hpp"
-#include "agent/line_splitter.hpp"
 
-#include <cstddef>
+#include <boost/json/object.hpp>
+
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,7 +17,7 @@ namespace cas::api {
 std::string_view finish_reason_for(const std::optional<std::string>& stop_reason);
 
 // OpenAI usage for the CLI's token counts (prompt = input + cache creation + cache reads).
-std::string usage_json_text(const agent::TokenUsage& usage);
+boost::json::object usage_json(const agent::TokenUsage& usage);
 
 class ChatChunkEncoder {
 public:

@@ -4,15 +4,13 @@
 #include "api/jobs.hpp"
 
 #include "agent/cli_command.hpp"
-#include "json_limits.hpp"
-#include "log.hpp"
-#include "utf8.hpp"
+#include "telemetry/log.hpp"
+#include "util/async.hpp"
+#include "util/json_limits.hpp"
+#include "util/utf8.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -60,9 +58,9 @@ std::variant<jobs::NewJob, std::vector<FieldError>> parse_execute_request(const 
         job.max_budget_usd = *budget;
     }
     if (auto timeout = read.integer("timeout_seconds")) {
-        if (*timeout <= 0 || *timeout > limits.max_timeout_seconds) {
+        if (*timeout <= 0 || *timeout > limits.max_timeout.count()) {
             read.fail("timeout_seconds",
-                      fmt::format("must be from 1 to {}", limits.max_timeout_seconds));
+                      fmt::format("must be from 1 to {}", limits.max_timeout.count()));
         }
         job.timeout_seconds = *timeout;
     }
@@ -120,6 +118,14 @@ asio::awaitable<http::Response> execute(const JobsContext& ctx, const http::Requ
     using Kind = jobs::Submission::Kind;
     switch (submission.kind) {
         case Kind::busy: co_return http::error_response(ErrorDialect::detail, 409, "Agent is busy");
+        case Kind::key_reused:
+            // As Stripe answers it: the key is spent on the earlier request.
+            co_return validation_failed(
+                {{"Idempotency-Key",
+                  fmt::format("this key was already used with other parameters (job {}); use a "
+                              "new key for a different request",
+                              submission.job->id),
+                  "value_error.idempotency_key_reused", "header"}});
         case Kind::queue_full: {
             auto full = http::error_response(ErrorDialect::detail, 429, "Job queue is full");
             full.headers.emplace_back("Retry-After", "30");
@@ -180,32 +186,18 @@ asio::awaitable<http::Response> list_jobs(const JobsContext& ctx, const http::Re
 }
 
 asio::awaitable<http::Response> cancel_job(const JobsContext& ctx, const http::Request& request) {
-    auto id = request.param("id").value_or("");
+    auto id = std::string(request.param("id").value_or(""));
     if (!jobs::is_job_id(id)) co_return job_not_found();
-    auto events = ctx.registry.events(id);
-    auto result = ctx.registry.cancel(id);
+    auto result = co_await ctx.registry.cancel(id);
     using Kind = jobs::CancelResult::Kind;
-    if (result.kind == Kind::not_found) co_return job_not_found();
+    if (result.kind == Kind::not_found || !result.job) co_return job_not_found();
     if (result.kind == Kind::finished) {
         auto status = jobs::to_string(result.job->status);
         co_return http::json_response(
             409, json::object{{"detail", fmt::format("Job already finished: {}", status)},
                               {"status", status}});
     }
-    if (result.kind == Kind::cancelling && events) {
-        // Answer with the final record: the kill sequence takes at most the kill grace.
-        asio::steady_timer limit(co_await asio::this_coro::executor, std::chrono::seconds(10));
-        auto waited = [&]() -> asio::awaitable<void> {
-            for (std::size_t seen = events->events().size(); !events->closed();
-                 seen = events->events().size()) {
-                co_await events->wait(seen);
-            }
-        };
-        co_await (waited() || limit.async_wait(asio::as_tuple(asio::use_awaitable)));
-    }
-    auto job = ctx.store.find(id);
-    auto response =
-        http::json_response(200, job ? jobs::to_json(*job) : jobs::to_json(*result.job));
+    auto response = http::json_response(200, jobs::to_json(*result.job));
     response.job_id = id;
     co_return response;
 }
@@ -216,18 +208,7 @@ asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http
     auto events = ctx.registry.events(id);
     if (!events) {
         // Finished: replay from the record.
-        auto job = ctx.store.find(id);
-        if (!job) co_return;
-        std::string replay = jobs::sse_event(
-            "status", json::serialize(json::object{{"job_id", job->id},
-                                                   {"status", jobs::to_string(job->status)}}));
-        for (const auto& line : job->output) {
-            auto text = std::string_view(line);
-            if (text.ends_with('\n')) text.remove_suffix(1);
-            replay += jobs::sse_event("output", json::serialize(json::object{{"line", text}}));
-        }
-        replay += jobs::sse_event("job", json::serialize(jobs::to_json(*job)));
-        co_await out.write(replay);
+        if (auto job = ctx.store.find(id)) co_await out.write(jobs::replay_events(*job));
         co_return;
     }
     auto executor = co_await asio::this_coro::executor;
@@ -237,12 +218,10 @@ asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http
         for (; seen < events->events().size(); ++seen) batch += events->events()[seen];
         if (!batch.empty() && !co_await out.write(batch)) co_return;
         if (events->closed()) co_return;
-        asio::steady_timer tick(executor, ctx.keep_alive);
-        auto woke =
-            co_await (events->wait(seen) || tick.async_wait(asio::as_tuple(asio::use_awaitable)) ||
-                      client->wait_gone());
+        Timer tick(executor, ctx.keep_alive);
+        auto woke = co_await (events->wait(seen) || tick.async_wait() || client->wait_gone());
         if (woke.index() == 2) co_return;
-        if (woke.index() == 1 && !co_await out.write(": keep-alive\n\n")) co_return;
+        if (woke.index() == 1 && !co_await out.write(jobs::kSseKeepAlive)) co_return;
     }
 }
 

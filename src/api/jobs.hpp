@@ -14,7 +14,7 @@ namespace cas::api {
 
 struct JobLimits {
     double max_budget_usd = 100.0;
-    std::int64_t max_timeout_seconds = 86400;
+    std::chrono::seconds max_timeout{86400};
 };
 
 struct JobsContext {

@@ -1,6 +1,6 @@
 #include "api/json_body.hpp"
 
-#include "json_limits.hpp"
+#include "util/json_limits.hpp"
 
 #include <boost/json.hpp>
 
@@ -85,16 +85,6 @@ std::optional<std::int64_t> FieldReader::integer(std::string_view field) {
     }
     fail(std::string(field), "must be an integer", "type_error.integer");
     return std::nullopt;
-}
-
-std::optional<bool> FieldReader::boolean(std::string_view field) {
-    const auto* v = body_.if_contains(field);
-    if (v == nullptr || v->is_null()) return std::nullopt;
-    if (!v->is_bool()) {
-        fail(std::string(field), "must be a boolean", "type_error.bool");
-        return std::nullopt;
-    }
-    return v->as_bool();
 }
 
 }  // namespace cas::api

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "http/router.hpp"
-#include "service_metrics.hpp"
+#include "telemetry/metrics.hpp"
 
 #include <string>
 

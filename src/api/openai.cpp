@@ -1,21 +1,20 @@
-// Chat completions hold the execution slot for the whole run, streamed or not; the slot is
-// taken before any byte of the answer is sent, so "busy" is a clean 503. A run is raced
+// Chat completions take the run service's slot before any byte of the answer is sent, so
+// "busy" is a clean 503, and hold it for the whole run, streamed or not. A run is raced
 // against its client: when the client leaves, the run is cancelled (and its processes
 // killed) instead of running on to its timeout.
 #include "api/openai.hpp"
 
+#include "agent/line_splitter.hpp"
 #include "api/chat_request.hpp"
 #include "api/chat_stream.hpp"
 #include "api/json_body.hpp"
-#include "random_id.hpp"
-#include "utf8.hpp"
-#include "wall_clock.hpp"
+#include "util/async.hpp"
+#include "util/random_id.hpp"
+#include "util/utf8.hpp"
+#include "util/wall_clock.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -26,23 +25,16 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using namespace boost::asio::experimental::awaitable_operators;
 using http::ErrorDialect;
+using runs::RunService;
 
 namespace {
 
-constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
-
-http::Response unsupported_model(const std::string& model, const std::vector<std::string>& models) {
-    std::string list;
-    for (const auto& m : models) list += (list.empty() ? "" : ", ") + m;
-    auto response =
-        http::error_response(ErrorDialect::openai, 400,
-                             fmt::format("unsupported model '{}'; supported: {}", model, list),
-                             "model", "model_not_found");
+http::Response unsupported_model(const ChatRequestError& error,
+                                 const std::vector<std::string>& models) {
     // Keep the reference app's machine-readable list next to the message.
-    auto body = json::parse(response.body);
-    body.as_object()["error"].as_object()["supported"] = json::array(models.begin(), models.end());
-    response.body = json::serialize(body);
-    return response;
+    auto body = http::openai_error_body(400, error.message, error.param, "model_not_found");
+    body["error"].as_object()["supported"] = json::array(models.begin(), models.end());
+    return http::json_response(400, body);
 }
 
 json::object model_object(const std::string& id, std::int64_t created) {
@@ -53,31 +45,37 @@ json::object model_object(const std::string& id, std::int64_t created) {
 std::string failure_message(const agent::AgentOutcome& outcome) {
     if (outcome.status == agent::RunStatus::timeout) return "agent timed out";
     if (outcome.status == agent::RunStatus::cancelled) return "agent run cancelled";
+    if (outcome.status == agent::RunStatus::interrupted) return "agent run interrupted";
     return "execution failed: " + to_valid_utf8(outcome.reason);
 }
 
-void record(const OpenAiContext& ctx, const agent::AgentOutcome& outcome, std::string_view model) {
-    auto status = outcome.status == agent::RunStatus::cancelled && ctx.runs.stopping()
-                      ? std::string_view("interrupted")
-                      : agent::to_string(outcome.status);
-    ctx.metrics.record_run(agent::run_report(outcome, "completion", status, model));
+agent::AgentRequest agent_request(const OpenAiSettings& settings, const ChatRequest& chat,
+                                  agent::OutputFormat format) {
+    return {
+        .prompt = chat_prompt(chat.messages),
+        .cli = {.agent = settings.agent,
+                .model = chat.model,
+                .max_budget_usd = settings.budget_usd,
+                .format = format},
+        .timeout = settings.timeout,
+        .on_stdout = {},
+    };
 }
 
 // Runs the agent; if the client leaves first, cancels it. Returns when the run has ended.
-asio::awaitable<agent::AgentOutcome> run_for_client(const agent::AgentSettings& settings,
-                                                    agent::AgentRequest request,
-                                                    agent::Cancellation& cancel,
+asio::awaitable<agent::AgentOutcome> run_for_client(RunService::Handle& handle,
+                                                    agent::AgentRequest request, std::string model,
                                                     http::ClientConnection* client) {
     agent::Cancellation done(co_await asio::this_coro::executor);
     auto run = [&]() -> asio::awaitable<agent::AgentOutcome> {
-        auto outcome = co_await agent::run_agent(settings, std::move(request), cancel);
+        auto outcome = co_await handle.run(std::move(request), "completion", std::move(model));
         done.request();
         co_return outcome;
     };
     auto watch = [&]() -> asio::awaitable<void> {
         if (client == nullptr) co_return co_await done.wait();
         auto first = co_await (client->wait_gone() || done.wait());
-        if (first.index() == 0) cancel.request();
+        if (first.index() == 0) handle.cancel();
     };
     co_return co_await (run() && watch());
 }
@@ -87,16 +85,14 @@ struct StreamState {
     std::string pending;  // SSE bytes not yet written
     bool run_done = false;
     bool client_gone = false;
-    asio::steady_timer wake;
-    explicit StreamState(const asio::any_io_executor& executor)
-        : wake(executor, asio::steady_timer::time_point::max()) {}
-    void notify() { wake.cancel(); }
+    Event changed;
+    explicit StreamState(const asio::any_io_executor& executor) : changed(executor) {}
 };
 
 // Writes pending events as they come, a keep-alive comment while there are none, until the
 // run is done and everything is written or the client is gone.
 asio::awaitable<void> pump(StreamState& state, http::BodyWriter& out,
-                           std::chrono::milliseconds keep_alive, agent::Cancellation& cancel) {
+                           std::chrono::milliseconds keep_alive, RunService::Handle& handle) {
     for (;;) {
         if (!state.pending.empty()) {
             auto bytes = std::move(state.pending);
@@ -105,51 +101,38 @@ asio::awaitable<void> pump(StreamState& state, http::BodyWriter& out,
             continue;
         }
         if (state.run_done) co_return;
-        asio::steady_timer tick(co_await asio::this_coro::executor, keep_alive);
-        state.wake.expires_at(asio::steady_timer::time_point::max());
-        auto woke = co_await (state.wake.async_wait(kNothrow) || tick.async_wait(kNothrow));
+        Timer tick(co_await asio::this_coro::executor, keep_alive);
+        auto woke = co_await (state.changed.wait() || tick.async_wait());
         if (woke.index() == 1 && !co_await out.write(ChatChunkEncoder::keep_alive())) break;
     }
     state.client_gone = true;
-    cancel.request();
+    handle.cancel();
 }
 
-asio::awaitable<void> stream_completion(const OpenAiContext& ctx, ChatRequest chat,
-                                        http::BodyWriter& out, http::ClientConnection* client) {
-    auto executor = co_await asio::this_coro::executor;
-    auto cancel = std::make_shared<agent::Cancellation>(executor);
-    agent::InFlightRuns::Entry in_flight(ctx.runs, cancel);
-    StreamState state(executor);
+asio::awaitable<void> stream_completion(const OpenAiSettings& settings, RunService::Handle& handle,
+                                        ChatRequest chat, http::BodyWriter& out,
+                                        http::ClientConnection* client) {
+    StreamState state(co_await asio::this_coro::executor);
     ChatChunkEncoder encoder("chatcmpl-" + random_hex(24), chat.model, unix_seconds());
     agent::LineSplitter lines;
 
     state.pending = encoder.role_event();
-    agent::AgentRequest request{
-        .prompt = chat_prompt(chat.messages),
-        .cli = {.agent = ctx.settings.agent,
-                .model = chat.model,
-                .max_budget_usd = ctx.settings.budget_usd,
-                .format = agent::OutputFormat::stream_json},
-        .timeout = ctx.settings.timeout,
-        .on_stdout =
-            [&](std::string_view piece) {
-                lines.feed(piece, [&](std::string_view line) {
-                    auto events = encoder.on_line(line);
-                    if (events.empty()) return;
-                    state.pending += events;
-                    state.notify();
-                });
-            },
+    auto request = agent_request(settings, chat, agent::OutputFormat::stream_json);
+    request.on_stdout = [&](std::string_view piece) {
+        lines.feed(piece, [&](std::string_view line) {
+            auto events = encoder.on_line(line);
+            if (events.empty()) return;
+            state.pending += events;
+            state.changed.notify();
+        });
     };
     auto run = [&]() -> asio::awaitable<agent::AgentOutcome> {
-        auto outcome =
-            co_await run_for_client(ctx.agent_settings, std::move(request), *cancel, client);
+        auto outcome = co_await run_for_client(handle, std::move(request), chat.model, client);
         state.run_done = true;
-        state.notify();
+        state.changed.notify();
         co_return outcome;
     };
-    auto outcome = co_await (run() && pump(state, out, ctx.settings.keep_alive, *cancel));
-    record(ctx, outcome, chat.model);
+    auto outcome = co_await (run() && pump(state, out, settings.keep_alive, handle));
     if (state.client_gone) co_return;
 
     if (outcome.status == agent::RunStatus::completed) {
@@ -163,37 +146,31 @@ asio::awaitable<void> stream_completion(const OpenAiContext& ctx, ChatRequest ch
     }
 }
 
-asio::awaitable<http::Response> complete(const OpenAiContext& ctx, ChatRequest chat,
-                                         http::ClientConnection* client) {
-    auto cancel = std::make_shared<agent::Cancellation>(co_await asio::this_coro::executor);
-    agent::InFlightRuns::Entry in_flight(ctx.runs, cancel);
-    agent::AgentRequest request{
-        .prompt = chat_prompt(chat.messages),
-        .cli = {.agent = ctx.settings.agent,
-                .model = chat.model,
-                .max_budget_usd = ctx.settings.budget_usd},
-        .timeout = ctx.settings.timeout,
-        .on_stdout = {},
-    };
-    auto outcome = co_await run_for_client(ctx.agent_settings, std::move(request), *cancel, client);
-    record(ctx, outcome, chat.model);
+http::Response completion_response(const ChatRequest& chat, const agent::AgentOutcome& outcome) {
     if (outcome.status != agent::RunStatus::completed) {
-        co_return http::error_response(ErrorDialect::openai, 503, failure_message(outcome));
+        return http::error_response(ErrorDialect::openai, 503, failure_message(outcome));
     }
     auto text = to_valid_utf8(agent::answer_text(outcome.cli, outcome.process.out.text));
-    auto body = json::object{
-        {"id", "chatcmpl-" + random_hex(24)},
-        {"object", "chat.completion"},
-        {"created", unix_seconds()},
-        {"model", chat.model},
-        {"choices", json::array{json::object{
-                        {"index", 0},
-                        {"message", json::object{{"role", "assistant"}, {"content", text}}},
-                        {"finish_reason", finish_reason_for(outcome.cli.stop_reason)},
-                    }}},
-        {"usage", json::parse(usage_json_text(outcome.cli.tokens))},
-    };
-    co_return http::json_response(200, body);
+    return http::json_response(
+        200,
+        json::object{
+            {"id", "chatcmpl-" + random_hex(24)},
+            {"object", "chat.completion"},
+            {"created", unix_seconds()},
+            {"model", chat.model},
+            {"choices", json::array{json::object{
+                            {"index", 0},
+                            {"message", json::object{{"role", "assistant"}, {"content", text}}},
+                            {"finish_reason", finish_reason_for(outcome.cli.stop_reason)},
+                        }}},
+            {"usage", usage_json(outcome.cli.tokens)},
+        });
+}
+
+http::Response busy() {
+    auto response = http::error_response(ErrorDialect::openai, 503, "agent is busy");
+    response.headers.emplace_back("Retry-After", "5");
+    return response;
 }
 
 }  // namespace
@@ -203,36 +180,36 @@ void add_openai_routes(http::Router& router, OpenAiContext context) {
     const std::int64_t started = unix_seconds();
 
     auto completions = [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
+        const auto& settings = ctx->settings;
         auto body = parse_json_object(request, ErrorDialect::openai);
         if (auto* error = std::get_if<http::Response>(&body)) co_return std::move(*error);
         auto parsed = parse_chat_request(std::get<json::object>(body),
-                                         {ctx->settings.models, ctx->settings.default_model});
+                                         {settings.models, settings.default_model});
         if (auto* error = std::get_if<ChatRequestError>(&parsed)) {
-            if (error->param == "model" && error->message == "unsupported model") {
-                const auto* model = std::get<json::object>(body).if_contains("model");
-                co_return unsupported_model(std::string(model->as_string()), ctx->settings.models);
-            }
+            if (error->kind == ChatRequestError::Kind::unsupported_model)
+                co_return unsupported_model(*error, settings.models);
             co_return http::error_response(ErrorDialect::openai, 400, error->message, error->param);
         }
-        auto permit = ctx->slot.try_acquire();
-        if (!permit) {
-            auto busy = http::error_response(ErrorDialect::openai, 503, "agent is busy");
-            busy.headers.emplace_back("Retry-After", "5");
-            co_return busy;
-        }
+        auto handle = ctx->runs.try_start();
+        if (!handle) co_return busy();
         auto chat = std::get<ChatRequest>(std::move(parsed));
-        if (!chat.stream) co_return co_await complete(*ctx, std::move(chat), request.client);
+        if (!chat.stream) {
+            auto outcome = co_await run_for_client(
+                *handle, agent_request(settings, chat, agent::OutputFormat::json), chat.model,
+                request.client);
+            co_return completion_response(chat, outcome);
+        }
 
-        // The body is produced after this returns: the permit and request travel with it.
+        // The body is produced after this returns: the handle and request travel with it.
         http::Response response;
         response.content_type = "text/event-stream";
         response.headers.emplace_back("X-Accel-Buffering", "no");  // for nginx in front
-        auto held = std::make_shared<agent::ExecutionSlot::Permit>(std::move(*permit));
+        auto held = std::make_shared<RunService::Handle>(std::move(*handle));
         auto shared_chat = std::make_shared<ChatRequest>(std::move(chat));
         auto* client = request.client;
         response.stream = [ctx, held, shared_chat,
                            client](http::BodyWriter& out) -> asio::awaitable<void> {
-            co_await stream_completion(*ctx, std::move(*shared_chat), out, client);
+            co_await stream_completion(ctx->settings, *held, std::move(*shared_chat), out, client);
         };
         co_return response;
     };

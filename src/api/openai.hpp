@@ -3,11 +3,8 @@
 // are OpenAI error objects. A client that goes away cancels its run.
 #pragma once
 
-#include "agent/agent_run.hpp"
-#include "agent/execution_slot.hpp"
-#include "agent/in_flight.hpp"
 #include "http/router.hpp"
-#include "service_metrics.hpp"
+#include "runs/run_service.hpp"
 
 #include <chrono>
 #include <string>
@@ -25,10 +22,7 @@ struct OpenAiSettings {
 };
 
 struct OpenAiContext {
-    agent::ExecutionSlot& slot;
-    agent::InFlightRuns& runs;
-    Metrics& metrics;
-    const agent::AgentSettings& agent_settings;
+    runs::RunService& runs;
     OpenAiSettings settings;
 };
 

@@ -1,7 +1,8 @@
 // Error bodies in one place so every path (router, auth, limits, handlers) answers alike.
 #include "http/response.hpp"
 
-#include "utf8.hpp"
+#include "util/json_text.hpp"
+#include "util/utf8.hpp"
 
 #include <boost/json.hpp>
 
@@ -33,7 +34,7 @@ Response json_response(unsigned status, const json::value& body) {
     Response response;
     response.status = status;
     // Strings may echo request bytes (a decoded path segment): never emit invalid UTF-8.
-    response.body = ensure_valid_utf8(json::serialize(body));
+    response.body = ensure_valid_utf8(json_text(body));
     return response;
 }
 
@@ -42,12 +43,17 @@ Response error_response(ErrorDialect dialect, unsigned status, std::string_view 
     if (dialect == ErrorDialect::detail) {
         return json_response(status, json::object{{"detail", message}});
     }
-    return json_response(status, json::object{{"error", json::object{
-                                                            {"message", message},
-                                                            {"type", openai_error_type(status)},
-                                                            {"param", null_if_empty(param)},
-                                                            {"code", null_if_empty(code)},
-                                                        }}});
+    return json_response(status, openai_error_body(status, message, param, code));
+}
+
+json::object openai_error_body(unsigned status, std::string_view message, std::string_view param,
+                               std::string_view code) {
+    return {{"error", json::object{
+                          {"message", message},
+                          {"type", openai_error_type(status)},
+                          {"param", null_if_empty(param)},
+                          {"code", null_if_empty(code)},
+                      }}};
 }
 
 Response unauthorized(ErrorDialect dialect, std::string_view message) {

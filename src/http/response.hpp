@@ -22,6 +22,10 @@ Response json_response(unsigned status, const boost::json::value& body);
 Response error_response(ErrorDialect dialect, unsigned status, std::string_view message,
                         std::string_view param = {}, std::string_view code = {});
 
+// The OpenAI error body alone, for answers that add to it.
+boost::json::object openai_error_body(unsigned status, std::string_view message,
+                                      std::string_view param = {}, std::string_view code = {});
+
 // The reference app's 401 with WWW-Authenticate.
 Response unauthorized(ErrorDialect dialect, std::string_view message);
 

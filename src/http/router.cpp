@@ -46,22 +46,28 @@ bool matches(const std::vector<std::string>& pattern, const std::vector<std::str
 }  // namespace
 
 void Router::add(std::string method, std::string pattern, Access access, Handler handler) {
+    // A HEAD route beside the GET one would answer HEAD differently from GET.
+    if (method == "HEAD") {
+        throw std::invalid_argument("HEAD is answered by the GET route: " + pattern);
+    }
     entries_.push_back({split_pattern(pattern)});
     routes_.push_back({std::move(method), std::move(pattern), access, std::move(handler)});
 }
 
 RouteMatch Router::match(std::string_view method, const std::vector<std::string>& segments) const {
     RouteMatch result;
+    const std::string_view wanted = method == "HEAD" ? "GET" : method;
     std::vector<std::string_view> allowed;
     for (std::size_t i = 0; i < routes_.size(); ++i) {
         if (!matches(entries_[i].segments, segments, nullptr)) continue;
-        if (routes_[i].method == method) {
+        if (routes_[i].method == wanted) {
             result.kind = RouteMatch::Kind::found;
             result.route = &routes_[i];
             matches(entries_[i].segments, segments, &result.params);
             return result;
         }
         allowed.push_back(routes_[i].method);
+        if (routes_[i].method == "GET") allowed.emplace_back("HEAD");
     }
     if (allowed.empty()) return result;
     std::sort(allowed.begin(), allowed.end());

@@ -1,6 +1,8 @@
 // The route table: method + path pattern ("/jobs/{id}") → handler, with the access rule
 // the server enforces before it reads the body. Telling 404 from 405 needs the whole table,
-// so matching lives here rather than in each handler.
+// so matching lives here rather than in each handler. HEAD is implicit on every GET route
+// (RFC 9110 9.3.2): the GET handler answers it and the server leaves the body out, so the
+// table (and docs/openapi.json, which mirrors it) lists GET alone.
 #pragma once
 
 #include "http/message.hpp"
@@ -25,11 +27,12 @@ struct RouteMatch {
     Kind kind = Kind::not_found;
     const Route* route = nullptr;  // when found
     Fields params;                 // when found
-    std::string allow;             // when method_not_allowed: "GET, POST"
+    std::string allow;             // when method_not_allowed: "GET, HEAD, POST"
 };
 
 class Router {
 public:
+    // Throws std::invalid_argument for a pattern not starting with '/' and for HEAD.
     void add(std::string method, std::string pattern, Access access, Handler handler);
     [[nodiscard]] RouteMatch match(std::string_view method,
                                    const std::vector<std::string>& segments) const;

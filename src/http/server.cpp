@@ -1,28 +1,26 @@
 // Listener and sessions on Beast. The order inside a session is the point of this file:
-// read headers (bounded, timed) → route → authenticate → check the declared length →
-// read the body (bounded, timed) → run the handler → write → keep-alive or close.
-// Anything the client sends wrong ends in a JSON 4xx or a close, never an exception
-// escaping the session.
+// read headers (bounded, timed) → admit (http::admit: framing, target, route, token, declared
+// length) → read the body (bounded, timed) → run the handler → write (headers alone for
+// HEAD) → keep-alive or close. Anything the client sends wrong ends in a JSON 4xx or a
+// close, never an exception escaping the session.
 #include "http/server.hpp"
 
-#include "http/auth.hpp"
+#include "http/admit.hpp"
 #include "http/response.hpp"
-#include "log.hpp"
-#include "random_id.hpp"
+#include "telemetry/log.hpp"
+#include "util/async.hpp"
+#include "util/random_id.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <unordered_set>
 
@@ -34,8 +32,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto kNothrow = asio::as_tuple(asio::use_awaitable);
 using Clock = std::chrono::steady_clock;
+using Parser = bhttp::request_parser<bhttp::string_body>;
 
 // What the session knows about a connection, so stop() can close idle ones.
 struct SessionState {
@@ -43,29 +41,14 @@ struct SessionState {
     bool idle = true;  // waiting for (the rest of) a request's headers
 };
 
-bool valid_request_id(std::string_view id) {
-    if (id.empty() || id.size() > 128) return false;
-    for (char c : id) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_' || c == '.';
-        if (!ok) return false;
-    }
-    return true;
+// A response to HEAD carries GET's headers and no body (RFC 9110 9.3.2).
+bool headers_only(const Request& request) {
+    return request.method == "HEAD";
 }
 
-// Copies what handlers need out of Beast's header; false if the target is not a valid
-// origin-form URL.
-bool to_request(const bhttp::request_parser<bhttp::string_body>::value_type& msg, Request& out) {
-    out.method = msg.method_string();
-    out.target = msg.target();
-    auto url = boost::urls::parse_origin_form(msg.target());
-    if (!url) return false;
-    for (auto segment : url->segments()) out.segments.emplace_back(segment);
-    for (auto param : url->params()) out.query.emplace_back(param.key, param.value);
-    for (const auto& field : msg) out.headers.emplace_back(field.name_string(), field.value());
-    auto id = out.header("X-Request-Id");
-    out.request_id = id && valid_request_id(*id) ? std::string(*id) : random_hex(16);
-    return true;
+// Milliseconds to at most 3 decimals: the log line needs no nanoseconds of noise.
+double rounded_ms(std::chrono::duration<double> elapsed) {
+    return std::round(elapsed.count() * 1e6) / 1e3;
 }
 
 // The connection as a handler sees it: a watch for the client leaving, and a chunked
@@ -84,12 +67,12 @@ public:
         // client that floods them is still present, so stop reading and just wait.
         while (buffer_.size() < buffer_limit_) {
             auto [ec, n] =
-                co_await stream_.socket().async_read_some(buffer_.prepare(4096), kNothrow);
+                co_await stream_.socket().async_read_some(buffer_.prepare(4096), kUseNothrow);
             if (ec) co_return;  // EOF, reset, or cancelled
             buffer_.commit(n);
         }
-        asio::steady_timer forever(stream_.get_executor(), asio::steady_timer::time_point::max());
-        co_await forever.async_wait(kNothrow);
+        Event never(stream_.get_executor());
+        co_await never.wait();
     }
 
     asio::awaitable<bool> write(std::string_view data) override {
@@ -97,7 +80,7 @@ public:
         if (data.empty()) co_return true;  // an empty chunk would end the body
         stream_.expires_after(write_timeout_);
         auto [ec, n] =
-            co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data)), kNothrow);
+            co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data)), kUseNothrow);
         failed_ = static_cast<bool>(ec);
         co_return !failed_;
     }
@@ -106,7 +89,7 @@ public:
     asio::awaitable<bool> finish() {
         if (failed_) co_return false;
         stream_.expires_after(write_timeout_);
-        auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(), kNothrow);
+        auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(), kUseNothrow);
         co_return !ec;
     }
 
@@ -132,13 +115,13 @@ struct Server::Impl {
         : io(io_), router(router_), options(std::move(options_)), acceptor(io_) {}
 
     asio::awaitable<void> accept_loop();
-    void admit(tcp::socket socket);
+    void spawn_session(tcp::socket socket);
     asio::awaitable<void> session(tcp::socket socket);
-    // Handles one request whose headers are parsed. Reads the body when the request is
-    // allowed in. Sets `close` when the connection cannot be reused.
+    // Reads the body of an admitted request, if it has one, and runs its handler. Sets
+    // `close` when the connection cannot be reused.
     asio::awaitable<Response> serve(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                    bhttp::request_parser<bhttp::string_body>& parser,
-                                    Request& request, bool& close);
+                                    Parser& parser, const Admitted& admitted, Request& request,
+                                    bool& close);
     asio::awaitable<bool> write(beast::tcp_stream& stream, const Request& request,
                                 Response response, bool keep_alive, unsigned version);
     asio::awaitable<bool> write_streamed(beast::tcp_stream& stream, SessionConnection& connection,
@@ -187,28 +170,28 @@ void Server::stop() {
 
 asio::awaitable<void> Server::Impl::accept_loop() {
     for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(kNothrow);
+        auto [ec, socket] = co_await acceptor.async_accept(kUseNothrow);
         if (ec) {
             if (stopping || ec == asio::error::operation_aborted) co_return;
             // EMFILE and friends: log, back off briefly, keep serving.
             log::warn("accept failed", {{"error", ec.message()}});
-            asio::steady_timer pause(io, std::chrono::milliseconds(50));
-            co_await pause.async_wait(kNothrow);
+            Timer pause(io, std::chrono::milliseconds(50));
+            co_await pause.async_wait();
             continue;
         }
-        admit(std::move(socket));
+        spawn_session(std::move(socket));
         // Take what else is waiting now: one accept per turn of the event loop left new
         // connections queued behind every busy session (0.5 s at 256 connections).
         for (int burst = 0; burst < 64; ++burst) {
             tcp::socket next(io);
             acceptor.accept(next, ec);  // the acceptor is non-blocking
             if (ec) break;
-            admit(std::move(next));
+            spawn_session(std::move(next));
         }
     }
 }
 
-void Server::Impl::admit(tcp::socket socket) {
+void Server::Impl::spawn_session(tcp::socket socket) {
     boost::system::error_code ignored;
     if (sessions.size() >= options.max_connections) {
         log::warn("connection refused: too many connections", {{"limit", options.max_connections}});
@@ -236,19 +219,19 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         ~Unregister() { set.erase(state); }
     } unregister{sessions, &state};
 
-    const auto read_timeout = std::chrono::seconds(options.read_timeout_seconds);
+    const auto read_timeout = options.read_timeout;
     // Bounded: chunk-extension and trailer lines are not covered by the header or body
     // limits, so without a cap an endless one would grow this buffer without end.
     beast::flat_buffer buffer(options.max_header_bytes + 64U * 1024U);
     bool keep_alive = true;
     while (keep_alive && !stopping) {
-        bhttp::request_parser<bhttp::string_body> parser;
+        Parser parser;
         parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
-        parser.body_limit(boost::none);  // checked after authentication, see serve()
+        parser.body_limit(boost::none);  // after admission, see serve()
 
         state.idle = true;
         stream.expires_after(read_timeout);
-        auto [ec, bytes] = co_await bhttp::async_read_header(stream, buffer, parser, kNothrow);
+        auto [ec, bytes] = co_await bhttp::async_read_header(stream, buffer, parser, kUseNothrow);
         state.idle = false;
         auto started = Clock::now();
         if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
@@ -257,13 +240,12 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         }
         if (ec == beast::error::timeout) {
             log::info("connection closed: read timeout",
-                      {{"timeout_s", options.read_timeout_seconds}});
+                      {{"timeout_s", options.read_timeout.count()}});
             break;
         }
 
         Request request;
         SessionConnection connection(stream, buffer, read_timeout, options.max_header_bytes);
-        request.client = &connection;
         Response response;
         bool close = false;
         unsigned version = 11;
@@ -276,14 +258,26 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
                                             "Malformed HTTP request: " + ec.message());
         } else {
             version = parser.get().version();
-            try {
-                response = co_await serve(stream, buffer, parser, request, close);
-            } catch (const std::exception& ex) {
-                // The one boundary for the unexpected: log it, answer a generic 500.
-                log::error("handler failed",
-                           {{"request_id", request.request_id}, {"error", ex.what()}});
-                response =
-                    error_response(dialect_for(request.segments), 500, "Internal server error");
+            auto admission =
+                admit(request_head(parser), router, {.max_body_bytes = options.max_body_bytes},
+                      options.bearer_token);
+            request = std::move(admission.request);
+            request.client = &connection;
+            if (auto* refusal = std::get_if<Refusal>(&admission.outcome)) {
+                response = std::move(refusal->response);
+                close = refusal->close;
+            } else {
+                try {
+                    response =
+                        co_await serve(stream, buffer, parser,
+                                       std::get<Admitted>(admission.outcome), request, close);
+                } catch (const std::exception& ex) {
+                    // The one boundary for the unexpected: log it, answer a generic 500.
+                    log::error("handler failed",
+                               {{"request_id", request.request_id}, {"error", ex.what()}});
+                    response =
+                        error_response(dialect_for(request.segments), 500, "Internal server error");
+                }
             }
             keep_alive = parser.keep_alive();
         }
@@ -301,7 +295,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
                                    {"target", request.target},
                                    {"route", request.route},
                                    {"status", status},
-                                   {"duration_ms", elapsed.count() * 1000.0}};
+                                   {"duration_ms", rounded_ms(elapsed)}};
         if (!job_id.empty()) fields["job_id"] = job_id;
         log::info("request", std::move(fields));
         if (options.on_request) options.on_request(request.route, request.method, status, elapsed);
@@ -312,50 +306,17 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
 }
 
 asio::awaitable<Response> Server::Impl::serve(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                              bhttp::request_parser<bhttp::string_body>& parser,
+                                              Parser& parser, const Admitted& admitted,
                                               Request& request, bool& close) {
-    // A request that is refused before its body is read leaves the body on the wire.
-    close = !parser.is_done();
-    // A Transfer-Encoding that does not end in chunked leaves the body length unknowable
-    // (RFC 9112 6.3): reading it any other way is how requests are smuggled.
-    if (parser.get().count(bhttp::field::transfer_encoding) != 0 && !parser.chunked()) {
+    if (admitted.read_body) {
+        // Until the body is read whole, what follows on the wire is not the next request.
         close = true;
-        request.request_id = random_hex(16);
-        co_return error_response(ErrorDialect::detail, 400, "Unsupported Transfer-Encoding");
-    }
-    if (!to_request(parser.get(), request)) {
-        request.request_id = random_hex(16);
-        co_return error_response(ErrorDialect::detail, 400, "Malformed request target");
-    }
-    auto dialect = dialect_for(request.segments);
-    auto match = router.match(request.method, request.segments);
-    if (match.route != nullptr) request.route = match.route->pattern;
-    if (match.kind == RouteMatch::Kind::not_found) {
-        co_return error_response(dialect, 404, "Not Found");
-    }
-    if (match.kind == RouteMatch::Kind::method_not_allowed) {
-        auto response = error_response(dialect, 405, "Method Not Allowed");
-        response.headers.emplace_back("Allow", match.allow);
-        co_return response;
-    }
-    if (match.route->access == Access::bearer) {
-        auto outcome = check_bearer(request.header("Authorization"), options.bearer_token);
-        if (outcome != AuthOutcome::ok)
-            co_return unauthorized(dialect, auth_failure_message(outcome));
-    }
-    if (auto length = parser.content_length(); length && *length > options.max_body_bytes) {
-        co_return error_response(
-            dialect, 413,
-            "Request body too large (limit " + std::to_string(options.max_body_bytes) + " bytes)");
-    }
-    if (!parser.is_done()) {
         parser.body_limit(options.max_body_bytes);
-        stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
-        auto [ec, bytes] = co_await bhttp::async_read(stream, buffer, parser, kNothrow);
+        stream.expires_after(options.read_timeout);
+        auto [ec, bytes] = co_await bhttp::async_read(stream, buffer, parser, kUseNothrow);
+        auto dialect = dialect_for(request.segments);
         if (ec == bhttp::error::body_limit) {
-            co_return error_response(dialect, 413,
-                                     "Request body too large (limit " +
-                                         std::to_string(options.max_body_bytes) + " bytes)");
+            co_return body_too_large(dialect, options.max_body_bytes);
         }
         if (ec) {
             // A timeout has already closed the socket (tcp_stream does), so this answer is
@@ -365,8 +326,7 @@ asio::awaitable<Response> Server::Impl::serve(beast::tcp_stream& stream, beast::
         close = false;
     }
     request.body = std::move(parser.get().body());
-    request.params = std::move(match.params);
-    co_return co_await match.route->handler(request);
+    co_return co_await admitted.route->handler(request);
 }
 
 asio::awaitable<bool> Server::Impl::write_streamed(beast::tcp_stream& stream,
@@ -382,9 +342,10 @@ asio::awaitable<bool> Server::Impl::write_streamed(beast::tcp_stream& stream,
     message.keep_alive(keep_alive);
     message.chunked(true);
     bhttp::response_serializer<bhttp::empty_body> serializer{message};
-    stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
-    auto [ec, bytes] = co_await bhttp::async_write_header(stream, serializer, kNothrow);
+    stream.expires_after(options.read_timeout);
+    auto [ec, bytes] = co_await bhttp::async_write_header(stream, serializer, kUseNothrow);
     if (ec) co_return false;
+    if (headers_only(request)) co_return true;  // the stream never starts
     try {
         co_await response.stream(connection);
     } catch (const std::exception& ex) {
@@ -404,9 +365,12 @@ asio::awaitable<bool> Server::Impl::write(beast::tcp_stream& stream, const Reque
     for (auto& [name, value] : response.headers) message.set(name, value);
     message.body() = std::move(response.body);
     message.keep_alive(keep_alive);
-    message.prepare_payload();
-    stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
-    auto [ec, bytes] = co_await bhttp::async_write(stream, message, kNothrow);
+    message.prepare_payload();  // Content-Length as GET would send it, for HEAD too
+    bhttp::response_serializer<bhttp::string_body> serializer{message};
+    stream.expires_after(options.read_timeout);
+    auto [ec, bytes] = headers_only(request)
+                           ? co_await bhttp::async_write_header(stream, serializer, kUseNothrow)
+                           : co_await bhttp::async_write(stream, serializer, kUseNothrow);
     co_return !ec;
 }
 

@@ -25,7 +25,7 @@ struct ServerOptions {
     std::string bearer_token;
     std::size_t max_body_bytes = 4U * 1024U * 1024U;
     std::size_t max_header_bytes = 16U * 1024U;
-    unsigned read_timeout_seconds = 30;
+    std::chrono::seconds read_timeout{30};
     unsigned max_connections = 512;
     // Called once per answered request (metrics).
     std::function<void(std::string_view route, std::string_view method, unsigned status,

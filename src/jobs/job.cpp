@@ -1,9 +1,12 @@
 #include "jobs/job.hpp"
 
-#include "random_id.hpp"
-#include "wall_clock.hpp"
+#include "util/random_id.hpp"
+#include "util/wall_clock.hpp"
 
+#include <boost/describe/enum_to_string.hpp>
+#include <boost/describe/enumerators.hpp>
 #include <boost/json.hpp>
+#include <boost/mp11/algorithm.hpp>
 
 #include <stdexcept>
 
@@ -20,26 +23,16 @@ json::value optional_value(const std::optional<T>& value) {
 }  // namespace
 
 std::string_view to_string(JobStatus status) {
-    switch (status) {
-        case JobStatus::queued: return "queued";
-        case JobStatus::running: return "running";
-        case JobStatus::completed: return "completed";
-        case JobStatus::failed: return "failed";
-        case JobStatus::timeout: return "timeout";
-        case JobStatus::cancelled: return "cancelled";
-        case JobStatus::error: return "error";
-        case JobStatus::interrupted: return "interrupted";
-    }
-    return "error";
+    return boost::describe::enum_to_string(status, "error");
 }
 
 std::optional<JobStatus> parse_status(std::string_view text) {
-    for (auto s :
-         {JobStatus::queued, JobStatus::running, JobStatus::completed, JobStatus::failed,
-          JobStatus::timeout, JobStatus::cancelled, JobStatus::error, JobStatus::interrupted}) {
-        if (to_string(s) == text) return s;
-    }
-    return std::nullopt;
+    // Boost 1.81's enum_from_string takes only a NUL-terminated name.
+    std::optional<JobStatus> found;
+    boost::mp11::mp_for_each<boost::describe::describe_enumerators<JobStatus>>([&](auto d) {
+        if (text == d.name) found = d.value;
+    });
+    return found;
 }
 
 json::value to_json(const Job& job) {

@@ -2,6 +2,7 @@
 // what the CLI's result gives and how the run ended.
 #pragma once
 
+#include <boost/describe/enum.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstdint>
@@ -13,6 +14,8 @@
 namespace cas::jobs {
 
 enum class JobStatus { queued, running, completed, failed, timeout, cancelled, error, interrupted };
+BOOST_DESCRIBE_ENUM(JobStatus, queued, running, completed, failed, timeout, cancelled, error,
+                    interrupted)
 
 std::string_view to_string(JobStatus status);
 std::optional<JobStatus> parse_status(std::string_view text);

@@ -1,18 +1,17 @@
-// Owns the jobs that are not finished: starts each as a coroutine holding the execution
-// slot, queues them (opt-in, FIFO) when the slot is taken, cancels them, keeps their live
-// event logs, recovers them after a restart, and prunes old records. It is the one place a
-// job's status changes, and every change is saved before it is reported.
+// Owns the jobs that are not finished: starts each through the run service, queues them
+// (opt-in, FIFO) when the slot is taken, cancels them, keeps their live event logs,
+// recovers them after a restart, and prunes old records. Status changes are the pure
+// functions of job_state.hpp; this is where they are saved (before they are reported).
 #pragma once
 
-#include "agent/agent_run.hpp"
-#include "agent/execution_slot.hpp"
-#include "agent/in_flight.hpp"
+#include "agent/cancellation.hpp"
 #include "jobs/job_events.hpp"
+#include "jobs/job_state.hpp"
 #include "jobs/job_store.hpp"
-#include "service_metrics.hpp"
+#include "runs/run_service.hpp"
+#include "util/async.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <deque>
@@ -22,15 +21,6 @@
 #include <string>
 
 namespace cas::jobs {
-
-struct NewJob {
-    std::string prompt;
-    std::string agent;
-    boost::json::value metadata;
-    double max_budget_usd = 5.0;
-    std::int64_t timeout_seconds = 2700;
-    std::optional<std::string> idempotency_key;
-};
 
 struct RegistryOptions {
     std::size_t queue_depth = 0;  // 0: a job is refused while the slot is taken
@@ -42,23 +32,23 @@ struct RegistryOptions {
 };
 
 struct Submission {
-    enum class Kind { started, queued, replayed, busy, queue_full };
+    // key_reused: the idempotency key names an earlier job with other parameters.
+    enum class Kind { started, queued, replayed, key_reused, busy, queue_full };
     Kind kind;
-    std::optional<Job> job;    // for started, queued, replayed
+    std::optional<Job> job;    // for started, queued, replayed, key_reused (the earlier job)
     std::size_t position = 0;  // 1-based place in the queue, for queued
 };
 
 struct CancelResult {
-    enum class Kind { cancelled, cancelling, finished, not_found };
+    enum class Kind { cancelled, finished, not_found };
     Kind kind;
-    std::optional<Job> job;
+    std::optional<Job> job;  // cancelled: the final record; finished: the record as it was
 };
 
 class JobRegistry {
 public:
-    JobRegistry(boost::asio::any_io_executor executor, JobStore& store,
-                const agent::AgentSettings& settings, agent::InFlightRuns& runs,
-                agent::ExecutionSlot& slot, Metrics& metrics, RegistryOptions options);
+    JobRegistry(boost::asio::any_io_executor executor, JobStore& store, runs::RunService& runs,
+                RegistryOptions options);
 
     // Marks jobs left `running` by a previous process `interrupted`, queues the queued ones
     // again in their order, and starts the dispatcher and the retention sweep.
@@ -67,7 +57,10 @@ public:
     void stop();
 
     Submission submit(NewJob request);
-    CancelResult cancel(std::string_view id);
+    // A queued job ends `cancelled` at once; a running one is stopped, and the answer waits
+    // for its final record however long the kill sequence and the final save take (it may
+    // have finished otherwise meanwhile: the record says how it ended).
+    boost::asio::awaitable<CancelResult> cancel(std::string id);
     // The live event log of a queued or running job (null once it has finished).
     [[nodiscard]] std::shared_ptr<JobEvents> events(std::string_view id) const;
     [[nodiscard]] std::size_t queued() const { return queue_.size(); }
@@ -79,27 +72,24 @@ private:
     };
 
     Job new_record(NewJob request, JobStatus status);
-    void begin(Job job, agent::ExecutionSlot::Permit permit);
-    boost::asio::awaitable<void> run(Job job, agent::ExecutionSlot::Permit permit,
-                                     std::shared_ptr<agent::Cancellation> cancel,
-                                     std::shared_ptr<JobEvents> events);
+    void begin(Job job, runs::RunService::Handle handle);
+    // `progress` is the job's event log (named apart from events(): GCC 12 mistakes a
+    // coroutine's local of a member function's name for the function).
+    boost::asio::awaitable<void> run(Job job, runs::RunService::Handle handle,
+                                     std::shared_ptr<JobEvents> progress);
     boost::asio::awaitable<void> save_final(const Job& job);
     boost::asio::awaitable<void> dispatch();
     boost::asio::awaitable<void> sweep();
-    void finish(Job& job, const agent::AgentOutcome& outcome);
-    void publish_status(const Job& job, JobEvents& events);
-    void close_events(const Job& job);
+    // Ends the job's event log with its final record and forgets it.
+    void finish_events(const Job& job);
 
     boost::asio::any_io_executor executor_;
     JobStore& store_;
-    const agent::AgentSettings& settings_;
-    agent::InFlightRuns& runs_;  // a shutdown cancels them all; such jobs end `interrupted`
-    agent::ExecutionSlot& slot_;
-    Metrics& metrics_;
+    runs::RunService& runs_;
     RegistryOptions options_;
     std::deque<std::string> queue_;
     std::map<std::string, Active, std::less<>> active_;
-    boost::asio::steady_timer queue_changed_;
+    Event queue_changed_;
     agent::Cancellation stopping_;
 };
 

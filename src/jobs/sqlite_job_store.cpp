@@ -3,10 +3,10 @@
 // creation and is the listing cursor.
 #include "jobs/sqlite_job_store.hpp"
 
-#include "json_limits.hpp"
-#include "wall_clock.hpp"
+#include "util/json_limits.hpp"
+#include "util/json_text.hpp"
+#include "util/wall_clock.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -15,7 +15,6 @@
 #include <unordered_map>
 
 namespace cas::jobs {
-namespace json = boost::json;
 namespace {
 
 // Schema migrations, in order; user_version is the number applied.
@@ -173,7 +172,7 @@ SqliteJobStore::SqliteJobStore(const std::string& path) {
         // WAL: readers never block the writer. synchronous=NORMAL: a commit survives the
         // process being killed (the case that matters here); only a power loss can take
         // the last commits back.
-        exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+        exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
         Statement version(db_, "PRAGMA user_version");
         version.step();
         auto applied = version.integer(0);
@@ -211,8 +210,8 @@ SqliteJobStore::~SqliteJobStore() {
 void SqliteJobStore::save(const Job& job) {
     // Bound without a copy (a record holds up to the output cap), so declared before the
     // statement, whose end unbinds them.
-    auto summary = json::serialize(to_summary_json(job));
-    auto record = json::serialize(to_json(job));
+    auto summary = json_text(to_summary_json(job));
+    auto record = json_text(to_json(job));
     Statement stmt(*cache_, R"(
         INSERT INTO jobs (id, status, agent, finished_unix, idempotency_key, created_unix, summary, record)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)

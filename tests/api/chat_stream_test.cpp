@@ -1,5 +1,7 @@
 #include "api/chat_stream.hpp"
 
+#include "agent/line_splitter.hpp"
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 

@@ -7,16 +7,18 @@
 //    with over-long lines dropped (checked with the default limit and a small one).
 //  - ChatChunkEncoder::on_line on every line, then the finish, usage and error events as
 //    openai.cpp sends them: each is one "data: {json}\n\n" event of valid UTF-8 JSON.
-//  - The job record a failed or completed run leaves, built from these as
-//    JobRegistry::finish does (job_registry.cpp), must be stored and read back by the store.
+//  - The job record a failed or completed run leaves, built by classify_exit and
+//    apply_outcome as for every run, must be stored and read back by the store.
+#include "agent/agent_run.hpp"
 #include "agent/cli_output.hpp"
 #include "agent/line_splitter.hpp"
 #include "api/chat_stream.hpp"
 #include "fuzz_check.hpp"
 #include "jobs/job.hpp"
+#include "jobs/job_state.hpp"
 #include "jobs/sqlite_job_store.hpp"
 #include "json_util.hpp"
-#include "utf8.hpp"
+#include "util/utf8.hpp"
 
 #include <boost/json.hpp>
 
@@ -97,7 +99,7 @@ void check_chunk(const std::string& event, bool content_expected) {
                "chunk content: " + escaped(event));
 }
 
-// The CLI's token counts are int64 and summed for OpenAI's usage (usage_json_text).
+// The CLI's token counts are int64 and summed for OpenAI's usage (usage_json).
 bool tokens_overflow(const cas::agent::TokenUsage& t) {
     std::int64_t prompt = 0;
     std::int64_t total = 0;
@@ -111,34 +113,26 @@ cas::jobs::SqliteJobStore& store() {
     return *s;
 }
 
-// The record JobRegistry::finish writes for a run that exited with `exit_code` (copied from
-// job_registry.cpp: error, output, stderr and result repaired to UTF-8;
-// the rest of the CLI's result as parsed), then read back as every later request does.
-void check_job_record(const cas::agent::CliResult& cli, std::string_view out, std::string_view err,
-                      int exit_code, const std::string& reason) {
+// The record a run that exited with `exit_code` leaves, as the service builds it
+// (classify_exit, then apply_outcome), then read back as every later request does.
+void check_job_record(std::string_view out, std::string_view err, int exit_code) {
+    cas::agent::AgentOutcome outcome;
+    outcome.process.end = cas::agent::ProcessEnd::exited;
+    outcome.process.exit_code = exit_code;
+    outcome.process.out.text = out;
+    outcome.process.err.text = err;
+    cas::agent::classify_exit(outcome);
+    const auto& cli = outcome.cli;
+
     cas::jobs::Job job;
     job.id = "0123456789ab";
     job.prompt = "p";
     job.agent = "a";
     job.created_at = "2026-01-02T03:04:05.678901+00:00";
-    job.started_at = job.created_at;
-    job.finished_at = job.created_at;
-    bool ok = exit_code == 0 && !(cli.found && cli.is_error);
-    job.status = ok ? cas::jobs::JobStatus::completed : cas::jobs::JobStatus::failed;
-    if (!ok) job.error = cas::to_valid_utf8(reason);
-    job.git_sync = "skipped";
-    job.exit_code = exit_code;
-    job.output = cas::jobs::split_lines(cas::to_valid_utf8(out));
-    job.stderr_text = cas::to_valid_utf8(err);
-    if (cli.found) {
-        if (cli.result) job.result = cas::to_valid_utf8(*cli.result);
-        job.is_error = cli.is_error;
-        job.subtype = cli.subtype;
-        job.total_cost_usd = cli.total_cost_usd;
-        job.usage = cli.usage;
-        job.session_id = cli.session_id;
-        job.duration_ms = cli.duration_ms;
-    }
+    cas::jobs::mark_running(job, job.created_at);
+    cas::jobs::apply_outcome(job, outcome, job.created_at);
+    FUZZ_CHECK(cas::jobs::is_finished(job.status), "a run's record is not final");
+    FUZZ_CHECK(!job.error || cas::is_valid_utf8(*job.error), "the record's error is not UTF-8");
     store().save(job);
     std::optional<cas::jobs::Job> back;
     std::string problem;
@@ -147,13 +141,6 @@ void check_job_record(const cas::agent::CliResult& cli, std::string_view out, st
         FUZZ_CHECK(store().list({}).jobs.size() == 1, "the stored record is not listed");
     } catch (const std::exception& e) {
         problem = e.what();
-    }
-    if (!problem.empty() && !cas::is_valid_utf8(reason)) {
-        // JobRegistry stores the failure reason as it is, and it quotes stderr.
-        FUZZ_CHECK_KNOWN("job-error-utf8", false,
-                         "a failed run's record cannot be read back (" + problem +
-                             "); error: " + escaped(reason));
-        return;
     }
     bool infinite = (cli.total_cost_usd && !std::isfinite(*cli.total_cost_usd)) ||
                     cas_fuzz::json_has_infinity(cli.usage);
@@ -220,7 +207,7 @@ void check_cli_result(const cas::agent::CliResult& parsed, std::string_view out,
             // As openai.cpp reports a failed run, and as JobRegistry records it.
             data_event(cas::api::ChatChunkEncoder::error_event("execution failed: " +
                                                                cas::to_valid_utf8(reason)));
-            check_job_record(parsed, out, err, exit_code, reason);
+            check_job_record(out, err, exit_code);
         }
     }
 }
@@ -245,17 +232,17 @@ void check_stream(const cas::agent::CliResult& parsed, std::string_view out) {
     check_chunk(encoder.finish_event(finish), false);
 
     // Usage, as the streamed usage chunk and the non-streamed response carry it. Sums that
-    // overflow int64 are undefined behaviour in usage_json_text (UBSan would stop here).
+    // overflow int64 are undefined behaviour in usage_json (UBSan would stop here).
     if (tokens_overflow(parsed.tokens)) {
-        FUZZ_CHECK_KNOWN("usage-overflow", false,
-                         "token counts overflow int64 in usage_json_text (signed overflow, UB): " +
-                             escaped(out));
+        FUZZ_CHECK_KNOWN(
+            "usage-overflow", false,
+            "token counts overflow int64 in usage_json (signed overflow, UB): " + escaped(out));
         return;
     }
     check_chunk(encoder.usage_event(parsed.tokens), false);
-    boost::system::error_code ec;
-    auto usage = json::parse(cas::api::usage_json_text(parsed.tokens), ec);
-    FUZZ_CHECK(!ec && usage.is_object(), "usage_json_text is not JSON");
+    auto usage = cas::api::usage_json(parsed.tokens);
+    FUZZ_CHECK(usage.at("total_tokens").as_int64() >= usage.at("completion_tokens").as_int64(),
+               "usage total below the completion tokens");
 }
 
 }  // namespace

@@ -3,12 +3,13 @@
 //     constant_time_equals), against plain comparison;
 //  2. as a request target for boost::urls::parse_origin_form, whose decoded segments go to
 //     Router::match on the real route table, checked for consistency (found / 405 / 404);
-//  3. as raw HTTP bytes, parsed by Beast's request_parser with the server's limits and then
-//     served the way Server::Impl::serve does (route, auth, length check, body, handler) by
-//     a real cas::App that never listens. Handlers that would start an agent run (POST
-//     /execute, POST /v1/chat/completions) only get their bodies validated. Every response
-//     must have a valid status, headers without CR/LF/NUL, and JSON bodies (and SSE `data:`
-//     lines) that are valid UTF-8 JSON in the route's error dialect.
+//  3. as raw HTTP bytes, parsed by Beast's request_parser with the server's limits, admitted
+//     by the production http::admit (framing, target, Host, route, auth, declared length),
+//     and then, as the server does, its body read and its handler run by a real cas::App
+//     that never listens. Handlers that would start an agent run (POST /execute, POST
+//     /v1/chat/completions) only get their bodies validated. Every response must have a
+//     valid status, headers without CR/LF/NUL, and JSON bodies (and SSE `data:` lines) that
+//     are valid UTF-8 JSON in the route's error dialect.
 // The App's job store is seeded with finished jobs whose ids are in the corpus.
 #include "api/chat_request.hpp"
 #include "api/jobs.hpp"
@@ -16,15 +17,15 @@
 #include "app.hpp"
 #include "config.hpp"
 #include "fuzz_check.hpp"
+#include "http/admit.hpp"
 #include "http/auth.hpp"
 #include "http/message.hpp"
 #include "http/response.hpp"
 #include "http/router.hpp"
 #include "jobs/job.hpp"
 #include "jobs/sqlite_job_store.hpp"
-#include "log.hpp"
-#include "random_id.hpp"
-#include "utf8.hpp"
+#include "telemetry/log.hpp"
+#include "util/utf8.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -42,6 +43,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace {
@@ -129,30 +131,6 @@ void seed_jobs(const std::string& db_path) {
     store.save(cancelled);
 }
 
-// server.cpp's valid_request_id and to_request (anonymous there), as they are.
-bool valid_request_id(std::string_view id) {
-    if (id.empty() || id.size() > 128) return false;
-    for (char c : id) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_' || c == '.';
-        if (!ok) return false;
-    }
-    return true;
-}
-
-bool to_request(const bhttp::request_parser<bhttp::string_body>::value_type& msg, Request& out) {
-    out.method = msg.method_string();
-    out.target = msg.target();
-    auto url = boost::urls::parse_origin_form(msg.target());
-    if (!url) return false;
-    for (auto segment : url->segments()) out.segments.emplace_back(segment);
-    for (auto param : url->params()) out.query.emplace_back(param.key, param.value);
-    for (const auto& field : msg) out.headers.emplace_back(field.name_string(), field.value());
-    auto id = out.header("X-Request-Id");
-    out.request_id = id && valid_request_id(*id) ? std::string(*id) : cas::random_hex(16);
-    return true;
-}
-
 // The client as a handler sees it: already gone (so nothing waits on it), and a body
 // writer that keeps what is written.
 class FakeClient final : public cas::http::ClientConnection, public cas::http::BodyWriter {
@@ -170,7 +148,7 @@ public:
 Response run_handler(asio::awaitable<Response> handler, const Request& request) {
     std::optional<Response> out;
     std::exception_ptr error;
-    asio::co_spawn(world->io, std::move(handler), [&](std::exception_ptr e, Response r) {
+    asio::co_spawn(world->io, std::move(handler), [&](const std::exception_ptr& e, Response r) {
         error = e;
         if (!e) out = std::move(r);
     });
@@ -192,7 +170,7 @@ Response run_handler(asio::awaitable<Response> handler, const Request& request) 
 void run_stream(Response& response, FakeClient& client) {
     bool done = false;
     std::exception_ptr error;
-    asio::co_spawn(world->io, response.stream(client), [&](std::exception_ptr e) {
+    asio::co_spawn(world->io, response.stream(client), [&](const std::exception_ptr& e) {
         error = e;
         done = true;
     });
@@ -312,12 +290,17 @@ void fuzz_route(std::string_view input) {
     std::vector<std::string> segments;
     for (auto segment : url->segments()) segments.emplace_back(segment);
     const auto& router = world->app->router();
-    for (std::string_view method : {"GET", "POST", "DELETE", "PUT", "get"}) {
+    for (std::string_view method : {"GET", "HEAD", "POST", "DELETE", "PUT", "get"}) {
         auto m = router.match(method, segments);
         switch (m.kind) {
             case RouteMatch::Kind::found: {
-                FUZZ_CHECK(m.route != nullptr && m.route->method == method,
+                // HEAD is answered by the GET route.
+                std::string_view served = method == "HEAD" ? "GET" : method;
+                FUZZ_CHECK(m.route != nullptr && m.route->method == served,
                            "found the wrong method");
+                if (method == "GET")
+                    FUZZ_CHECK(router.match("HEAD", segments).route == m.route,
+                               "HEAD not answered by the GET route");
                 std::size_t params = 0;
                 for (char c : m.route->pattern) params += c == '{' ? 1U : 0U;
                 FUZZ_CHECK(m.params.size() == params, "path parameters");
@@ -359,8 +342,8 @@ void validate_run_body(const Request& request, ErrorDialect dialect, bool chat) 
     const auto& object = std::get<json::object>(body);
     if (!chat) {
         auto parsed = cas::api::parse_execute_request(
-            object, {.max_budget_usd = config.max_budget_usd,
-                     .max_timeout_seconds = config.max_job_timeout_seconds});
+            object,
+            {.max_budget_usd = config.max_budget_usd, .max_timeout = config.max_job_timeout});
         if (auto* errors = std::get_if<std::vector<cas::api::FieldError>>(&parsed)) {
             auto response = cas::api::validation_failed(*errors);
             check_response(response, dialect, nullptr);
@@ -385,7 +368,7 @@ void validate_run_body(const Request& request, ErrorDialect dialect, bool chat) 
     FUZZ_CHECK(cas::is_valid_utf8(prompt), "prompt is not UTF-8");
 }
 
-// 3. The input as an HTTP request, served as Server::Impl::session and serve() do.
+// 3. The input as an HTTP request: Server::Impl::session's steps, with http::admit itself.
 void fuzz_request(std::string_view input) {
     const auto& config = world->config;
     bhttp::request_parser<bhttp::string_body> parser;
@@ -408,54 +391,46 @@ void fuzz_request(std::string_view input) {
         }
     }
 
-    Request request;
-    FakeClient client;
-    request.client = &client;
-    if (!to_request(parser.get(), request)) {
-        auto response =
-            cas::http::error_response(ErrorDialect::detail, 400, "Malformed request target");
-        check_response(response, ErrorDialect::detail, nullptr);
-        return;
-    }
+    auto admission =
+        cas::http::admit(cas::http::request_head(parser), world->app->router(),
+                         {.max_body_bytes = config.max_body_bytes}, config.api_bearer_token);
+    auto& request = admission.request;
+    FUZZ_CHECK(!request.request_id.empty() && header_text_ok(request.request_id),
+               "request id: " + escaped(request.request_id));
+    // Refused before the target is read, the request has no segments: the default dialect.
     auto dialect = cas::http::dialect_for(request.segments);
-    auto match = world->app->router().match(request.method, request.segments);
-    if (match.kind == RouteMatch::Kind::not_found) {
-        auto response = cas::http::error_response(dialect, 404, "Not Found");
-        check_response(response, dialect, nullptr);
+    if (auto* refusal = std::get_if<cas::http::Refusal>(&admission.outcome)) {
+        check_response(refusal->response, dialect, nullptr);
+        // Body bytes left on the wire, or bytes the parser took for none under a
+        // Transfer-Encoding it does not frame, would be read as the next request.
+        if (!parser.is_done() || request.header("Transfer-Encoding"))
+            FUZZ_CHECK(refusal->close, "refused, body unread, kept open");
         return;
     }
-    if (match.kind == RouteMatch::Kind::method_not_allowed) {
-        auto response = cas::http::error_response(dialect, 405, "Method Not Allowed");
-        response.headers.emplace_back("Allow", match.allow);
-        check_response(response, dialect, nullptr);
-        return;
-    }
-    request.route = match.route->pattern;
-    if (match.route->access == cas::http::Access::bearer) {
-        auto outcome =
-            cas::http::check_bearer(request.header("Authorization"), config.api_bearer_token);
-        if (outcome != cas::http::AuthOutcome::ok) {
-            auto response =
-                cas::http::unauthorized(dialect, cas::http::auth_failure_message(outcome));
-            check_response(response, dialect, nullptr);
-            return;
-        }
-    }
-    if (auto length = parser.content_length(); length && *length > config.max_body_bytes)
-        return;  // 413
-    if (!parser.is_done()) {
+    const auto& admitted = std::get<cas::http::Admitted>(admission.outcome);
+    FUZZ_CHECK(admitted.read_body == !parser.is_done(),
+               "admit and the parser disagree on whether a body follows");
+    FUZZ_CHECK(!request.header("Transfer-Encoding") || parser.chunked(),
+               "admitted a body framed by a Transfer-Encoding other than chunked");
+    FUZZ_CHECK(request.route == admitted.route->pattern, "route pattern");
+    if (admitted.read_body) {
         parser.body_limit(config.max_body_bytes);
         while (!parser.is_done()) {
             auto n = parser.put(asio::buffer(input.data() + used, input.size() - used), ec);
             used += n;
             if (ec == bhttp::error::need_more || (!ec && n == 0)) return;  // waits for the rest
-            if (ec) return;  // 413 or 400 with a fixed message
+            if (ec == bhttp::error::body_limit) {
+                auto response = cas::http::body_too_large(dialect, config.max_body_bytes);
+                check_response(response, dialect, nullptr);
+            }
+            if (ec) return;  // else a 400 with Beast's message
         }
     }
     request.body = std::move(parser.get().body());
-    request.params = std::move(match.params);
+    FakeClient client;
+    request.client = &client;
 
-    const auto& route = *match.route;
+    const auto& route = *admitted.route;
     if (route.method == "POST" &&
         (route.pattern == "/execute" || route.pattern == "/v1/chat/completions")) {
         validate_run_body(request, dialect, route.pattern != "/execute");
@@ -472,18 +447,19 @@ void fuzz_request(std::string_view input) {
 
 }  // namespace
 
+// NOLINTNEXTLINE(readability-identifier-naming): libFuzzer's name
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
     cas::log::set_min_level(cas::log::Level::error);
     world = new World;
     std::string tmpl = (std::filesystem::temp_directory_path() / "cas-fuzz-XXXXXX").string();
     FUZZ_CHECK(mkdtemp(tmpl.data()) != nullptr, "mkdtemp");
     world->dir = tmpl;
-    std::atexit(remove_world_dir);
+    FUZZ_CHECK(std::atexit(remove_world_dir) == 0, "atexit");
     auto& config = world->config;
     config.data_dir = (world->dir / "data").string();
     config.workspace_dir = world->dir.string();
     config.claude_bin = "/bin/false";  // never run: no handler here starts an agent
-    config.git_sync = "off";
+    config.git_sync = cas::agent::GitSyncMode::off;
     config.api_bearer_token = std::string(kToken);
     std::filesystem::create_directories(config.data_dir);
     seed_jobs((std::filesystem::path(config.data_dir) / "jobs.db").string());
@@ -491,6 +467,7 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
     return 0;
 }
 
+// NOLINTNEXTLINE(readability-identifier-naming): libFuzzer's name
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view input(reinterpret_cast<const char*>(data), size);
     fuzz_auth(input);

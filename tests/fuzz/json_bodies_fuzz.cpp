@@ -3,7 +3,8 @@
 // the latter accepts. Checks what the validators promise to the code after them: accepted
 // values are in range and valid UTF-8 without NUL, an accepted job's record can be stored
 // and read back, rejections produce well-formed JSON error bodies, and the prompt is valid
-// UTF-8 that ends with the request.
+// UTF-8 that ends with the request. And the service's JSON writer on every body: what it
+// writes reads back as the same value, and is serialize's text when no double is in it.
 #include "agent/cli_command.hpp"
 #include "api/chat_request.hpp"
 #include "api/jobs.hpp"
@@ -12,13 +13,18 @@
 #include "http/response.hpp"
 #include "jobs/sqlite_job_store.hpp"
 #include "json_util.hpp"
-#include "utf8.hpp"
+#include "util/json_text.hpp"
+#include "util/utf8.hpp"
 
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,7 +38,8 @@ using cas_fuzz::escaped;
 const std::vector<std::string> kModels{"claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"};
 const std::string kDefaultModel = "claude-sonnet-4-6";
 // The service's defaults (Config): MAX_BUDGET_USD, MAX_JOB_TIMEOUT_SECONDS.
-constexpr cas::api::JobLimits kLimits{.max_budget_usd = 100.0, .max_timeout_seconds = 86400};
+constexpr cas::api::JobLimits kLimits{.max_budget_usd = 100.0,
+                                      .max_timeout = std::chrono::hours{24}};
 
 bool text_ok(std::string_view text) {
     return text.find('\0') == std::string_view::npos && cas::is_valid_utf8(text);
@@ -88,7 +95,7 @@ void check_execute(const json::object& body) {
     FUZZ_CHECK(!cas::agent::agent_name_problem(job.agent), "accepted agent: " + escaped(job.agent));
     FUZZ_CHECK(job.max_budget_usd > 0 && job.max_budget_usd <= kLimits.max_budget_usd,
                "accepted budget");
-    FUZZ_CHECK(job.timeout_seconds >= 1 && job.timeout_seconds <= kLimits.max_timeout_seconds,
+    FUZZ_CHECK(job.timeout_seconds >= 1 && job.timeout_seconds <= kLimits.max_timeout.count(),
                "accepted timeout");
     FUZZ_CHECK(job.metadata.is_null() || job.metadata.is_object(), "accepted metadata");
 
@@ -175,6 +182,64 @@ void check_chat(const json::object& body) {
     FUZZ_CHECK(prompt.ends_with(tail), "prompt does not end with the request: " + escaped(prompt));
 }
 
+bool holds_double(const json::value& v) {
+    if (v.is_double()) return true;
+    if (const auto* obj = v.if_object()) {
+        return std::any_of(obj->begin(), obj->end(),
+                           [](const auto& item) { return holds_double(item.value()); });
+    }
+    if (const auto* arr = v.if_array()) return std::any_of(arr->begin(), arr->end(), holds_double);
+    return false;
+}
+
+// `back` is `original` written by json_text and read by Boost.JSON: the same value. A double
+// is checked against a correctly rounding reader (from_chars), to the bit: Boost.JSON 1.81's
+// own reader may land 1 or 2 units in the last place off whoever wrote the text.
+void check_same(const json::value& original, const json::value& back) {
+    if (const auto* d = original.if_double()) {
+        if (!std::isfinite(*d)) {
+            FUZZ_CHECK(back.is_null(), "a non-finite double is not written as null");
+            return;
+        }
+        auto text = cas::json_text(original);
+        double read = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), read);
+        FUZZ_CHECK(ec == std::errc{} && end == text.data() + text.size() &&
+                       std::memcmp(&read, d, sizeof read) == 0 && back.is_double(),
+                   "a double does not read back: " + text);
+        return;
+    }
+    FUZZ_CHECK(original.kind() == back.kind(), "json_text changed a kind");
+    if (const auto* obj = original.if_object()) {
+        const auto& back_obj = back.get_object();
+        FUZZ_CHECK(obj->size() == back_obj.size(), "json_text changed an object's size");
+        for (auto a = obj->begin(), b = back_obj.begin(); a != obj->end(); ++a, ++b) {
+            FUZZ_CHECK(a->key() == b->key(), "json_text changed a key: " + escaped(a->key()));
+            check_same(a->value(), b->value());
+        }
+    } else if (const auto* arr = original.if_array()) {
+        const auto& back_arr = back.get_array();
+        FUZZ_CHECK(arr->size() == back_arr.size(), "json_text changed an array's size");
+        for (std::size_t i = 0; i < arr->size(); ++i) check_same((*arr)[i], back_arr[i]);
+    } else {
+        FUZZ_CHECK(original == back, "json_text changed a scalar: " + cas::json_text(original));
+    }
+}
+
+void check_json_text(const json::object& body) {
+    auto text = cas::json_text(body);
+    boost::system::error_code ec;
+    json::parse_options options;
+    options.max_depth = 10000;
+    auto back = json::parse(text, ec, {}, options);
+    FUZZ_CHECK(!ec, "json_text wrote text that does not parse: " + escaped(text));
+    check_same(body, back);
+    if (!holds_double(body)) {
+        FUZZ_CHECK(text == json::serialize(body),
+                   "json_text differs from serialize without a double: " + escaped(text));
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -187,6 +252,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     const auto& object = std::get<json::object>(body);
+    check_json_text(object);
     check_execute(object);
     check_chat(object);
     return 0;

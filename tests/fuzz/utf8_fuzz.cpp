@@ -4,7 +4,8 @@
 // alone, replace each invalid byte with one U+FFFD (the documented policy), and be
 // idempotent; and what it gives must survive a JSON round trip, as the service relies on.
 #include "fuzz_check.hpp"
-#include "utf8.hpp"
+#include "util/json_text.hpp"
+#include "util/utf8.hpp"
 
 #include <boost/json.hpp>
 
@@ -109,7 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                "to_valid_utf8 is not idempotent on: " + escaped(input));
 
     // What the service does with CLI output: repair, then put it in a JSON string.
-    auto text = boost::json::serialize(boost::json::string(repaired));
+    auto text = cas::json_quoted(repaired);
     boost::system::error_code ec;
     auto back = boost::json::parse(text, ec);
     FUZZ_CHECK(!ec && back.is_string() && back.as_string() == repaired,

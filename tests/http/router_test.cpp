@@ -55,14 +55,34 @@ TEST_CASE("router: wrong methods are 405 with every allowed method") {
     auto router = table();
     auto m = router.match("POST", {"health"});
     CHECK(m.kind == RouteMatch::Kind::method_not_allowed);
-    CHECK(m.allow == "GET");
+    CHECK(m.allow == "GET, HEAD");
     auto jobs = router.match("PUT", {"jobs", "x"});
     CHECK(jobs.kind == RouteMatch::Kind::method_not_allowed);
-    CHECK(jobs.allow == "DELETE, GET");
+    CHECK(jobs.allow == "DELETE, GET, HEAD");
     CHECK(router.match("get", {"health"}).kind == RouteMatch::Kind::method_not_allowed);
 }
 
-TEST_CASE("router: a pattern must start with a slash") {
+TEST_CASE("router: HEAD is answered by the GET route, and only there") {
+    auto router = table();
+    auto health = router.match("HEAD", {"health"});
+    REQUIRE(health.kind == RouteMatch::Kind::found);
+    CHECK(health.route->method == "GET");
+    CHECK(health.route->pattern == "/health");
+
+    auto job = router.match("HEAD", {"jobs", "abc"});
+    REQUIRE(job.kind == RouteMatch::Kind::found);
+    CHECK(job.route->method == "GET");
+    CHECK(job.params == Fields{{"id", "abc"}});
+
+    auto execute = router.match("HEAD", {"execute"});
+    CHECK(execute.kind == RouteMatch::Kind::method_not_allowed);
+    CHECK(execute.allow == "POST");
+    CHECK(router.match("HEAD", {"nope"}).kind == RouteMatch::Kind::not_found);
+    CHECK(router.match("head", {"health"}).kind == RouteMatch::Kind::method_not_allowed);
+}
+
+TEST_CASE("router: a pattern must start with a slash, and HEAD is not added by hand") {
     Router router;
     CHECK_THROWS_AS(router.add("GET", "health", Access::open, dummy()), std::invalid_argument);
+    CHECK_THROWS_AS(router.add("HEAD", "/health", Access::open, dummy()), std::invalid_argument);
 }

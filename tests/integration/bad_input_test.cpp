@@ -13,6 +13,7 @@
 // through a Transfer-Encoding not ending in chunked, an endless chunk extension or trailer
 // growing memory, invalid UTF-8 echoed into JSON), kept as regression tests.
 #include "integration/agent_fixture.hpp"
+#include "util/json_text.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -70,12 +71,12 @@ const std::string kSmuggled = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
 // ---- expected bodies, serialized the way the service serializes them ----
 
 std::string detail(std::string_view message) {
-    return json::serialize(json::object{{"detail", message}});
+    return cas::json_text(json::object{{"detail", message}});
 }
 
 std::string field_error(std::string_view field, std::string_view msg,
                         std::string_view type = "value_error", std::string_view where = "body") {
-    return json::serialize(json::object{
+    return cas::json_text(json::object{
         {"detail",
          json::array{json::object{{"loc", json::array{json::string(where), json::string(field)}},
                                   {"msg", msg},
@@ -84,7 +85,7 @@ std::string field_error(std::string_view field, std::string_view msg,
 
 std::string openai_error(std::string_view message, std::optional<std::string_view> param,
                          std::optional<std::string_view> code = std::nullopt) {
-    return json::serialize(json::object{
+    return cas::json_text(json::object{
         {"error",
          json::object{{"message", message},
                       {"type", "invalid_request_error"},
@@ -414,13 +415,13 @@ std::vector<Entry> catalogue() {
          Then::closed},
 
         // ---------------- methods, CORS, request ids ----------------
-        {"absurd method FOO /health -> 405 with Allow: GET",
+        {"absurd method FOO /health -> 405 with Allow: GET, HEAD",
          "FOO /health HTTP/1.1\r\nHost: x\r\n\r\n",
-         {method_not_allowed("GET")},
+         {method_not_allowed("GET, HEAD")},
          Then::open},
         {"lowercase 'get' is another method (methods are case-sensitive) -> 405",
          "get /health HTTP/1.1\r\nHost: x\r\n\r\n",
-         {method_not_allowed("GET")},
+         {method_not_allowed("GET, HEAD")},
          Then::open},
         {"CORS preflight OPTIONS /execute from another origin -> 405, no Access-Control-*",
          "OPTIONS /execute HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n"
@@ -487,7 +488,7 @@ std::vector<Entry> catalogue() {
          Then::open},
         {"/v1/models/..%2F..%2Fetc%2Fpasswd -> 404 model_not_found",
          get("/v1/models/..%2F..%2Fetc%2Fpasswd"),
-         {exact(404, json::serialize(json::object{
+         {exact(404, cas::json_text(json::object{
                          {"error",
                           json::object{{"message", "The model '../../etc/passwd' does not exist"},
                                        {"type", "invalid_request_error"},

@@ -115,6 +115,26 @@ TEST_CASE("cancel a running job: its process is killed, it ends cancelled, the s
     }
 }
 
+TEST_CASE("cancel answers with the final record however long the kill grace is") {
+    // Past the 10 s a cancel used to wait, a CLI that ignores SIGTERM is still running.
+    Fixture f(Fixture::Env{{"KILL_GRACE_MS", "11500"}});
+    auto id = f.start_job("x\nFAKE:ignore-term\nFAKE:sleep=60");
+    std::this_thread::sleep_for(300ms);
+    auto started = std::chrono::steady_clock::now();
+    Connection conn(f.port(), 30s);
+    conn.send("DELETE /jobs/" + id +
+              " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n\r\n");
+    auto reply = conn.read_reply();
+    CHECK(std::chrono::steady_clock::now() - started >= 11s);
+    REQUIRE(reply.status == 200);
+    auto record = json::parse(reply.body);
+    CHECK(record.at("status") == "cancelled");
+    CHECK_FALSE(record.at("finished_at").is_null());
+    CHECK(f.job(id).at("status") == "cancelled");
+    CHECK_FALSE(f.busy());
+    CHECK(f.no_descendants());
+}
+
 TEST_CASE("cancel a queued job: it never runs and the queue moves on") {
     Fixture f(Fixture::Env{{"QUEUE_DEPTH", "3"}});
     auto running = f.start_job("x\nFAKE:sleep=1");
@@ -176,6 +196,22 @@ TEST_CASE("idempotency: a retried request returns the same job") {
     CHECK(json::parse(retry.body).at("status") == "completed");
     CHECK(retry.header("idempotent-replayed") == "true");
     CHECK(list(f).at("jobs").as_array().size() == 1);
+
+    // The same key with another body is not a retry: 422 naming the key, and no new job.
+    for (const auto& other :
+         {json::object{{"prompt", "something else"}, {"agent", "a"}},
+          json::object{{"prompt", "once only"}, {"agent", "a"}, {"max_budget_usd", 1}},
+          json::object{{"prompt", "once only"}, {"agent", "a"}, {"metadata", {{"k", 1}}}}}) {
+        auto reused = f.execute(other, headers);
+        CHECK(reused.status == 422);
+        auto detail = json::parse(reused.body).at("detail").at(0);
+        CHECK(detail.at("loc") == json::array{"header", "Idempotency-Key"});
+        CHECK(std::string(detail.at("msg").as_string()).find("other parameters") !=
+              std::string::npos);
+    }
+    CHECK(list(f).at("jobs").as_array().size() == 1);
+    CHECK(f.execute(body, headers).status == 202);  // the first body still replays
+
     headers["Idempotency-Key"] = std::string(300, 'k');
     CHECK(f.execute(body, headers).status == 422);
 }
@@ -191,10 +227,13 @@ TEST_CASE("events: a running job's lines arrive before it finishes, then the fin
     CHECK(early.find("event: status") != std::string::npos);
     CHECK(early.find("\"status\":\"running\"") != std::string::npos);
     CHECK(f.job(id).at("status") == "running");  // the line came while it ran
-    auto all = conn.read_until("event: job\n", 10s);
+    auto all = early + conn.read_until("event: job\n", 10s);
     REQUIRE_FALSE(all.empty());
     CHECK(all.find("event: output") != std::string::npos);
-    CHECK_FALSE(conn.read_until("\"status\":\"completed\"", 5s).empty());
+    // Each status change is an event, the final one too, and then the record.
+    auto final_status =
+        "event: status\ndata: {\"job_id\":\"" + id + "\",\"status\":\"completed\"}\n\nevent: job\n";
+    CHECK(all.find(final_status) != std::string::npos);
 
     SECTION("a client that joins after the end gets the whole story") {
         Connection late(f.port());
@@ -236,4 +275,40 @@ TEST_CASE("SIGTERM ends event streams: queued jobs stay queued for the next star
     f.service = std::make_unique<ServiceProcess>(f.env);
     CHECK(f.job(running).at("status") == "interrupted");
     CHECK(f.wait_job(queued).at("status") == "completed");
+}
+
+TEST_CASE("numbers as people write them: 5.0, not 5E0, in records, listings and log lines") {
+    // Whether `text` holds a JSON number with an exponent (Boost.JSON 1.81 wrote 5.0 as 5E0):
+    // an e or E ending a run of digits, '.' and '-' that follows ':', ',' or '['.
+    auto has_exponent = [](const std::string& text) {
+        for (auto at = text.find_first_of("eE", 1); at != std::string::npos;
+             at = text.find_first_of("eE", at + 1)) {
+            auto before = text.find_last_not_of("0123456789.-", at - 1);
+            if (before != at - 1 && before != std::string::npos &&
+                std::string_view(":,[").find(text[before]) != std::string_view::npos) {
+                return true;
+            }
+        }
+        return false;
+    };
+    Fixture f;
+    auto id = f.start_job("numbers", {{"max_budget_usd", 5}});
+    REQUIRE(f.wait_job(id).at("status") == "completed");
+
+    auto record = request(f.port(), "GET", "/jobs/" + id, "", kAuth);
+    REQUIRE(record.status == 200);
+    CHECK_THAT(record.body, Catch::Contains(R"("max_budget_usd":5.0,)"));
+    CHECK_THAT(record.body, Catch::Contains(R"("total_cost_usd":0.0123,)"));
+    CHECK_FALSE(has_exponent(record.body));
+    auto listing = request(f.port(), "GET", "/jobs", "", kAuth);
+    CHECK_THAT(listing.body, Catch::Contains(R"("max_budget_usd":5.0,)"));
+    CHECK_FALSE(has_exponent(listing.body));
+    // Request lines carry duration_ms as a double.
+    auto log = f.service->log();
+    CHECK_THAT(log, Catch::Contains(R"("duration_ms":)"));
+    CHECK_FALSE(has_exponent(log));
+
+    // Read back from the store by the next process: the same text.
+    f.restart(SIGTERM);
+    CHECK(request(f.port(), "GET", "/jobs/" + id, "", kAuth).body == record.body);
 }

@@ -124,3 +124,65 @@ TEST_CASE("LOG_LEVEL=warn keeps request lines out of the log") {
     request(f.port(), "GET", "/health");
     CHECK(f.service->log().find("\"msg\":\"request\"") == std::string::npos);
 }
+
+// The start-up checks (src/startup_checks.hpp) as an operator sees them: before "listening",
+// one warning line per missing piece, each naming the setting that fixes it.
+namespace {
+
+// setting → message of every start-up warning in `log`.
+std::map<std::string, std::string> startup_warnings_in(const std::string& log) {
+    std::map<std::string, std::string> found;
+    auto listening = log.find("\"msg\":\"listening\"");
+    std::istringstream lines(log.substr(0, log.rfind('\n', listening) + 1));
+    std::string line;
+    while (std::getline(lines, line)) {
+        auto entry = json::parse(line).as_object();
+        if (entry.at("level") == "warn" && entry.contains("setting")) {
+            found[std::string(entry.at("setting").as_string())] =
+                std::string(entry.at("msg").as_string());
+        }
+    }
+    return found;
+}
+
+}  // namespace
+
+TEST_CASE("start-up: each missing piece is a warning naming its setting; /health is unchanged") {
+    TempDir home;  // no ~/.claude, no ~/.claude.json
+    auto missing_cli = (home.path / "no-such-claude").string();
+    Fixture f(Fixture::Env{{"CLAUDE_BIN", missing_cli},
+                           {"WORKSPACE_DIR", "/nonexistent/cas-workspace"},
+                           {"GIT_SYNC", "best-effort"},
+                           {"HOME", home.path.string()}});
+    auto warnings = startup_warnings_in(f.service->log());
+    INFO(f.service->log());
+    REQUIRE(warnings.count("CLAUDE_BIN") == 1);
+    CHECK_THAT(warnings["CLAUDE_BIN"], Catch::Contains("CLAUDE_BIN=" + missing_cli));
+    REQUIRE(warnings.count("WORKSPACE_DIR") == 1);
+    CHECK_THAT(warnings["WORKSPACE_DIR"],
+               Catch::Contains("WORKSPACE_DIR=/nonexistent/cas-workspace does not exist"));
+    REQUIRE(warnings.count("ANTHROPIC_API_KEY") == 1);
+    CHECK_THAT(warnings["ANTHROPIC_API_KEY"], Catch::Contains("set ANTHROPIC_API_KEY"));
+    CHECK(warnings.count("IS_SANDBOX") == (geteuid() == 0 ? 1U : 0U));
+    CHECK(warnings.size() == (geteuid() == 0 ? 4U : 3U));
+
+    auto health = request(f.port(), "GET", "/health");
+    CHECK(health.status == 200);
+    CHECK(json::parse(health.body) == json::parse(R"({"status":"ok","busy":false})"));
+}
+
+TEST_CASE("start-up: no warning when the CLI, a checkout and credentials are there") {
+    TempDir home;
+    TempDir checkout;
+    REQUIRE(std::system(fmt::format("git init -q {}", checkout.path.string()).c_str()) == 0);
+    Fixture f(Fixture::Env{{"WORKSPACE_DIR", checkout.path.string()},
+                           {"GIT_SYNC", "best-effort"},
+                           {"HOME", home.path.string()},
+                           {"ANTHROPIC_API_KEY", "sk-test"},
+                           {"IS_SANDBOX", "1"}});
+    INFO(f.service->log());
+    CHECK(startup_warnings_in(f.service->log()).empty());
+    // The CLI answered --version, and the log says which one runs.
+    CHECK_THAT(f.service->log(), Catch::Contains(R"("msg":"claude cli")") &&
+                                     Catch::Contains(R"x("version":"0.0.0 (fake Claude Code)")x"));
+}

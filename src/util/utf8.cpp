@@ -1,5 +1,5 @@
 // A strict decoder (no overlongs, no surrogates, nothing above U+10FFFF), as RFC 3629.
-#include "utf8.hpp"
+#include "util/utf8.hpp"
 
 namespace cas {
 namespace {

@@ -1,4 +1,4 @@
-#include "random_id.hpp"
+#include "util/random_id.hpp"
 
 #include <catch2/catch.hpp>
 

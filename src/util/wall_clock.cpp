@@ -1,4 +1,4 @@
-#include "wall_clock.hpp"
+#include "util/wall_clock.hpp"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>

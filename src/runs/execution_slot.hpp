@@ -11,7 +11,7 @@
 #include <memory>
 #include <optional>
 
-namespace cas::agent {
+namespace cas::runs {
 
 class ExecutionSlot {
 public:
@@ -38,7 +38,7 @@ public:
     // A permit if the slot is free, without waiting.
     std::optional<Permit> try_acquire();
     // Waits for the slot (waiters are served in order); nothing if `stop` is requested first.
-    boost::asio::awaitable<std::optional<Permit>> acquire(Cancellation& stop);
+    boost::asio::awaitable<std::optional<Permit>> acquire(agent::Cancellation& stop);
     [[nodiscard]] bool busy() const;
 
 private:
@@ -46,4 +46,4 @@ private:
     std::unique_ptr<Channel> channel_;
 };
 
-}  // namespace cas::agent
+}  // namespace cas::runs

@@ -1,13 +1,13 @@
 // Holding the slot = one message sitting in the channel's single buffer slot. try_send
 // succeeds only when the buffer is empty; releasing takes the message back out.
-#include "agent/execution_slot.hpp"
+#include "runs/execution_slot.hpp"
 
-#include <boost/asio/as_tuple.hpp>
+#include "util/async.hpp"
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/channel.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
-namespace cas::agent {
+namespace cas::runs {
 
 // Built in place: the channel's move constructor does not compile in Boost 1.81.
 struct ExecutionSlot::Channel {
@@ -26,10 +26,9 @@ std::optional<ExecutionSlot::Permit> ExecutionSlot::try_acquire() {
 }
 
 boost::asio::awaitable<std::optional<ExecutionSlot::Permit>> ExecutionSlot::acquire(
-    Cancellation& stop) {
+    agent::Cancellation& stop) {
     using namespace boost::asio::experimental::awaitable_operators;
-    auto sent = channel_->channel.async_send(boost::system::error_code{},
-                                             boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto sent = channel_->channel.async_send(boost::system::error_code{}, kUseNothrow);
     auto first = co_await (std::move(sent) || stop.wait());
     if (first.index() != 0 || std::get<0>(std::get<0>(first))) co_return std::nullopt;
     co_return Permit(this);
@@ -53,4 +52,4 @@ void ExecutionSlot::Permit::release() {
     slot_ = nullptr;
 }
 
-}  // namespace cas::agent
+}  // namespace cas::runs

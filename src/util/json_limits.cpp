@@ -1,4 +1,4 @@
-#include "json_limits.hpp"
+#include "util/json_limits.hpp"
 
 #include <boost/json.hpp>
 

@@ -1,11 +1,10 @@
-// The log sink. A single fwrite per line keeps lines whole even if another thread
-// (the job store's, later) logs at the same time.
-#include "log.hpp"
+// The log sink: one fwrite per line, so a line reaches stderr whole and never interleaved
+// with a partial one.
+#include "telemetry/log.hpp"
 
-#include "utf8.hpp"
-#include "wall_clock.hpp"
-
-#include <boost/json/serialize.hpp>
+#include "util/json_text.hpp"
+#include "util/utf8.hpp"
+#include "util/wall_clock.hpp"
 
 #include <atomic>
 #include <cstdio>
@@ -41,7 +40,8 @@ void emit(Level level, std::string_view message, boost::json::object fields) {
     line["msg"] = message;
     for (auto& field : fields) line[field.key()] = std::move(field.value());
     // Fields may carry bytes from the network (a request target): keep every line UTF-8.
-    auto text = ensure_valid_utf8(boost::json::serialize(line));
+    // json_text, so a duration reads 0.73 rather than 7.3E-1.
+    auto text = ensure_valid_utf8(json_text(line));
     text += '\n';
     (void)std::fwrite(text.data(), 1, text.size(), stderr);
 }

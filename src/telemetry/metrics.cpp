@@ -1,11 +1,10 @@
 // Label values are bounded: routes are patterns ("/jobs/{id}"), not raw paths, anything
 // unmatched is "unmatched", and unknown methods are "other", so a scanner cannot blow up the
 // series count.
-#include "service_metrics.hpp"
+#include "telemetry/metrics.hpp"
 
 #include <fmt/format.h>
 
-#include <mutex>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -69,7 +68,6 @@ struct Metrics::Families {
         pm::Counter* requests;
         pm::Histogram* seconds;
     };
-    std::mutex series_mutex;
     std::unordered_map<std::string, RequestSeries> request_series;
 };
 
@@ -124,7 +122,6 @@ void Metrics::record_request(std::string_view route, std::string_view method, un
     std::string_view route_label = route.empty() ? "unmatched" : route;
     auto method_label = known_method(method);
     auto key = fmt::format("{} {} {}", route_label, method_label, status);
-    std::lock_guard lock(f.series_mutex);
     auto it = f.request_series.find(key);
     if (it == f.request_series.end()) {
         std::string route_text(route_label);

@@ -1,4 +1,4 @@
-#include "utf8.hpp"
+#include "util/utf8.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,9 +1,9 @@
-#include "agent/execution_slot.hpp"
+#include "runs/execution_slot.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
-using cas::agent::ExecutionSlot;
+using cas::runs::ExecutionSlot;
 
 TEST_CASE("slot: one permit at a time, released by RAII") {
     boost::asio::io_context io;

@@ -1,7 +1,7 @@
 // The service's Prometheus metrics (prometheus-cpp core: registry, counters, gauges, histograms,
-// text serializer), served by our own GET /metrics route. The library is thread-safe, so the
-// counters stay right whatever thread records them. Each recording function takes plain
-// values: callers need no prometheus header.
+// text serializer), served by our own GET /metrics route. Everything records on the
+// io_context's one thread, so our own series cache needs no lock. Each recording function
+// takes plain values: callers need no prometheus header.
 #pragma once
 
 #include <chrono>

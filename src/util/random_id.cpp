@@ -2,7 +2,7 @@
 // unlike a seeded PRNG whose ids could be predicted. Its bytes are fetched 256 at a time:
 // one syscall per request id was an eighth of the syscall time of a GET /health. (The
 // service forks only to exec, so no two processes hand out the same buffered bytes.)
-#include "random_id.hpp"
+#include "util/random_id.hpp"
 
 #include <array>
 #include <cerrno>

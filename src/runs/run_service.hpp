@@ -1,0 +1,84 @@
+// The one path of an agent run, whoever asks for it (a job, a chat completion): the
+// service owns the execution slot, the current run's cancellation, the run metrics and the
+// drain at shutdown. A caller asks to start (try_start → a Handle, or nothing when busy;
+// or waits for the slot), awaits the handle's run with its request, and lets the handle go
+// when it no longer needs the slot. Nothing here knows about HTTP.
+#pragma once
+
+#include "agent/agent_run.hpp"
+#include "agent/cancellation.hpp"
+#include "runs/execution_slot.hpp"
+#include "telemetry/metrics.hpp"
+#include "util/async.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cas::runs {
+
+class RunService {
+public:
+    // The right to one run: holds the slot from try_start/start until it is destroyed, so a
+    // caller may keep it past the run (a job holds it until its final record is saved).
+    class Handle {
+    public:
+        Handle(Handle&& other) noexcept;
+        Handle& operator=(Handle&&) = delete;
+        Handle(const Handle&) = delete;
+        Handle& operator=(const Handle&) = delete;
+        ~Handle();
+
+        // Runs the agent (once per handle) and records it in the metrics under `kind`
+        // ("job", "completion") and `model` ("" for the agent's own). A run cancelled by a
+        // shutdown (cancel_current) ends `interrupted`, not `cancelled`.
+        boost::asio::awaitable<agent::AgentOutcome> run(agent::AgentRequest request,
+                                                        std::string_view kind, std::string model);
+        // Asks this handle's run to stop (before or during it); the run ends `cancelled`.
+        void cancel() { cancel_->request(); }
+        // The same request, for whoever must cancel this run without holding the handle.
+        [[nodiscard]] std::shared_ptr<agent::Cancellation> cancellation() const { return cancel_; }
+
+    private:
+        friend class RunService;
+        Handle(RunService& service, ExecutionSlot::Permit permit);
+
+        RunService* service_;
+        std::optional<ExecutionSlot::Permit> permit_;
+        std::shared_ptr<agent::Cancellation> cancel_;
+    };
+
+    RunService(const boost::asio::any_io_executor& executor, agent::AgentSettings settings,
+               Metrics& metrics);
+    RunService(const RunService&) = delete;
+    RunService& operator=(const RunService&) = delete;
+
+    // A handle if the slot is free, without waiting.
+    std::optional<Handle> try_start();
+    // Waits for the slot (callers are served in order); nothing if `stop` is requested first.
+    boost::asio::awaitable<std::optional<Handle>> start(agent::Cancellation& stop);
+    // Shutdown: the current run (if any) is cancelled and will be reported `interrupted`.
+    void cancel_current();
+    // Completes once no handle holds the slot (at once if none does).
+    boost::asio::awaitable<void> idle();
+
+    [[nodiscard]] bool busy() const { return slot_.busy(); }
+    // True once cancel_current() was called for a shutdown: nothing must wait any more.
+    [[nodiscard]] bool stopping() const { return stopping_; }
+    [[nodiscard]] const agent::AgentSettings& settings() const { return settings_; }
+
+private:
+    boost::asio::any_io_executor executor_;
+    agent::AgentSettings settings_;
+    Metrics& metrics_;
+    ExecutionSlot slot_;
+    std::weak_ptr<agent::Cancellation> current_;  // the holder's, while a handle lives
+    Event released_;
+    bool stopping_ = false;
+};
+
+}  // namespace cas::runs

@@ -1,0 +1,187 @@
+// The run service with real child processes (a shell script as the CLI): one run at a time,
+// the slot held until the handle goes, cancellation before and during a run, a shutdown's
+// cancel reported as `interrupted`, and idle() for the drain. Also Cancellation and Event,
+// the awaitable signals the service is built on.
+#include "runs/run_service.hpp"
+
+#include "coroutine_test.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+
+using namespace cas;
+using namespace boost::asio::experimental::awaitable_operators;
+namespace asio = boost::asio;
+using runs::RunService;
+
+namespace {
+
+// A stand-in CLI: prints a result line after the number of seconds in $1 of its stdin.
+struct ScriptCli {
+    std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("cas-run-service-" + std::to_string(::getpid()));
+    std::filesystem::path path = dir / "claude";
+    ScriptCli() {
+        std::filesystem::create_directories(dir);
+        std::ofstream(path)
+            << "#!/bin/sh\nread -r seconds\nsleep \"$seconds\"\n"
+               "echo '{\"type\":\"result\",\"is_error\":false,\"result\":\"ok\"}'\n";
+        ::chmod(path.c_str(), 0755);
+    }
+    ~ScriptCli() { std::filesystem::remove_all(dir); }
+};
+
+agent::AgentSettings settings_for(const ScriptCli& cli) {
+    agent::AgentSettings settings;
+    settings.claude_bin = cli.path.string();
+    settings.workspace_dir = cli.dir.string();
+    settings.git_sync = agent::GitSyncMode::off;
+    settings.kill_grace = std::chrono::milliseconds(200);
+    return settings;
+}
+
+agent::AgentRequest sleeping(const std::string& seconds) {
+    agent::AgentRequest request;
+    request.prompt = seconds + "\n";
+    request.cli.agent = "a";
+    return request;
+}
+
+}  // namespace
+
+TEST_CASE("run service: one handle at a time, the slot held until the handle goes") {
+    asio::io_context io;
+    ScriptCli cli;
+    Metrics metrics;
+    RunService runs(io.get_executor(), settings_for(cli), metrics);
+    CHECK_FALSE(runs.busy());
+    auto handle = runs.try_start();
+    REQUIRE(handle);
+    CHECK(runs.busy());
+    CHECK_FALSE(runs.try_start());
+    auto outcome = test::run_coroutine_test(io, handle->run(sleeping("0"), "job", ""));
+    CHECK(outcome.status == agent::RunStatus::completed);
+    CHECK(runs.busy());  // the run is over, but the handle still holds the slot
+    handle.reset();
+    CHECK_FALSE(runs.busy());
+    CHECK(runs.try_start());
+    CHECK(metrics.scrape().find(R"(cas_runs_total{kind="job",outcome="completed"} 1)") !=
+          std::string::npos);
+}
+
+TEST_CASE("run service: a handle cancelled before its run starts nothing") {
+    asio::io_context io;
+    ScriptCli cli;
+    Metrics metrics;
+    RunService runs(io.get_executor(), settings_for(cli), metrics);
+    auto handle = runs.try_start();
+    REQUIRE(handle);
+    handle->cancel();
+    auto outcome = test::run_coroutine_test(io, handle->run(sleeping("5"), "job", ""));
+    CHECK(outcome.status == agent::RunStatus::cancelled);
+    CHECK(outcome.process.end == agent::ProcessEnd::failed_to_start);  // never spawned
+}
+
+TEST_CASE("run service: cancel during a run, and a shutdown's cancel is `interrupted`") {
+    asio::io_context io;
+    ScriptCli cli;
+    Metrics metrics;
+    RunService runs(io.get_executor(), settings_for(cli), metrics);
+    auto cancel_soon = [&](bool shutdown, RunService::Handle& handle) -> asio::awaitable<void> {
+        Timer soon(co_await asio::this_coro::executor, std::chrono::milliseconds(200));
+        co_await soon.async_wait();
+        if (shutdown) {
+            runs.cancel_current();
+        } else {
+            handle.cancel();
+        }
+    };
+    auto run_and_cancel = [&](bool shutdown) -> asio::awaitable<agent::RunStatus> {
+        auto handle = runs.try_start();
+        auto outcome = co_await (handle->run(sleeping("30"), "completion", "m") &&
+                                 cancel_soon(shutdown, *handle));
+        co_return outcome.status;
+    };
+    auto started = std::chrono::steady_clock::now();
+    CHECK(test::run_coroutine_test(io, run_and_cancel(false)) == agent::RunStatus::cancelled);
+    CHECK_FALSE(runs.stopping());
+    CHECK(test::run_coroutine_test(io, run_and_cancel(true)) == agent::RunStatus::interrupted);
+    CHECK(runs.stopping());
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+    auto scrape = metrics.scrape();
+    CHECK(scrape.find(R"(cas_runs_total{kind="completion",outcome="cancelled"} 1)") !=
+          std::string::npos);
+    CHECK(scrape.find(R"(cas_runs_total{kind="completion",outcome="interrupted"} 1)") !=
+          std::string::npos);
+}
+
+asio::awaitable<void> release_after(std::optional<RunService::Handle>& handle,
+                                    std::vector<int>& order) {
+    Timer soon(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+    co_await soon.async_wait();
+    order.push_back(1);
+    handle.reset();
+}
+
+asio::awaitable<void> note_idle(RunService& runs, std::vector<int>& order) {
+    co_await runs.idle();
+    order.push_back(2);
+}
+
+TEST_CASE("run service: idle() waits for the handle to go; start() waits for the slot") {
+    asio::io_context io;
+    ScriptCli cli;
+    Metrics metrics;
+    RunService runs(io.get_executor(), settings_for(cli), metrics);
+    agent::Cancellation never(io.get_executor());
+    auto first = runs.try_start();
+    REQUIRE(first);
+    std::vector<int> order;
+    test::run_coroutine_test(io, release_after(first, order) && note_idle(runs, order));
+    CHECK(order == std::vector<int>{1, 2});
+    auto second = test::run_coroutine_test(io, runs.start(never));
+    CHECK(second);
+    second.reset();
+    test::run_coroutine_test(io, runs.idle());  // nothing held: idle at once
+}
+
+TEST_CASE("cancellation: a request before the wait, and a wait raced away") {
+    asio::io_context io;
+    agent::Cancellation cancel(io.get_executor());
+    auto raced = [&]() -> asio::awaitable<std::size_t> {
+        Timer soon(co_await asio::this_coro::executor, std::chrono::milliseconds(10));
+        auto first = co_await (cancel.wait() || soon.async_wait());
+        co_return first.index();
+    };
+    CHECK(test::run_coroutine_test(io, raced()) == 1);
+    CHECK_FALSE(cancel.requested());
+    cancel.request();
+    CHECK(cancel.requested());
+    test::run_coroutine_test(io, cancel.wait());  // already requested: returns at once
+}
+
+TEST_CASE("event: notify wakes every waiter; a raced-away wait says it was not notified") {
+    asio::io_context io;
+    Event event(io.get_executor());
+    auto two_waiters = [&]() -> asio::awaitable<int> {
+        auto notify = [&]() -> asio::awaitable<bool> {
+            event.notify();
+            co_return true;
+        };
+        auto [a, b, c] = co_await (event.wait() && event.wait() && notify());
+        co_return (a ? 1 : 0) + (b ? 1 : 0) + (c ? 1 : 0);
+    };
+    CHECK(test::run_coroutine_test(io, two_waiters()) == 3);
+    auto raced = [&]() -> asio::awaitable<bool> {
+        Timer soon(co_await asio::this_coro::executor, std::chrono::milliseconds(10));
+        bool notified = true;
+        auto waiter = [&]() -> asio::awaitable<void> { notified = co_await event.wait(); };
+        co_await (waiter() || soon.async_wait());
+        co_return notified;
+    };
+    CHECK_FALSE(test::run_coroutine_test(io, raced()));
+}
