@@ -163,7 +163,9 @@ const Option kOptions[] = {
     {"WORKSPACE_DIR", "--workspace-dir", "DIR", "Git workspace the agent runs in.",
      [](Config& c, std::string_view v) { return parse_non_empty(v, c.workspace_dir); },
      [](const Config& c) { return c.workspace_dir; }},
-    {"CLAUDE_BIN", "--claude-bin", "PATH", "Claude Code CLI to run (looked up on PATH).",
+    {"CLAUDE_BIN", "--claude-bin", "PATH",
+     "Claude Code CLI to run (looked up on PATH). Unset: `claude` on PATH, else the CLI "
+     "scripts/install-deps.sh installs in /usr/local/lib/claude-agent-service/claude-code.",
      [](Config& c, std::string_view v) { return parse_non_empty(v, c.claude_bin); },
      [](const Config& c) { return c.claude_bin; }},
     {"HOST", "--host", "ADDR", "Address to listen on.",

@@ -194,7 +194,7 @@ std::string chat_prompt(const std::vector<ChatMessage>& messages) {
             text += "(called tools: " + m->name + ")";
         }
         if (!history.empty()) history += "\n\n";
-        history += label + "\n" + text;
+        history.append(label).append("\n").append(text);
     }
     if (!history.empty()) append_section(prompt, "Conversation so far:\n\n" + history);
     append_section(prompt, user_is_last

@@ -32,7 +32,6 @@ public:
     [[nodiscard]] std::string usage_event(const agent::TokenUsage& usage) const;
     [[nodiscard]] static std::string done_event() { return "data: [DONE]\n\n"; }
     [[nodiscard]] static std::string error_event(std::string_view message);
-    [[nodiscard]] static std::string keep_alive() { return ": keep-alive\n\n"; }
 
     // The stop_reason of the last top-level message, from its message_delta.
     [[nodiscard]] const std::optional<std::string>& stop_reason() const { return stop_reason_; }

@@ -221,7 +221,7 @@ asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http
         Timer tick(executor, ctx.keep_alive);
         auto woke = co_await (events->wait(seen) || tick.async_wait() || client->wait_gone());
         if (woke.index() == 2) co_return;
-        if (woke.index() == 1 && !co_await out.write(jobs::kSseKeepAlive)) co_return;
+        if (woke.index() == 1 && !co_await out.write(http::kSseKeepAlive)) co_return;
     }
 }
 

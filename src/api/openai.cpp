@@ -103,7 +103,7 @@ asio::awaitable<void> pump(StreamState& state, http::BodyWriter& out,
         if (state.run_done) co_return;
         Timer tick(co_await asio::this_coro::executor, keep_alive);
         auto woke = co_await (state.changed.wait() || tick.async_wait());
-        if (woke.index() == 1 && !co_await out.write(ChatChunkEncoder::keep_alive())) break;
+        if (woke.index() == 1 && !co_await out.write(http::kSseKeepAlive)) break;
     }
     state.client_gone = true;
     handle.cancel();

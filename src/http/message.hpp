@@ -24,6 +24,10 @@ public:
     virtual boost::asio::awaitable<void> wait_gone() = 0;
 };
 
+// The Server-Sent Events comment that keeps a quiet stream open through proxies, for every
+// streamed route.
+inline constexpr std::string_view kSseKeepAlive = ": keep-alive\n\n";
+
 // Sends a streamed response body piece by piece, each as soon as it is written.
 class BodyWriter {
 public:

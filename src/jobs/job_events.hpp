@@ -49,7 +49,4 @@ private:
 // its record (the first status is the final one: the record keeps no history).
 std::string replay_events(const Job& job);
 
-// The comment line that keeps a quiet event stream open through proxies.
-inline constexpr std::string_view kSseKeepAlive = ": keep-alive\n\n";
-
 }  // namespace cas::jobs

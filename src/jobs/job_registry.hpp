@@ -73,8 +73,7 @@ private:
 
     Job new_record(NewJob request, JobStatus status);
     void begin(Job job, runs::RunService::Handle handle);
-    // `progress` is the job's event log (named apart from events(): GCC 12 mistakes a
-    // coroutine's local of a member function's name for the function).
+    // `progress` is the job's event log, named apart from events() (see README, GCC 12 bugs).
     boost::asio::awaitable<void> run(Job job, runs::RunService::Handle handle,
                                      std::shared_ptr<JobEvents> progress);
     boost::asio::awaitable<void> save_final(const Job& job);

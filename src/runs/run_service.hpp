@@ -31,7 +31,7 @@ public:
         Handle& operator=(Handle&&) = delete;
         Handle(const Handle&) = delete;
         Handle& operator=(const Handle&) = delete;
-        ~Handle();
+        ~Handle();  // NOLINT(bugprone-exception-escape): see run_service.cpp
 
         // Runs the agent (once per handle) and records it in the metrics under `kind`
         // ("job", "completion") and `model` ("" for the agent's own). A run cancelled by a
