@@ -353,11 +353,11 @@ void validate_run_body(const Request& request, ErrorDialect dialect, bool chat) 
     auto parsed =
         cas::api::parse_chat_request(object, {config.openai_models, config.openai_default_model});
     if (auto* error = std::get_if<cas::api::ChatRequestError>(&parsed)) {
-        if (error->param == "model" && error->message == "unsupported model") {
+        if (error->kind == cas::api::ChatRequestError::Kind::unsupported_model) {
+            // Named in the message: the model must have been a string.
             const auto* model = object.if_contains("model");
             FUZZ_CHECK(model != nullptr && model->is_string(),
                        "unsupported model that is not a string");
-            return;
         }
         auto response =
             cas::http::error_response(ErrorDialect::openai, 400, error->message, error->param);

@@ -145,12 +145,11 @@ void check_chat(const json::object& body) {
     auto parsed = cas::api::parse_chat_request(body, {kModels, kDefaultModel});
     if (const auto* error = std::get_if<cas::api::ChatRequestError>(&parsed)) {
         FUZZ_CHECK(!error->message.empty(), "chat error without a message");
-        if (error->param == "model" && error->message == "unsupported model") {
-            // The handler then reads body["model"] with as_string().
+        if (error->kind == cas::api::ChatRequestError::Kind::unsupported_model) {
+            // Named in the message: the model must have been a string.
             const auto* model = body.if_contains("model");
             FUZZ_CHECK(model != nullptr && model->is_string(),
                        "unsupported model that is not a string");
-            return;
         }
         check_json_response(cas::http::error_response(cas::http::ErrorDialect::openai, 400,
                                                       error->message, error->param),
