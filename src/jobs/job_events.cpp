@@ -45,10 +45,10 @@ void JobEvents::output(std::string_view line) {
     push(output_event(line));
 }
 
-void JobEvents::finish(const Job& job) {
+void JobEvents::finish(Job job) {
     push(status_event(job));
     push(record_event(job));
-    final_ = job;
+    final_ = std::move(job);
     close();
 }
 

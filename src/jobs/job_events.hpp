@@ -22,8 +22,9 @@ public:
 
     void status(const Job& job);
     void output(std::string_view line);
-    // The job ended with this record: its final status and the record, then no more.
-    void finish(const Job& job);
+    // The job ended with this record: its final status and the record, then no more. The
+    // record is kept (final_record()) for whoever waits on the end, such as a cancel.
+    void finish(Job job);
     // No more events, without an end (a queued job's stream at shutdown).
     void close();
 

@@ -29,14 +29,10 @@ void log_failure(const char* what, const std::exception_ptr& e) {
     }
 }
 
-void release_large_output(Job& job) {
-    // Recording a large output takes several copies of it at once (lines, JSON, the stored
-    // text); glibc keeps what is freed for reuse, so without this the peak stays for good.
+std::size_t output_bytes(const Job& job) {
     std::size_t bytes = 0;
     for (const auto& line : job.output) bytes += line.size();
-    if (bytes < 1024 * 1024) return;
-    job.output = {};
-    ::malloc_trim(0);
+    return bytes;
 }
 
 }  // namespace
@@ -145,7 +141,7 @@ asio::awaitable<CancelResult> JobRegistry::cancel(std::string id) {
     mark_cancelled_before_run(*job, utc_now_iso());
     store_.save(*job);
     std::erase(queue_, job->id);
-    finish_events(*job);
+    finish_events(*job);  // a queued job's record is small: a copy
     co_return CancelResult{CancelResult::Kind::cancelled, std::move(job)};
 }
 
@@ -194,10 +190,13 @@ asio::awaitable<void> JobRegistry::run(Job job, runs::RunService::Handle handle,
         mark_internal_error(job, e.what(), utc_now_iso());
     }
     co_await save_final(job);
-    finish_events(job);
-    progress.reset();  // the event log now lives only as long as a client still reading it
     log::info("job finished", {{"job_id", job.id}, {"status", to_string(job.status)}});
-    release_large_output(job);
+    // Recording a large output takes several copies of it at once (lines, JSON, the stored
+    // text); glibc keeps what is freed for reuse, so without a trim the peak stays for good.
+    const bool large = output_bytes(job) >= 1024 * 1024;
+    finish_events(std::move(job));  // the record moves into the event log, not copied
+    progress.reset();  // the event log now lives only as long as a client still reading it
+    if (large) ::malloc_trim(0);
     // The slot is released as this frame ends (with the handle), after the record is saved.
 }
 
@@ -258,10 +257,10 @@ asio::awaitable<void> JobRegistry::sweep() {
     }
 }
 
-void JobRegistry::finish_events(const Job& job) {
+void JobRegistry::finish_events(Job job) {
     auto it = active_.find(job.id);
     if (it == active_.end()) return;
-    it->second.events->finish(job);
+    it->second.events->finish(std::move(job));
     active_.erase(it);
 }
 

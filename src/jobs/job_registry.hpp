@@ -80,7 +80,7 @@ private:
     boost::asio::awaitable<void> dispatch();
     boost::asio::awaitable<void> sweep();
     // Ends the job's event log with its final record and forgets it.
-    void finish_events(const Job& job);
+    void finish_events(Job job);
 
     boost::asio::any_io_executor executor_;
     JobStore& store_;
