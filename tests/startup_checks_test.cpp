@@ -3,6 +3,8 @@
 // and the `--version` probe's answers, failures and time limit with small shell-script CLIs.
 #include "startup_checks.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -15,37 +17,9 @@ namespace fs = std::filesystem;
 using cas::StartupCheckInput;
 using cas::StartupWarning;
 
+using cas::test::TempDir;
+
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/cas-startup-test-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    fs::path write(const std::string& name, const std::string& text,
-                   fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) const {
-        auto file = path / name;
-        fs::create_directories(file.parent_path());
-        std::ofstream(file, std::ios::binary) << text;
-        fs::permissions(file, perms);
-        return file;
-    }
-    fs::path script(const std::string& name, const std::string& body) const {
-        return write(name, "#!/bin/sh\n" + body + "\n", fs::perms::owner_all);
-    }
-    fs::path dir(const std::string& name) const {
-        fs::create_directories(path / name);
-        return path / name;
-    }
-};
 
 cas::EnvLookup lookup(std::map<std::string, std::string> env) {
     return [env = std::move(env)](const std::string& name) -> std::optional<std::string> {

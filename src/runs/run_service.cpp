@@ -20,7 +20,7 @@ RunService::Handle::Handle(Handle&& other) noexcept
 
 // notify() cancels a timer, which throws only when the reactor itself fails: then terminate is
 // the right end.
-RunService::Handle::~Handle() {  // NOLINT(bugprone-exception-escape)
+RunService::Handle::~Handle() {       // NOLINT(bugprone-exception-escape)
     if (service_ == nullptr) return;  // moved from
     permit_.reset();
     service_->released_.notify();

@@ -4,6 +4,7 @@
 
 #include "agent/process_tree.hpp"
 #include "integration/service_process.hpp"
+#include "temp_dir.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -24,24 +25,6 @@ namespace fs = std::filesystem;
 
 inline const std::string kFake = CAS_FIXTURES_DIR "/fake-claude";
 inline const std::map<std::string, std::string> kAuth{{"Authorization", "Bearer test-token"}};
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/cas-agent-test-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    [[nodiscard]] std::string read(const std::string& name) const {
-        std::ifstream in(path / name, std::ios::binary);
-        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    }
-};
 
 // A service with the fake CLI, a temporary workspace and data directory, and git sync off
 // unless asked.

@@ -78,8 +78,8 @@ ServiceProcess::ServiceProcess(std::map<std::string, std::string> env,
     // CAS_TEST_SERVICE_BINARY runs the suite against another build (an older commit's, to
     // show that a test fails without its fix).
     const char* binary = std::getenv("CAS_TEST_SERVICE_BINARY");
-    std::vector<std::string> argv_strings{binary != nullptr ? binary : CAS_SERVICE_BINARY,
-                                          "--port", "0"};
+    std::vector<std::string> argv_strings{binary != nullptr ? binary : CAS_SERVICE_BINARY, "--port",
+                                          "0"};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& s : argv_strings) argv.push_back(s.data());
