@@ -41,6 +41,8 @@ agent::AgentSettings agent_settings(const Config& config) {
         .git_timeout = config.git_timeout,
         .output_cap = config.max_output_bytes,
         .kill_grace = config.kill_grace,
+        .stall_timeout = config.stall_timeout,
+        .result_exit_grace = config.result_exit_grace,
         .secret_env = {"API_BEARER_TOKEN", "METRICS_TOKEN"},
         .run_marker = run_marker(config.data_dir),
     };
@@ -71,7 +73,8 @@ struct App::Parts {
     Parts(boost::asio::io_context& io_, Config config_)
         : io(io_),
           config(std::move(config_)),
-          runs(io.get_executor(), agent_settings(config), metrics),
+          runs(io.get_executor(), agent_settings(config),
+               {.enabled = config.warm_cli, .max_age = config.warm_cli_max_age}, metrics),
           store(open_store(config.data_dir)),
           registry(io.get_executor(), *store, runs,
                    {.queue_depth = config.queue_depth,
@@ -98,15 +101,18 @@ struct App::Parts {
                                       .limits = {.max_budget_usd = config.max_budget_usd,
                                                  .max_timeout = config.max_job_timeout},
                                       .keep_alive = keep_alive});
-        api::add_openai_routes(router, {.runs = runs,
-                                        .settings = {.models = config.openai_models,
-                                                     .default_model = config.openai_default_model,
-                                                     .agent = config.openai_agent,
-                                                     .budget_usd = config.openai_budget_usd,
-                                                     .timeout = config.openai_timeout,
-                                                     .keep_alive = keep_alive}});
+        api::add_openai_routes(router, {.runs = runs, .settings = openai_settings()});
         api::add_docs_routes(router);
         api::add_metrics_routes(router, metrics, config.metrics_token);
+    }
+
+    [[nodiscard]] api::OpenAiSettings openai_settings() const {
+        return {.models = config.openai_models,
+                .default_model = config.openai_default_model,
+                .agent = config.openai_agent,
+                .budget_usd = config.openai_budget_usd,
+                .timeout = config.openai_timeout,
+                .keep_alive = config.sse_keepalive};
     }
 
     // Waits up to `grace` for the run in flight, cancels it if it is still going, and
@@ -121,6 +127,7 @@ struct App::Parts {
             runs.cancel_current();
             co_await runs.idle();
         }
+        co_await runs.close();
         drained();
     }
 };
@@ -151,6 +158,8 @@ std::uint16_t App::start() {
         log::warn("killed processes left by a previous run", {{"count", killed}});
     }
     p.registry.recover_and_start();
+    // The first completion need not wait for the CLI to start either.
+    p.runs.warm_up(api::chat_invocation(p.openai_settings(), p.config.openai_default_model));
     return port;
 }
 

@@ -220,6 +220,30 @@ const Option kOptions[] = {
      "After SIGTERM to a timed-out or cancelled run, wait this long before SIGKILL.",
      [](Config& c, std::string_view v) { return parse_count(v, 0, 60000, c.kill_grace); },
      [](const Config& c) { return std::to_string(c.kill_grace.count()); }},
+    {"STALL_TIMEOUT_SECONDS", "--stall-timeout", "S",
+     "A run whose CLI prints nothing on stdout for this long is ended as a timeout (0: never).",
+     [](Config& c, std::string_view v) { return parse_count(v, 0, 7 * 86400, c.stall_timeout); },
+     [](const Config& c) { return std::to_string(c.stall_timeout.count()); }},
+    {"RESULT_EXIT_GRACE_MS", "--result-exit-grace-ms", "MS",
+     "After its result line the CLI has this long to exit; then it is ended and the run keeps "
+     "its result.",
+     [](Config& c, std::string_view v) { return parse_count(v, 0, 600000, c.result_exit_grace); },
+     [](const Config& c) { return std::to_string(c.result_exit_grace.count()); }},
+    {"WARM_CLI", "--warm-cli", "MODE",
+     "on or off: start the next run's CLI ahead of time (for the arguments of the last run; at "
+     "start-up, "
+     "the chat completion defaults), so a run skips the CLI's start-up.",
+     [](Config& c, std::string_view v) -> SetResult {
+         if (v != "on" && v != "off") return fmt::format("must be on or off, got '{}'", v);
+         c.warm_cli = v == "on";
+         return std::nullopt;
+     },
+     [](const Config& c) { return std::string(c.warm_cli ? "on" : "off"); }},
+    {"WARM_CLI_MAX_AGE_SECONDS", "--warm-cli-max-age", "S",
+     "A CLI started ahead and still unused after this long is replaced (its credentials or "
+     "version may have changed).",
+     [](Config& c, std::string_view v) { return parse_count(v, 1, 86400, c.warm_cli_max_age); },
+     [](const Config& c) { return std::to_string(c.warm_cli_max_age.count()); }},
     {"MAX_JOB_TIMEOUT_SECONDS", "--max-job-timeout", "S",
      "Largest timeout_seconds a job may ask for.",
      [](Config& c, std::string_view v) { return parse_count(v, 1, 7 * 86400, c.max_job_timeout); },

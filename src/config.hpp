@@ -37,6 +37,10 @@ struct Config {
     agent::GitSyncMode git_sync = agent::GitSyncMode::best_effort;
     std::chrono::seconds git_timeout{60};
     std::chrono::milliseconds kill_grace{1000};
+    std::chrono::seconds stall_timeout{600};            // 0: no limit
+    std::chrono::milliseconds result_exit_grace{2000};  // after the CLI's result line
+    bool warm_cli = true;                               // start the next run's CLI ahead
+    std::chrono::seconds warm_cli_max_age{300};
     std::chrono::seconds max_job_timeout{86400};
     double max_budget_usd = 100.0;
 

@@ -3,12 +3,21 @@
 // reference app returned it as a successful answer).
 #include "agent/agent_run.hpp"
 
+#include <boost/asio/this_coro.hpp>
 #include <boost/describe/enum_to_string.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
 
 namespace cas::agent {
+namespace {
+
+std::vector<std::string> marker_env(const AgentSettings& settings) {
+    if (settings.run_marker.empty()) return {};
+    return {settings.run_marker};
+}
+
+}  // namespace
 
 std::string_view to_string(RunStatus status) {
     return boost::describe::enum_to_string(status, "error");
@@ -36,6 +45,17 @@ void classify_exit(AgentOutcome& outcome) {
         // Past the cap, the result line is not in the kept text: the runner kept it aside.
         outcome.cli = parse_cli_result(process.out.last_line);
     }
+    if (process.end == ProcessEnd::lingered) {
+        // It said all it had to say; we ended it for not exiting, so its status says nothing.
+        if (outcome.cli.found && !outcome.cli.is_error) {
+            outcome.status = RunStatus::completed;
+        } else {
+            outcome.status = RunStatus::failed;
+            outcome.reason = outcome.cli.found ? failure_reason(outcome.cli, process.err.text, 0)
+                                               : "the CLI did not exit after its result";
+        }
+        return;
+    }
     bool ok = process.exit_code == 0 && process.term_signal == 0 &&
               !(outcome.cli.found && outcome.cli.is_error);
     if (ok) {
@@ -48,15 +68,18 @@ void classify_exit(AgentOutcome& outcome) {
     }
 }
 
-namespace {
-
-std::vector<std::string> marker_env(const AgentSettings& settings) {
-    if (settings.run_marker.empty()) return {};
-    return {settings.run_marker};
+ProcessLaunch cli_launch(const AgentSettings& settings, const CliInvocation& invocation) {
+    return {.program = settings.claude_bin,
+            .args = cli_arguments(invocation),
+            .working_dir = settings.workspace_dir,
+            .environment = child_environment(settings.secret_env, marker_env(settings))};
 }
 
+namespace {
+
 boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& settings,
-                                                    AgentRequest request, Cancellation& cancel) {
+                                                    AgentRequest request, Cancellation& cancel,
+                                                    const StartCli& start_cli) {
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + request.timeout;
     AgentOutcome outcome;
@@ -88,23 +111,48 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
         }
     }
 
-    ProcessSpec spec;
-    spec.program = settings.claude_bin;
-    spec.args = cli_arguments(request.cli);
-    spec.working_dir = settings.workspace_dir;
-    spec.environment = child_environment(settings.secret_env, marker_env(settings));
-    spec.input = std::move(request.prompt);
-    spec.output_cap = settings.output_cap;
-    spec.deadline = deadline;
-    spec.kill_grace = settings.kill_grace;
-    spec.on_stdout = std::move(request.on_stdout);
-    outcome.process = co_await run_process(std::move(spec), cancel);
+    auto launch = cli_launch(settings, request.cli);
+    // (No co_await inside the expression: GCC 12 miscompiles it in a conditional.)
+    auto executor = co_await boost::asio::this_coro::executor;
+    auto started = start_cli ? start_cli(launch) : start_process(executor, launch);
+    if (!started.child) {
+        outcome.status = RunStatus::error;
+        outcome.reason = "cannot run the Claude CLI (CLAUDE_BIN): " + started.error;
+        co_return outcome;
+    }
+    ProcessRun run;
+    run.input = user_message_line(request.prompt);
+    run.output_cap = settings.output_cap;
+    run.deadline = deadline;
+    run.kill_grace = settings.kill_grace;
+    run.stall_timeout = settings.stall_timeout;
+    std::string refusal;
+    run.judge_line = [&refusal, &agent = request.cli.agent](std::string_view line) {
+        if (is_result_line(line)) return LineVerdict::last;
+        if (auto problem = unknown_agent(line, agent)) {
+            refusal = std::move(*problem);
+            return LineVerdict::refuse;
+        }
+        return LineVerdict::more;
+    };
+    run.exit_grace = settings.result_exit_grace;
+    run.on_stdout = std::move(request.on_stdout);
+    outcome.process = co_await drive_process(std::move(*started.child), std::move(run), cancel);
     const auto& process = outcome.process;
 
     switch (process.end) {
-        case ProcessEnd::failed_to_start:
+        case ProcessEnd::failed_to_start:  // a started child always ends otherwise
             outcome.status = RunStatus::error;
             outcome.reason = "cannot run the Claude CLI (CLAUDE_BIN): " + process.error;
+            co_return outcome;
+        case ProcessEnd::refused:
+            outcome.status = RunStatus::failed;
+            outcome.reason = refusal;
+            co_return outcome;
+        case ProcessEnd::stalled:
+            outcome.status = RunStatus::timeout;
+            outcome.reason = fmt::format("stalled: the CLI printed nothing for {} s",
+                                         settings.stall_timeout.count());
             co_return outcome;
         case ProcessEnd::timed_out:
             outcome.status = RunStatus::timeout;
@@ -114,7 +162,8 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
             outcome.status = RunStatus::cancelled;
             outcome.reason = "cancelled";
             co_return outcome;
-        case ProcessEnd::exited: break;
+        case ProcessEnd::exited:
+        case ProcessEnd::lingered: break;
     }
     classify_exit(outcome);
     co_return outcome;
@@ -123,9 +172,9 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
 }  // namespace
 
 boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, AgentRequest request,
-                                               Cancellation& cancel) {
+                                               Cancellation& cancel, const StartCli& start_cli) {
     auto started = std::chrono::steady_clock::now();
-    auto outcome = co_await run_unmeasured(settings, std::move(request), cancel);
+    auto outcome = co_await run_unmeasured(settings, std::move(request), cancel, start_cli);
     outcome.elapsed = std::chrono::steady_clock::now() - started;
     co_return outcome;
 }

@@ -1,6 +1,6 @@
 // One agent run, shared by REST jobs and chat completions: git sync, then the CLI with the
-// prompt on stdin, all under one deadline and one Cancellation, then the CLI's output
-// parsed and the run classified. The caller holds the execution slot.
+// prompt on stdin, all under one deadline, one stall limit and one Cancellation, then the
+// CLI's output parsed and the run classified. The caller holds the execution slot.
 #pragma once
 
 #include "agent/cancellation.hpp"
@@ -27,6 +27,12 @@ struct AgentSettings {
     std::chrono::seconds git_timeout{60};
     std::size_t output_cap = 8U * 1024U * 1024U;
     std::chrono::milliseconds kill_grace{1000};
+    // A CLI that prints nothing on stdout for this long is ended (zero: never). The headless
+    // CLI is known to hang mid-stream.
+    std::chrono::seconds stall_timeout{600};
+    // After its result line the CLI has this long to exit, then it is ended and the run keeps
+    // its result. The CLI is known to print its result and stay alive.
+    std::chrono::milliseconds result_exit_grace{2000};
     std::vector<std::string> secret_env{"API_BEARER_TOKEN"};  // never passed to the child
     // "NAME=value" in the environment of every process of a run (inherited by all it
     // starts): a restart after a crash finds the leftovers by it. Empty: none.
@@ -63,9 +69,18 @@ void classify_exit(AgentOutcome& outcome);
 // What the metrics record of a finished run.
 RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string_view model);
 
+// How the CLI is started for `invocation`: the same for every run with the same invocation.
+ProcessLaunch cli_launch(const AgentSettings& settings, const CliInvocation& invocation);
+
+// Where a run's CLI process comes from, asked after the pre-run git sync: empty starts one
+// now (start_process); the run service passes its warm CLI (runs/warm_cli.hpp), which may
+// hand over one it started ahead for an equal launch.
+using StartCli = std::function<StartedProcess(const ProcessLaunch&)>;
+
 // `cancel` must outlive the call. A run whose cancellation was requested before it began
 // ends `cancelled` without starting anything.
 boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, AgentRequest request,
-                                               Cancellation& cancel);
+                                               Cancellation& cancel,
+                                               const StartCli& start_cli = {});
 
 }  // namespace cas::agent

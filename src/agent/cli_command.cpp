@@ -1,5 +1,7 @@
 #include "agent/cli_command.hpp"
 
+#include "util/json_text.hpp"
+
 #include <fmt/format.h>
 
 namespace cas::agent {
@@ -11,16 +13,23 @@ std::vector<std::string> cli_arguments(const CliInvocation& invocation) {
                                   "--dangerously-skip-permissions",
                                   "--max-budget-usd",
                                   fmt::format("{}", invocation.max_budget_usd),
-                                  "--output-format"};
-    if (invocation.format == OutputFormat::json) {
-        args.emplace_back("json");
-    } else {
-        args.insert(args.end(), {"stream-json", "--verbose", "--include-partial-messages"});
-    }
+                                  "--input-format",
+                                  "stream-json",
+                                  "--output-format",
+                                  "stream-json",
+                                  "--verbose",
+                                  "--include-partial-messages"};
     if (invocation.model) {
         args.insert(args.end(), {"--model", *invocation.model});
     }
     return args;
+}
+
+std::string user_message_line(std::string_view prompt) {
+    std::string line = R"({"type":"user","message":{"role":"user","content":)";
+    append_json_quoted(line, prompt);
+    line += "}}\n";
+    return line;
 }
 
 std::optional<std::string> agent_name_problem(std::string_view name) {

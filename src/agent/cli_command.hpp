@@ -1,6 +1,9 @@
 // The Claude Code CLI's command line for one run. The prompt is never on it: it goes to
-// stdin, so a prompt like "--version" cannot be read as a flag and size is not limited by
-// the kernel's argument limit (128 KiB per argument).
+// stdin as one stream-json user message, so a prompt like "--version" cannot be read as a
+// flag, its size is not limited by the kernel's argument limit (128 KiB per argument), and
+// the CLI can be started before the prompt exists (the warm CLI). Every run reads the same
+// output (stream-json with partial messages): one command line per agent, budget and model,
+// whoever asks (a job, a streamed or a whole completion), so one warm process serves them all.
 #pragma once
 
 #include <optional>
@@ -10,17 +13,17 @@
 
 namespace cas::agent {
 
-enum class OutputFormat { json, stream_json };
-
 struct CliInvocation {
     std::string agent;
     std::optional<std::string> model;
     double max_budget_usd = 5.0;
-    OutputFormat format = OutputFormat::json;
 };
 
 // Arguments after the program name.
 std::vector<std::string> cli_arguments(const CliInvocation& invocation);
+
+// The prompt as the CLI's stream-json input: one user message line, newline-terminated.
+std::string user_message_line(std::string_view prompt);
 
 // Why `name` is not an acceptable agent name, or nothing if it is: letters, digits,
 // '-', '_', '.'; not starting with '-'; 1 to 64 characters.

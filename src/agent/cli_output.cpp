@@ -134,6 +134,34 @@ CliResult parse_cli_result(std::string_view stdout_text) {
     return {};
 }
 
+bool is_result_line(std::string_view line) {
+    // Most lines are stream events: only a line that names the type is parsed.
+    if (line.find(R"("result")") == std::string_view::npos) return false;
+    boost::system::error_code ec;
+    auto value = parse_json(line, ec);
+    return !ec && as_result_object(value) != nullptr;
+}
+
+std::optional<std::string> unknown_agent(std::string_view line, std::string_view agent) {
+    if (line.find(R"("init")") == std::string_view::npos) return std::nullopt;
+    boost::system::error_code ec;
+    auto value = parse_json(line, ec);
+    const auto* obj = ec ? nullptr : value.if_object();
+    if (obj == nullptr || string_field(*obj, "type") != "system" ||
+        string_field(*obj, "subtype") != "init") {
+        return std::nullopt;
+    }
+    const auto* agents = obj->if_contains("agents");
+    if (agents == nullptr || !agents->is_array()) return std::nullopt;
+    std::string known;
+    for (const auto& name : agents->as_array()) {
+        if (!name.is_string()) continue;
+        if (name.as_string() == agent) return std::nullopt;
+        known += (known.empty() ? "" : ", ") + std::string(name.as_string());
+    }
+    return one_line(fmt::format("Agent '{}' not found; the CLI has: {}", agent, known));
+}
+
 std::string answer_text(const CliResult& parsed, std::string_view stdout_text) {
     if (parsed.result && !parsed.result->empty()) return *parsed.result;
     return std::string(trim(stdout_text));

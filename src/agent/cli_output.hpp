@@ -37,6 +37,14 @@ struct CliResult {
 // line that is one (stream-json). Never throws; `found` is false when there is none.
 CliResult parse_cli_result(std::string_view stdout_text);
 
+// Whether one stdout line is the result object: the CLI has nothing more to say after it.
+bool is_result_line(std::string_view line);
+
+// For the CLI's `system` `init` line (the first it prints for a run), when it lists its
+// agents and `agent` is not among them: what is wrong, for people. Otherwise nothing. (With
+// stream-json input the CLI runs an unknown --agent as its default agent instead of failing.)
+std::optional<std::string> unknown_agent(std::string_view line, std::string_view agent);
+
 // The answer as the reference app extracts it: `result` when it is a non-empty string,
 // else the trimmed raw stdout.
 std::string answer_text(const CliResult& parsed, std::string_view stdout_text);

@@ -21,17 +21,17 @@ boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
                                                const std::vector<std::string>& secret_env,
                                                std::vector<std::string> extra_env,
                                                Cancellation& cancel) {
-    ProcessSpec spec;
-    spec.program = "git";
-    spec.args = {"pull", "--rebase"};
-    spec.working_dir = std::move(workspace_dir);
     // Never wait on a credential prompt; ssh must fail rather than ask.
     extra_env.insert(extra_env.end(),
                      {"GIT_TERMINAL_PROMPT=0", "GIT_SSH_COMMAND=ssh -oBatchMode=yes"});
-    spec.environment = child_environment(secret_env, extra_env);
-    spec.output_cap = 64U * 1024U;
-    spec.deadline = deadline;
-    auto run = co_await run_process(std::move(spec), cancel);
+    ProcessLaunch launch{.program = "git",
+                         .args = {"pull", "--rebase"},
+                         .working_dir = std::move(workspace_dir),
+                         .environment = child_environment(secret_env, extra_env)};
+    ProcessRun limits;
+    limits.output_cap = 64U * 1024U;
+    limits.deadline = deadline;
+    auto run = co_await run_process(std::move(launch), std::move(limits), cancel);
 
     GitSyncResult result;
     auto output = run.err.text.empty() ? run.out.text : run.err.text;
@@ -42,11 +42,14 @@ boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
             result.detail = run.error;
             break;
         case ProcessEnd::timed_out:
+        case ProcessEnd::stalled:  // no stall limit is set
             result.status = GitSyncResult::Status::timed_out;
             result.detail = "git pull did not finish in time";
             break;
         case ProcessEnd::cancelled: result.status = GitSyncResult::Status::cancelled; break;
         case ProcessEnd::exited:
+        case ProcessEnd::lingered:  // no line is judged
+        case ProcessEnd::refused:
             result.status =
                 run.exit_code == 0 ? GitSyncResult::Status::ok : GitSyncResult::Status::failed;
             break;

@@ -47,6 +47,21 @@ std::string read_stat(pid_t pid) {
     return read_proc_file(pid, "stat");
 }
 
+// The roots of the spared trees (at most one today: the warm CLI).
+std::vector<pid_t>& spared_roots() {
+    static std::vector<pid_t> roots;
+    return roots;
+}
+
+std::unordered_set<pid_t> spared_processes() {
+    std::unordered_set<pid_t> out;
+    for (pid_t root : spared_roots()) {
+        out.insert(root);
+        for (pid_t pid : descendants_of(root)) out.insert(pid);
+    }
+    return out;
+}
+
 template <class F>
 void for_each_pid(F&& f) {
     if (DIR* dir = opendir("/proc")) {
@@ -59,6 +74,14 @@ void for_each_pid(F&& f) {
 }
 
 }  // namespace
+
+SparedTree::SparedTree(pid_t root) : root_(root) {
+    spared_roots().push_back(root);
+}
+
+SparedTree::~SparedTree() {
+    std::erase(spared_roots(), root_);
+}
 
 bool become_child_subreaper() {
     return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
@@ -135,7 +158,9 @@ boost::asio::awaitable<int> kill_descendants(pid_t owned_child) {
     // settle it. 200 × 5 ms bounds the wait for a process stuck in the kernel.
     for (int pass = 0; pass < 200; ++pass) {
         bool any_left = false;
+        const auto spared = spared_processes();
         for (pid_t pid : descendants_of(self)) {
+            if (spared.contains(pid)) continue;
             bool direct = parent_from_stat(read_stat(pid)) == self;
             if (direct && pid != owned_child && waitpid(pid, nullptr, WNOHANG) == pid) {
                 continue;  // a zombie child of ours: reaped now

@@ -28,9 +28,23 @@ std::vector<pid_t> descendants_by_scan(pid_t root);
 // SIGKILLs every descendant of this process until none is left, reaping those that are
 // its direct children, except `owned_child` (whose reaping belongs to the runner's Child;
 // it is killed but not waited for; pass -1 once it has been reaped, as its pid may be
-// reused). Every descendant means every run's: callers rely on one run at a time.
-// Returns how many processes were killed.
+// reused) and the spared trees (SparedTree). Every other descendant is the current run's:
+// callers rely on one run at a time. Returns how many processes were killed.
 boost::asio::awaitable<int> kill_descendants(pid_t owned_child);
+
+// While it lives, the process tree under `root` (root included) belongs to no run, so
+// kill_descendants leaves it alone and does not reap `root`: the warm CLI, started for a
+// run still to come. Its owner ends it. Single-threaded, like everything that sweeps.
+class SparedTree {
+public:
+    explicit SparedTree(pid_t root);
+    ~SparedTree();
+    SparedTree(const SparedTree&) = delete;
+    SparedTree& operator=(const SparedTree&) = delete;
+
+private:
+    pid_t root_;
+};
 
 // Every process (other than this one) whose initial environment holds `entry`
 // ("NAME=value") exactly, of those whose environment this process may read.

@@ -5,6 +5,7 @@
 // Child): every path ends with the child reaped.
 #include "agent/runner.hpp"
 
+#include "agent/line_splitter.hpp"
 #include "agent/process_tree.hpp"
 #include "util/async.hpp"
 
@@ -36,7 +37,6 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unordered_map>
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
 
@@ -116,11 +116,20 @@ public:
     ~Child() {
         // Only if the coroutine is destroyed mid-run (shutdown): never leave it running.
         if (reaped_) return;
+        ::kill(-pid_, SIGKILL);
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, nullptr, 0);
     }
     Child(const Child&) = delete;
     Child& operator=(const Child&) = delete;
+
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    [[nodiscard]] bool exited() const {
+        siginfo_t info{};
+        return reaped_ ||
+               (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                info.si_pid == pid_);
+    }
 
     // The raw wait status, or -1 if it could not be read (or the wait was cancelled).
     asio::awaitable<int> wait() {
@@ -217,28 +226,53 @@ std::vector<std::string> child_environment(const std::vector<std::string>& drop,
     return out;
 }
 
-asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cancel) {
-    auto executor = co_await asio::this_coro::executor;
-    ProcessResult result;
+struct ChildProcess::State {
+    State(asio::writable_pipe stdin_pipe, asio::readable_pipe stdout_pipe,
+          asio::readable_pipe stderr_pipe, pid_t pid)
+        : in(std::move(stdin_pipe)),
+          out(std::move(stdout_pipe)),
+          err(std::move(stderr_pipe)),
+          child(pid) {}
+    asio::writable_pipe in;
+    asio::readable_pipe out;
+    asio::readable_pipe err;
+    Child child;
+};
 
-    auto exe = resolve_program(spec.program);
+ChildProcess::ChildProcess(std::unique_ptr<State> state) : state_(std::move(state)) {}
+ChildProcess::ChildProcess(ChildProcess&&) noexcept = default;
+ChildProcess& ChildProcess::operator=(ChildProcess&&) noexcept = default;
+ChildProcess::~ChildProcess() = default;
+
+pid_t ChildProcess::pid() const {
+    return state_->child.pid();
+}
+
+bool ChildProcess::exited() const {
+    return state_->child.exited();
+}
+
+StartedProcess start_process(const asio::any_io_executor& executor, const ProcessLaunch& launch) {
+    StartedProcess started;
+    auto exe = resolve_program(launch.program);
     if (exe.empty()) {
-        result.error = "'" + spec.program + "' was not found on PATH";
-        co_return result;
+        started.error = "'" + launch.program + "' was not found on PATH";
+        return started;
     }
     if (::access(exe.c_str(), X_OK) != 0) {
-        result.error = "'" + exe + "' is not an executable file: " + std::strerror(errno);
-        co_return result;
+        started.error = "'" + exe + "' is not an executable file: " + std::strerror(errno);
+        return started;
     }
     std::error_code dir_ec;
-    if (!std::filesystem::is_directory(spec.working_dir, dir_ec)) {
-        result.error = "working directory '" + spec.working_dir + "' does not exist";
-        co_return result;
+    if (!std::filesystem::is_directory(launch.working_dir, dir_ec)) {
+        started.error = "working directory '" + launch.working_dir + "' does not exist";
+        return started;
     }
 
+    std::vector<std::string> environment = launch.environment;
     std::vector<char*> envp;
-    envp.reserve(spec.environment.size() + 1);
-    for (auto& entry : spec.environment) envp.push_back(entry.data());
+    envp.reserve(environment.size() + 1);
+    for (auto& entry : environment) envp.push_back(entry.data());
     envp.push_back(nullptr);
 
     asio::writable_pipe in(executor);
@@ -247,33 +281,95 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
     bp::posix::default_launcher launcher;
     launcher.env = envp.data();
     boost::system::error_code ec;
-    auto proc = launcher(executor, ec, bp::filesystem::path(exe), spec.args,
-                         bp::process_stdio{in, out, err}, bp::process_start_dir{spec.working_dir},
+    auto proc = launcher(executor, ec, bp::filesystem::path(exe), launch.args,
+                         bp::process_stdio{in, out, err}, bp::process_start_dir{launch.working_dir},
                          ChildSetup{});
     if (ec) {
-        result.error = "cannot start '" + exe + "': " + ec.message();
-        co_return result;
+        started.error = "cannot start '" + exe + "': " + ec.message();
+        return started;
     }
     const pid_t pid = proc.id();
     proc.detach();  // ours to wait for and reap from here on
-    Child child(pid);
+    started.child.emplace(ChildProcess(
+        std::make_unique<ChildProcess::State>(std::move(in), std::move(out), std::move(err), pid)));
+    return started;
+}
 
-    asio::steady_timer deadline(executor, spec.deadline);
+namespace {
+
+// Ends when stdout has been silent for `limit` (never when `limit` is zero), or when the
+// race it is in is decided by another branch.
+asio::awaitable<void> stall_watch(std::chrono::milliseconds limit,
+                                  const std::chrono::steady_clock::time_point& last_output) {
+    Timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+        timer.expires_at(limit.count() == 0 ? std::chrono::steady_clock::time_point::max()
+                                            : last_output + limit);
+        auto [ec] = co_await timer.async_wait();
+        if (ec || std::chrono::steady_clock::now() >= last_output + limit) co_return;
+    }
+}
+
+// Ends `grace` after the last line was seen (never if it is not), or when the race it is in
+// is decided by another branch.
+asio::awaitable<void> exit_grace_watch(Event& last_line_seen, std::chrono::milliseconds grace) {
+    bool seen = co_await last_line_seen.wait();
+    if (!seen) co_return;
+    Timer timer(co_await asio::this_coro::executor, grace);
+    co_await timer.async_wait();
+}
+
+// Ends when a refused line was seen, or when the race it is in is decided by another branch.
+asio::awaitable<void> refusal_watch(Event& refused_line_seen) {
+    co_await refused_line_seen.wait();
+}
+
+}  // namespace
+
+asio::awaitable<ProcessResult> drive_process(ChildProcess process, ProcessRun run,
+                                             Cancellation& cancel) {
+    auto executor = co_await asio::this_coro::executor;
+    auto& state = *process.state_;
+    auto& child = state.child;
+    const pid_t pid = child.pid();
+    ProcessResult result;
+
+    auto last_output = std::chrono::steady_clock::now();
+    Event last_line_seen(executor);
+    Event refused_line_seen(executor);
+    bool judged = false;  // a verdict other than `more` was given: the rest is not judged
+    LineSplitter lines(run.output_cap);
+    auto on_stdout = [&](std::string_view piece) {
+        last_output = std::chrono::steady_clock::now();
+        if (run.judge_line && !judged) {
+            lines.feed(piece, [&](std::string_view line) {
+                if (judged) return;
+                auto verdict = run.judge_line(line);
+                judged = verdict != LineVerdict::more;
+                if (verdict == LineVerdict::last) last_line_seen.notify();
+                if (verdict == LineVerdict::refuse) refused_line_seen.notify();
+            });
+        }
+        if (run.on_stdout) run.on_stdout(piece);
+    };
+
+    asio::steady_timer deadline(executor, run.deadline);
     auto io = [&]() -> asio::awaitable<void> {
-        co_await (write_input(in, spec.input) &&
-                  read_stream(out, result.out, spec.output_cap, spec.on_stdout) &&
-                  read_stream(err, result.err, spec.output_cap, {}));
+        co_await (write_input(state.in, run.input) &&
+                  read_stream(state.out, result.out, run.output_cap, on_stdout) &&
+                  read_stream(state.err, result.err, run.output_cap, {}));
     };
     auto exit_then_sweep = [&]() -> asio::awaitable<int> {
         int status = co_await child.wait();
         // Leftovers (background tool processes) may hold the pipes open: end them so the
-        // readers see EOF. The CLI itself is reaped, so its pid is not ours to touch. Every
-        // descendant of the service is this run's: the run service runs one at a time.
+        // readers see EOF. The CLI itself is reaped, so its pid is not ours to touch.
         result.killed_processes += co_await kill_descendants(-1);
         co_return status;  // raw status: exit vs signal
     };
-    auto finished =
-        co_await ((io() && exit_then_sweep()) || deadline.async_wait(kUseNothrow) || cancel.wait());
+    auto finished = co_await ((io() && exit_then_sweep()) || deadline.async_wait(kUseNothrow) ||
+                              cancel.wait() || stall_watch(run.stall_timeout, last_output) ||
+                              exit_grace_watch(last_line_seen, run.exit_grace) ||
+                              refusal_watch(refused_line_seen));
 
     if (finished.index() == 0) {
         result.end = ProcessEnd::exited;
@@ -284,13 +380,15 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
         co_return result;
     }
 
-    // Deadline or cancel: we stop the run, and remember that we did (the CLI exits 143
-    // after SIGTERM rather than dying by the signal, so its status would not tell).
-    result.end = finished.index() == 1 ? ProcessEnd::timed_out : ProcessEnd::cancelled;
+    // We stop the run, and remember why (the CLI exits 143 after SIGTERM rather than dying
+    // by the signal, so its status would not tell).
+    constexpr std::array kEnds{ProcessEnd::exited,  ProcessEnd::timed_out, ProcessEnd::cancelled,
+                               ProcessEnd::stalled, ProcessEnd::lingered,  ProcessEnd::refused};
+    result.end = kEnds.at(finished.index());
     ++result.killed_processes;  // the CLI itself, whether SIGTERM suffices or not
     ::kill(-pid, SIGTERM);
     ::kill(pid, SIGTERM);
-    asio::steady_timer grace(executor, spec.kill_grace);
+    asio::steady_timer grace(executor, run.kill_grace);
     auto graceful = co_await (child.wait() || grace.async_wait(kUseNothrow));
     int status = -1;
     if (graceful.index() == 0) {
@@ -303,6 +401,18 @@ asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cance
     }
     if (status != -1 && WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
     co_return result;
+}
+
+asio::awaitable<ProcessResult> run_process(ProcessLaunch launch, ProcessRun run,
+                                           Cancellation& cancel) {
+    auto executor = co_await asio::this_coro::executor;
+    auto started = start_process(executor, launch);
+    if (!started.child) {
+        ProcessResult result;
+        result.error = std::move(started.error);
+        co_return result;
+    }
+    co_return co_await drive_process(std::move(*started.child), std::move(run), cancel);
 }
 
 }  // namespace cas::agent

@@ -1,37 +1,63 @@
 // Runs one child process as a coroutine: the input goes to its stdin (then EOF), stdout
 // and stderr are read together (no pipe deadlock) up to a cap, and the run is raced
-// against its deadline and a Cancellation. However it ends, no process of the run is
-// left: on deadline or cancel the child gets SIGTERM, then after a grace SIGKILL along
-// with every descendant; on a normal exit, leftovers it started are killed the same way.
+// against its deadline, its stall limit, the exit grace after its last line and a
+// Cancellation. However it ends, no process of the run is left: when we end it the child
+// gets SIGTERM, then after a grace SIGKILL along with every descendant; on a normal exit,
+// leftovers it started are killed the same way. Starting and driving are two steps, so a
+// child can be started before its input exists (the warm CLI, runs/warm_cli.hpp).
 #pragma once
 
 #include "agent/cancellation.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 namespace cas::agent {
 
-struct ProcessSpec {
+// How a child is started: everything but what it is then given to do. Two launches that are
+// equal start the same program the same way (a warm CLI is used only for an equal launch).
+struct ProcessLaunch {
     std::string program;  // a path, or a name looked up on PATH
     std::vector<std::string> args;
     std::string working_dir;
-    std::vector<std::string> environment;         // "NAME=value", the child's whole environment
+    std::vector<std::string> environment;  // "NAME=value", the child's whole environment
+    friend bool operator==(const ProcessLaunch&, const ProcessLaunch&) = default;
+};
+
+// What one line of a child's stdout means for its run.
+enum class LineVerdict { more, last, refuse };
+
+// What a started child is given and how long it may take.
+struct ProcessRun {
     std::string input;                            // written to stdin, which is then closed
     std::size_t output_cap = 8U * 1024U * 1024U;  // per stream; the rest is counted, not kept
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     std::chrono::milliseconds kill_grace{1000};  // between SIGTERM and SIGKILL
+    // No stdout at all for this long ends the run `stalled` (zero: no limit).
+    std::chrono::milliseconds stall_timeout{0};
+    // Each complete stdout line as it arrives (empty: none is judged). After a `last` line
+    // the child has `exit_grace` to exit, or it is ended and the run ends `lingered`; after a
+    // `refuse` line it is ended at once and the run ends `refused`.
+    std::function<LineVerdict(std::string_view line)> judge_line;
+    std::chrono::milliseconds exit_grace{2000};
     // Called with each piece of stdout as it arrives (kept or not), for live streaming.
     std::function<void(std::string_view)> on_stdout;
 };
 
-enum class ProcessEnd { exited, timed_out, cancelled, failed_to_start };
+// exited: by itself. lingered: printed its last line, then did not exit in time, so was ended.
+// stalled: printed nothing for stall_timeout, so was ended. refused: printed a line its run
+// refuses, so was ended.
+enum class ProcessEnd { exited, lingered, timed_out, stalled, refused, cancelled, failed_to_start };
 
 struct CapturedStream {
     std::string text;  // the first `output_cap` bytes
@@ -51,8 +77,52 @@ struct ProcessResult {
     int killed_processes = 0;  // processes of the run we had to kill
 };
 
+// A started child whose stdin is still open and which has been given nothing yet: the warm
+// CLI waiting for its run, or a child about to be driven. If it is destroyed undriven, it
+// is killed (with its process group) and reaped.
+class ChildProcess {
+public:
+    ChildProcess(ChildProcess&&) noexcept;
+    ChildProcess& operator=(ChildProcess&&) noexcept;
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+    ~ChildProcess();
+
+    [[nodiscard]] pid_t pid() const;
+    // Whether it has exited (without reaping it: that stays with the driver or destructor).
+    [[nodiscard]] bool exited() const;
+
+    struct State;
+
+private:
+    friend struct StartedProcess start_process(const boost::asio::any_io_executor& executor,
+                                               const struct ProcessLaunch& launch);
+    friend boost::asio::awaitable<ProcessResult> drive_process(ChildProcess, ProcessRun,
+                                                               Cancellation&);
+    explicit ChildProcess(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+};
+
+// A child, or why it could not be started (not found, not executable, no working directory,
+// fork or exec failed).
+struct StartedProcess {
+    std::optional<ChildProcess> child;
+    std::string error;
+};
+
+// Starts the child with stdin, stdout and stderr as pipes, in its own process group, tied to
+// this process's life (PDEATHSIG), with no descriptor of ours but the three.
+StartedProcess start_process(const boost::asio::any_io_executor& executor,
+                             const ProcessLaunch& launch);
+
+// Gives a started child its input and runs it to its end (see the top of this file).
 // `cancel` must outlive the call.
-boost::asio::awaitable<ProcessResult> run_process(ProcessSpec spec, Cancellation& cancel);
+boost::asio::awaitable<ProcessResult> drive_process(ChildProcess child, ProcessRun run,
+                                                    Cancellation& cancel);
+
+// start_process, then drive_process.
+boost::asio::awaitable<ProcessResult> run_process(ProcessLaunch launch, ProcessRun run,
+                                                  Cancellation& cancel);
 
 // This process's environment without the named variables (secrets the child must not see),
 // plus `extra` entries ("NAME=value", replacing any of the same name).

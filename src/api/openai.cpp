@@ -49,14 +49,10 @@ std::string failure_message(const agent::AgentOutcome& outcome) {
     return "execution failed: " + to_valid_utf8(outcome.reason);
 }
 
-agent::AgentRequest agent_request(const OpenAiSettings& settings, const ChatRequest& chat,
-                                  agent::OutputFormat format) {
+agent::AgentRequest agent_request(const OpenAiSettings& settings, const ChatRequest& chat) {
     return {
         .prompt = chat_prompt(chat.messages),
-        .cli = {.agent = settings.agent,
-                .model = chat.model,
-                .max_budget_usd = settings.budget_usd,
-                .format = format},
+        .cli = chat_invocation(settings, chat.model),
         .timeout = settings.timeout,
         .on_stdout = {},
     };
@@ -117,7 +113,7 @@ asio::awaitable<void> stream_completion(const OpenAiSettings& settings, RunServi
     agent::LineSplitter lines;
 
     state.pending = encoder.role_event();
-    auto request = agent_request(settings, chat, agent::OutputFormat::stream_json);
+    auto request = agent_request(settings, chat);
     request.on_stdout = [&](std::string_view piece) {
         lines.feed(piece, [&](std::string_view line) {
             auto events = encoder.on_line(line);
@@ -175,6 +171,11 @@ http::Response busy() {
 
 }  // namespace
 
+agent::CliInvocation chat_invocation(const OpenAiSettings& settings, std::string model) {
+    return {
+        .agent = settings.agent, .model = std::move(model), .max_budget_usd = settings.budget_usd};
+}
+
 void add_openai_routes(http::Router& router, OpenAiContext context) {
     auto ctx = std::make_shared<const OpenAiContext>(std::move(context));
     const std::int64_t started = unix_seconds();
@@ -194,9 +195,8 @@ void add_openai_routes(http::Router& router, OpenAiContext context) {
         if (!handle) co_return busy();
         auto chat = std::get<ChatRequest>(std::move(parsed));
         if (!chat.stream) {
-            auto outcome = co_await run_for_client(
-                *handle, agent_request(settings, chat, agent::OutputFormat::json), chat.model,
-                request.client);
+            auto outcome = co_await run_for_client(*handle, agent_request(settings, chat),
+                                                   chat.model, request.client);
             co_return completion_response(chat, outcome);
         }
 

@@ -28,4 +28,7 @@ struct OpenAiContext {
 
 void add_openai_routes(http::Router& router, OpenAiContext context);
 
+// How a completion for `model` runs the CLI (the service starts one ahead for the default).
+agent::CliInvocation chat_invocation(const OpenAiSettings& settings, std::string model);
+
 }  // namespace cas::api

@@ -172,8 +172,7 @@ asio::awaitable<void> JobRegistry::run(Job job, runs::RunService::Handle handle,
             .prompt = job.prompt,
             .cli = {.agent = job.agent,
                     .model = std::nullopt,
-                    .max_budget_usd = job.max_budget_usd,
-                    .format = agent::OutputFormat::stream_json},
+                    .max_budget_usd = job.max_budget_usd},
             .timeout = std::chrono::seconds(job.timeout_seconds),
             .on_stdout =
                 [&](std::string_view piece) {

@@ -2,6 +2,10 @@
 // and its destructor the only release, so idle() has one place to hear about it.
 #include "runs/run_service.hpp"
 
+#include "agent/process_tree.hpp"
+
+#include <boost/asio/post.hpp>
+
 #include <utility>
 
 namespace cas::runs {
@@ -30,21 +34,31 @@ boost::asio::awaitable<agent::AgentOutcome> RunService::Handle::run(agent::Agent
                                                                     std::string_view kind,
                                                                     std::string model) {
     auto& service = *service_;
-    auto outcome = co_await agent::run_agent(service.settings_, std::move(request), *cancel_);
+    auto launch = agent::cli_launch(service.settings_, request.cli);
+    auto outcome = co_await agent::run_agent(
+        service.settings_, std::move(request), *cancel_,
+        [&service](const agent::ProcessLaunch& wanted) { return service.warm_.start(wanted); });
     if (outcome.status == agent::RunStatus::cancelled && service.stopping_) {
         outcome.status = agent::RunStatus::interrupted;
         outcome.reason = "interrupted by service shutdown";
     }
     service.metrics_.record_run(agent::run_report(outcome, kind, model));
+    // The next run is most likely like this one. Posted: the caller answers first.
+    if (!service.stopping_) {
+        boost::asio::post(service.executor_, [&service, next = std::move(launch)] {
+            if (!service.stopping_) service.warm_.prepare(next);
+        });
+    }
     co_return outcome;
 }
 
 RunService::RunService(const boost::asio::any_io_executor& executor, agent::AgentSettings settings,
-                       Metrics& metrics)
+                       WarmCliSettings warm, Metrics& metrics)
     : executor_(executor),
       settings_(std::move(settings)),
       metrics_(metrics),
       slot_(executor),
+      warm_(executor, warm, metrics),
       released_(executor) {}
 
 std::optional<RunService::Handle> RunService::try_start() {
@@ -58,6 +72,16 @@ boost::asio::awaitable<std::optional<RunService::Handle>> RunService::start(
     auto permit = co_await slot_.acquire(stop);
     if (!permit) co_return std::nullopt;
     co_return Handle(*this, std::move(*permit));
+}
+
+void RunService::warm_up(const agent::CliInvocation& invocation) {
+    warm_.prepare(agent::cli_launch(settings_, invocation));
+}
+
+boost::asio::awaitable<void> RunService::close() {
+    stopping_ = true;
+    warm_.close();
+    co_await agent::kill_descendants(-1);
 }
 
 void RunService::cancel_current() {

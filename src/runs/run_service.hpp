@@ -1,13 +1,14 @@
 // The one path of an agent run, whoever asks for it (a job, a chat completion): the
-// service owns the execution slot, the current run's cancellation, the run metrics and the
-// drain at shutdown. A caller asks to start (try_start → a Handle, or nothing when busy;
-// or waits for the slot), awaits the handle's run with its request, and lets the handle go
+// service owns the execution slot, the current run's cancellation, the warm CLI, the run
+// metrics and the drain at shutdown. A caller asks to start (try_start → a Handle, or nothing when
+// busy; or waits for the slot), awaits the handle's run with its request, and lets the handle go
 // when it no longer needs the slot. Nothing here knows about HTTP.
 #pragma once
 
 #include "agent/agent_run.hpp"
 #include "agent/cancellation.hpp"
 #include "runs/execution_slot.hpp"
+#include "runs/warm_cli.hpp"
 #include "telemetry/metrics.hpp"
 #include "util/async.hpp"
 
@@ -53,7 +54,7 @@ public:
     };
 
     RunService(const boost::asio::any_io_executor& executor, agent::AgentSettings settings,
-               Metrics& metrics);
+               WarmCliSettings warm, Metrics& metrics);
     RunService(const RunService&) = delete;
     RunService& operator=(const RunService&) = delete;
 
@@ -65,17 +66,24 @@ public:
     void cancel_current();
     // Completes once no handle holds the slot (at once if none does).
     boost::asio::awaitable<void> idle();
+    // Starts a CLI ahead for `invocation` (at start-up; after each run the service does it
+    // for that run's arguments).
+    void warm_up(const agent::CliInvocation& invocation);
+    // Shutdown, once idle: the warm CLI is ended, then every process left of any run.
+    boost::asio::awaitable<void> close();
 
     [[nodiscard]] bool busy() const { return slot_.busy(); }
     // True once cancel_current() was called for a shutdown: nothing must wait any more.
     [[nodiscard]] bool stopping() const { return stopping_; }
     [[nodiscard]] const agent::AgentSettings& settings() const { return settings_; }
+    [[nodiscard]] const WarmCli& warm_cli() const { return warm_; }
 
 private:
     boost::asio::any_io_executor executor_;
     agent::AgentSettings settings_;
     Metrics& metrics_;
     ExecutionSlot slot_;
+    WarmCli warm_;
     std::weak_ptr<agent::Cancellation> current_;  // the holder's, while a handle lives
     Event released_;
     bool stopping_ = false;

@@ -59,6 +59,20 @@ struct Metrics::Families {
                                           .Name("cas_child_processes_killed_total")
                                           .Help("Processes of runs the service had to kill")
                                           .Register(*registry);
+    pm::Family<pm::Counter>& warm_hits = pm::BuildCounter()
+                                             .Name("cas_warm_cli_hits_total")
+                                             .Help("Runs that used the CLI started ahead")
+                                             .Register(*registry);
+    pm::Family<pm::Counter>& warm_misses =
+        pm::BuildCounter()
+            .Name("cas_warm_cli_misses_total")
+            .Help("Runs that started their CLI themselves, by why the warm one was not used")
+            .Register(*registry);
+    pm::Family<pm::Counter>& warm_discards =
+        pm::BuildCounter()
+            .Name("cas_warm_cli_discards_total")
+            .Help("CLI processes started ahead and ended unused, by reason")
+            .Register(*registry);
     std::function<bool()> read_busy;
     std::function<std::size_t()> read_queue;
 
@@ -103,6 +117,12 @@ Metrics::Metrics() : families_(std::make_unique<Families>()) {
              {"completed", "failed", "timeout", "cancelled", "error", "interrupted"}) {
             families_->runs.Add({{"kind", kind}, {"outcome", outcome}});
         }
+    }
+    families_->warm_hits.Add({});
+    for (auto reason : {"none", "arguments", "stale"})
+        families_->warm_misses.Add({{"reason", reason}});
+    for (auto reason : {"replaced", "stale", "died", "expired", "shutdown"}) {
+        families_->warm_discards.Add({{"reason", reason}});
     }
     families_->git_failures.Add({});
     families_->killed.Add({});
@@ -152,6 +172,18 @@ void Metrics::record_run(const RunReport& r) {
     add_tokens("cache_read", r.cache_read_tokens);
     if (r.git_sync_failed) f.git_failures.Add({}).Increment();
     if (r.processes_killed > 0) f.killed.Add({}).Increment(r.processes_killed);
+}
+
+void Metrics::record_warm_hit() {
+    families_->warm_hits.Add({}).Increment();
+}
+
+void Metrics::record_warm_miss(std::string_view reason) {
+    families_->warm_misses.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::record_warm_discard(std::string_view reason) {
+    families_->warm_discards.Add({{"reason", std::string(reason)}}).Increment();
 }
 
 std::string Metrics::scrape() const {

@@ -39,6 +39,12 @@ public:
     void record_request(std::string_view route, std::string_view method, unsigned status,
                         std::chrono::duration<double> duration);
     void record_run(const RunReport& report);
+    // The warm CLI (runs/warm_cli.hpp): a run used it; a run found none it could use, and
+    // why (none, arguments, stale); one was ended unused, and why (replaced, stale, died,
+    // expired, shutdown). Reasons are the service's own words: bounded.
+    void record_warm_hit();
+    void record_warm_miss(std::string_view reason);
+    void record_warm_discard(std::string_view reason);
     // The Prometheus text exposition of everything.
     [[nodiscard]] std::string scrape() const;
 

@@ -4,23 +4,30 @@
 
 using namespace cas::agent;
 
-TEST_CASE("cli: json run has the reference app's flags and no prompt") {
+TEST_CASE("cli: every run reads and writes stream-json, and the prompt is not on the line") {
     auto args =
         cli_arguments({.agent = "recruiter-triage", .model = std::nullopt, .max_budget_usd = 5.0});
-    CHECK(args == std::vector<std::string>{"-p", "--agent", "recruiter-triage",
-                                           "--dangerously-skip-permissions", "--max-budget-usd",
-                                           "5", "--output-format", "json"});
+    CHECK(args == std::vector<std::string>{
+                      "-p", "--agent", "recruiter-triage", "--dangerously-skip-permissions",
+                      "--max-budget-usd", "5", "--input-format", "stream-json", "--output-format",
+                      "stream-json", "--verbose", "--include-partial-messages"});
 }
 
-TEST_CASE("cli: model and stream-json") {
-    auto args = cli_arguments({.agent = "a",
-                               .model = "claude-haiku-4-5",
-                               .max_budget_usd = 2.5,
-                               .format = OutputFormat::stream_json});
-    CHECK(args == std::vector<std::string>{"-p", "--agent", "a", "--dangerously-skip-permissions",
-                                           "--max-budget-usd", "2.5", "--output-format",
-                                           "stream-json", "--verbose", "--include-partial-messages",
-                                           "--model", "claude-haiku-4-5"});
+TEST_CASE("cli: a model goes last") {
+    auto args = cli_arguments({.agent = "a", .model = "claude-haiku-4-5", .max_budget_usd = 2.5});
+    CHECK(args == std::vector<std::string>{
+                      "-p", "--agent", "a", "--dangerously-skip-permissions", "--max-budget-usd",
+                      "2.5", "--input-format", "stream-json", "--output-format", "stream-json",
+                      "--verbose", "--include-partial-messages", "--model", "claude-haiku-4-5"});
+}
+
+TEST_CASE("cli: the prompt is one user message line, escaped") {
+    CHECK(user_message_line("hi") ==
+          "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"hi\"}}\n");
+    // Newlines and quotes stay inside the one line; nothing can end the message early.
+    auto line = user_message_line("a\nb\"}}\n{\"type\":\"user\"");
+    CHECK(line.find('\n') == line.size() - 1);
+    CHECK(line.find(R"(a\nb\"}}\n{\"type\":\"user\")") != std::string::npos);
 }
 
 TEST_CASE("cli: agent names") {

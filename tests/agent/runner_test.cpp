@@ -12,14 +12,14 @@ namespace {
 ProcessResult run_shell(const std::string& script, std::size_t cap) {
     boost::asio::io_context io;
     Cancellation cancel(io.get_executor());
-    ProcessSpec spec;
-    spec.program = "/bin/sh";
-    spec.args = {"-c", script};
-    spec.working_dir = "/";
-    spec.environment = child_environment({});
-    spec.output_cap = cap;
-    auto result =
-        boost::asio::co_spawn(io, run_process(std::move(spec), cancel), boost::asio::use_future);
+    ProcessLaunch launch{.program = "/bin/sh",
+                         .args = {"-c", script},
+                         .working_dir = "/",
+                         .environment = child_environment({})};
+    ProcessRun run;
+    run.output_cap = cap;
+    auto result = boost::asio::co_spawn(io, run_process(std::move(launch), std::move(run), cancel),
+                                        boost::asio::use_future);
     io.run();
     return result.get();
 }

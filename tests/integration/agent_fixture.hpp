@@ -26,8 +26,9 @@ namespace fs = std::filesystem;
 inline const std::string kFake = CAS_FIXTURES_DIR "/fake-claude";
 inline const std::map<std::string, std::string> kAuth{{"Authorization", "Bearer test-token"}};
 
-// A service with the fake CLI, a temporary workspace and data directory, and git sync off
-// unless asked.
+// A service with the fake CLI, a temporary workspace and data directory, git sync off and
+// no warm CLI unless asked. (A process waiting for the next run would rewrite the fake's
+// record files and count as a descendant; warm_cli_test.cpp covers it.)
 struct Fixture {
     TempDir workspace;
     TempDir record;
@@ -41,6 +42,7 @@ struct Fixture {
         env.try_emplace("CLAUDE_BIN", kFake);
         env.try_emplace("WORKSPACE_DIR", workspace.path.string());
         env.try_emplace("GIT_SYNC", "off");
+        env.try_emplace("WARM_CLI", "off");
         env.try_emplace("FAKE_CLAUDE_RECORD_DIR", record.path.string());
         env.try_emplace("DATA_DIR", data.path.string());
         service = std::make_unique<ServiceProcess>(env);

@@ -50,9 +50,13 @@ TEST_CASE("a job runs to completion and records the CLI's result") {
     auto argv = f.record.read("argv");
     CHECK(argv ==
           "-p\n--agent\nrecruiter-triage\n--dangerously-skip-permissions\n"
-          "--max-budget-usd\n5\n--output-format\nstream-json\n--verbose\n"
+          "--max-budget-usd\n5\n--input-format\nstream-json\n--output-format\nstream-json\n--"
+          "verbose\n"
           "--include-partial-messages\n");
-    CHECK(f.record.read("stdin") == "triage this please");
+    CHECK(f.record.read("stdin") ==
+          R"({"type":"user","message":{"role":"user","content":"triage this please"}})"
+          "\n");
+    CHECK(f.record.read("prompt") == "triage this please");
 }
 
 TEST_CASE("metadata and options are kept on the record") {
@@ -162,7 +166,7 @@ TEST_CASE("prompts reach the child's stdin byte-exact, never its argv") {
     Fixture f;
     SECTION("a prompt that looks like a flag") {
         f.wait_job(f.start_job("--version"));
-        CHECK(f.record.read("stdin") == "--version");
+        CHECK(f.record.read("prompt") == "--version");
         CHECK(f.record.read("argv").find("--version") == std::string::npos);
     }
     SECTION("a 1 MiB prompt") {
@@ -172,7 +176,7 @@ TEST_CASE("prompts reach the child's stdin byte-exact, never its argv") {
         big += "end";
         auto job = f.wait_job(f.start_job(big));
         CHECK(job.at("status") == "completed");
-        CHECK(f.record.read("stdin") == big);
+        CHECK(f.record.read("prompt") == big);
     }
 }
 
@@ -315,7 +319,7 @@ TEST_CASE("chat completions: success with usage, model choice and errors") {
         CHECK(argv.find("--agent\nrecruiter-triage\n") != std::string::npos);
         CHECK(argv.find("--model\nclaude-haiku-4-5\n") != std::string::npos);
         CHECK(argv.find("--max-budget-usd\n2\n") != std::string::npos);
-        CHECK(f.record.read("stdin") == "Request:\nHello there");
+        CHECK(f.record.read("prompt") == "Request:\nHello there");
     }
     SECTION("the default model") {
         auto reply = f.complete(chat("x"));

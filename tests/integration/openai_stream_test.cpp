@@ -27,6 +27,7 @@ struct Service {
               env.try_emplace("CLAUDE_BIN", kFake);
               env.try_emplace("WORKSPACE_DIR", workspace.path.string());
               env.try_emplace("GIT_SYNC", "off");
+              env.try_emplace("WARM_CLI", "off");  // descendants are checked
               return env;
           }()) {}
     [[nodiscard]] bool busy() const {

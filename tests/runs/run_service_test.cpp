@@ -20,7 +20,8 @@ using runs::RunService;
 
 namespace {
 
-// A stand-in CLI: prints a result line after the number of seconds in $1 of its stdin.
+// A stand-in CLI: prints a result line after the number of seconds its prompt (the content
+// of the stream-json user message on stdin) gives.
 struct ScriptCli {
     std::filesystem::path dir =
         std::filesystem::temp_directory_path() / ("cas-run-service-" + std::to_string(::getpid()));
@@ -28,7 +29,9 @@ struct ScriptCli {
     ScriptCli() {
         std::filesystem::create_directories(dir);
         std::ofstream(path)
-            << "#!/bin/sh\nread -r seconds\nsleep \"$seconds\"\n"
+            << "#!/bin/sh\nread -r line\n"
+               "seconds=$(printf '%s' \"$line\" | sed 's/.*\"content\":\"\\([0-9.]*\\).*/\\1/')\n"
+               "sleep \"$seconds\"\n"
                "echo '{\"type\":\"result\",\"is_error\":false,\"result\":\"ok\"}'\n";
         ::chmod(path.c_str(), 0755);
     }
@@ -46,7 +49,7 @@ agent::AgentSettings settings_for(const ScriptCli& cli) {
 
 agent::AgentRequest sleeping(const std::string& seconds) {
     agent::AgentRequest request;
-    request.prompt = seconds + "\n";
+    request.prompt = seconds;
     request.cli.agent = "a";
     return request;
 }
@@ -57,7 +60,7 @@ TEST_CASE("run service: one handle at a time, the slot held until the handle goe
     asio::io_context io;
     ScriptCli cli;
     Metrics metrics;
-    RunService runs(io.get_executor(), settings_for(cli), metrics);
+    RunService runs(io.get_executor(), settings_for(cli), {.enabled = false}, metrics);
     CHECK_FALSE(runs.busy());
     auto handle = runs.try_start();
     REQUIRE(handle);
@@ -77,7 +80,7 @@ TEST_CASE("run service: a handle cancelled before its run starts nothing") {
     asio::io_context io;
     ScriptCli cli;
     Metrics metrics;
-    RunService runs(io.get_executor(), settings_for(cli), metrics);
+    RunService runs(io.get_executor(), settings_for(cli), {.enabled = false}, metrics);
     auto handle = runs.try_start();
     REQUIRE(handle);
     handle->cancel();
@@ -90,7 +93,7 @@ TEST_CASE("run service: cancel during a run, and a shutdown's cancel is `interru
     asio::io_context io;
     ScriptCli cli;
     Metrics metrics;
-    RunService runs(io.get_executor(), settings_for(cli), metrics);
+    RunService runs(io.get_executor(), settings_for(cli), {.enabled = false}, metrics);
     auto cancel_soon = [&](bool shutdown, RunService::Handle& handle) -> asio::awaitable<void> {
         Timer soon(co_await asio::this_coro::executor, std::chrono::milliseconds(200));
         co_await soon.async_wait();
@@ -136,7 +139,7 @@ TEST_CASE("run service: idle() waits for the handle to go; start() waits for the
     asio::io_context io;
     ScriptCli cli;
     Metrics metrics;
-    RunService runs(io.get_executor(), settings_for(cli), metrics);
+    RunService runs(io.get_executor(), settings_for(cli), {.enabled = false}, metrics);
     agent::Cancellation never(io.get_executor());
     auto first = runs.try_start();
     REQUIRE(first);

@@ -1,0 +1,165 @@
+// A waiting process is watched through a pidfd (exit), a timer (maximum age) and `changed_`
+// (taken, replaced or closed): the watcher of a generation ends as soon as waiting_ is no
+// longer that generation's, so at most one watcher acts on a process.
+#include "runs/warm_cli.hpp"
+
+#include "telemetry/log.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <algorithm>
+#include <string>
+#include <sys/syscall.h>
+#include <utility>
+
+namespace cas::runs {
+namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+struct WarmCli::Waiting {
+    Waiting(agent::ChildProcess started_child, agent::ProcessLaunch started_launch,
+            agent::WorkspaceFingerprint taken_before)
+        : child(std::move(started_child)),
+          launch(std::move(started_launch)),
+          fingerprint(std::move(taken_before)),
+          spared(child.pid()) {}
+    agent::ChildProcess child;  // destroyed last: killed and reaped after the spare ends
+    agent::ProcessLaunch launch;
+    agent::WorkspaceFingerprint fingerprint;
+    Clock::time_point started = Clock::now();
+    agent::SparedTree spared;
+};
+
+namespace {
+
+// What the CLI of `launch` reads when it starts: its working directory and its HOME.
+agent::WorkspaceFingerprint fingerprint_for(const agent::ProcessLaunch& launch) {
+    std::string home;
+    for (const auto& entry : launch.environment) {
+        if (entry.starts_with("HOME=")) home = entry.substr(5);
+    }
+    return agent::workspace_fingerprint(launch.working_dir, home);
+}
+
+}  // namespace
+
+WarmCli::WarmCli(const asio::any_io_executor& executor, WarmCliSettings settings, Metrics& metrics)
+    : executor_(executor), settings_(settings), metrics_(metrics), changed_(executor) {}
+
+WarmCli::~WarmCli() = default;
+
+std::optional<WarmCandidate> WarmCli::candidate() const {
+    if (!waiting_) return std::nullopt;
+    return WarmCandidate{.launch = &waiting_->launch,
+                         .fingerprint = &waiting_->fingerprint,
+                         .started = waiting_->started,
+                         .exited = waiting_->child.exited()};
+}
+
+std::optional<pid_t> WarmCli::waiting_pid() const {
+    if (!waiting_) return std::nullopt;
+    return waiting_->child.pid();
+}
+
+agent::StartedProcess WarmCli::start(const agent::ProcessLaunch& launch) {
+    if (!settings_.enabled || closed_) return agent::start_process(executor_, launch);
+    auto workspace = waiting_ ? fingerprint_for(launch) : agent::WorkspaceFingerprint{};
+    auto decision = decide_take(candidate(), launch, workspace, Clock::now(), settings_.max_age);
+    if (decision.discard) discard(*decision.discard);
+    if (!decision.use) {
+        metrics_.record_warm_miss(to_string(decision.miss.value_or(WarmMiss::none)));
+        return agent::start_process(executor_, launch);
+    }
+    metrics_.record_warm_hit();
+    deaths_in_a_row_ = 0;
+    auto taken = std::exchange(waiting_, nullptr);  // no longer spared: the run's from here
+    ++generation_;
+    changed_.notify();
+    return {.child = std::move(taken->child), .error = {}};
+}
+
+void WarmCli::prepare(const agent::ProcessLaunch& launch) {
+    if (!settings_.enabled || closed_) return;
+    if (keep_after_run(candidate(), launch)) return;
+    if (waiting_) discard(WarmDiscard::replaced);
+    spawn(launch);
+}
+
+void WarmCli::close() {
+    closed_ = true;
+    if (waiting_) {
+        discard(WarmDiscard::shutdown);
+    } else {
+        ++generation_;  // a watcher waiting to replace a dead process must not
+        changed_.notify();
+    }
+}
+
+void WarmCli::discard(WarmDiscard reason) {
+    metrics_.record_warm_discard(to_string(reason));
+    waiting_.reset();  // killed with its process group, and reaped
+    ++generation_;
+    changed_.notify();
+}
+
+void WarmCli::spawn(const agent::ProcessLaunch& launch) {
+    // Before the start: a change between the two is seen as a change at the next run.
+    auto fingerprint = fingerprint_for(launch);
+    auto started = agent::start_process(executor_, launch);
+    if (!started.child) {
+        // The run that needs it starts one itself, and reports the same error.
+        log::warn("cannot start the CLI ahead", {{"error", started.error}});
+        return;
+    }
+    waiting_ = std::make_unique<Waiting>(std::move(*started.child), launch, std::move(fingerprint));
+    ++generation_;
+    changed_.notify();
+    asio::co_spawn(executor_, watch(generation_), asio::detached);
+}
+
+asio::awaitable<void> WarmCli::watch(std::uint64_t generation) {
+    std::optional<asio::posix::stream_descriptor> pidfd;
+    if (int fd = static_cast<int>(::syscall(SYS_pidfd_open, waiting_->child.pid(), 0)); fd >= 0) {
+        pidfd.emplace(executor_, fd);
+    }
+    Timer expiry(executor_, waiting_->started + settings_.max_age);
+    Timer poll(executor_);
+    auto exit_or_poll = [&]() -> asio::awaitable<void> {
+        if (pidfd) {
+            co_await pidfd->async_wait(asio::posix::descriptor_base::wait_read, kUseNothrow);
+        } else {
+            poll.expires_after(std::chrono::milliseconds(100));
+            co_await poll.async_wait();
+        }
+    };
+    for (;;) {
+        auto woke = co_await (exit_or_poll() || expiry.async_wait() || changed_.wait());
+        if (generation != generation_) co_return;  // taken, replaced, discarded or closed
+        if (woke.index() == 1) {
+            auto launch = waiting_->launch;
+            discard(WarmDiscard::expired);
+            spawn(launch);
+            co_return;
+        }
+        if (woke.index() == 0 && waiting_->child.exited()) break;
+    }
+    // Died while waiting: replaced, later each time it happens again (a CLI that cannot
+    // start must not be restarted in a loop).
+    auto launch = waiting_->launch;
+    discard(WarmDiscard::died);
+    ++deaths_in_a_row_;
+    auto delay = std::min<Clock::duration>(
+        settings_.max_age, std::chrono::seconds(1) * (1 << std::min(deaths_in_a_row_ - 1, 16)));
+    Timer backoff(executor_, delay);
+    const auto after_discard = generation_;
+    co_await (backoff.async_wait() || changed_.wait());
+    if (after_discard == generation_ && !closed_) spawn(launch);
+}
+
+}  // namespace cas::runs
