@@ -3,6 +3,8 @@
 // reference app returned it as a successful answer).
 #include "agent/agent_run.hpp"
 
+#include "telemetry/log.hpp"
+
 #include <boost/asio/this_coro.hpp>
 #include <boost/describe/enum_to_string.hpp>
 #include <fmt/format.h>
@@ -120,24 +122,44 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
         outcome.reason = "cannot run the Claude CLI (CLAUDE_BIN): " + started.error;
         co_return outcome;
     }
-    ProcessRun run;
-    run.input = user_message_line(request.prompt);
-    run.output_cap = settings.output_cap;
-    run.deadline = deadline;
-    run.kill_grace = settings.kill_grace;
-    run.stall_timeout = settings.stall_timeout;
     std::string refusal;
-    run.judge_line = [&refusal, &agent = request.cli.agent](std::string_view line) {
-        if (is_result_line(line)) return LineVerdict::last;
-        if (auto problem = unknown_agent(line, agent)) {
-            refusal = std::move(*problem);
-            return LineVerdict::refuse;
-        }
-        return LineVerdict::more;
+    auto process_run = [&] {
+        ProcessRun run;
+        run.input = user_message_line(request.prompt);
+        run.output_cap = settings.output_cap;
+        run.deadline = deadline;
+        run.kill_grace = settings.kill_grace;
+        run.stall_timeout = settings.stall_timeout;
+        run.judge_line = [&refusal, &agent = request.cli.agent](std::string_view line) {
+            if (is_result_line(line)) return LineVerdict::last;
+            if (auto problem = unknown_agent(line, agent)) {
+                refusal = std::move(*problem);
+                return LineVerdict::refuse;
+            }
+            return LineVerdict::more;
+        };
+        run.exit_grace = settings.result_exit_grace;
+        run.on_stdout = request.on_stdout;
+        return run;
     };
-    run.exit_grace = settings.result_exit_grace;
-    run.on_stdout = std::move(request.on_stdout);
-    outcome.process = co_await drive_process(std::move(*started.child), std::move(run), cancel);
+    const bool started_ahead = started.started_ahead;
+    outcome.process = co_await drive_process(std::move(*started.child), process_run(), cancel);
+    if (started_ahead && outcome.process.end == ProcessEnd::exited &&
+        outcome.process.out.total_bytes == 0) {
+        // It died before it said anything (the CLI's first line answers the prompt at once):
+        // it was dead or dying when the run took it, so nothing of the prompt ran. Once more,
+        // in a fresh process.
+        log::warn(
+            "the CLI started ahead had died; running in a fresh one",
+            {{"exit_code", outcome.process.exit_code}, {"signal", outcome.process.term_signal}});
+        auto fresh = start_process(executor, launch);
+        if (!fresh.child) {
+            outcome.status = RunStatus::error;
+            outcome.reason = "cannot run the Claude CLI (CLAUDE_BIN): " + fresh.error;
+            co_return outcome;
+        }
+        outcome.process = co_await drive_process(std::move(*fresh.child), process_run(), cancel);
+    }
     const auto& process = outcome.process;
 
     switch (process.end) {

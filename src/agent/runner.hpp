@@ -108,6 +108,7 @@ private:
 struct StartedProcess {
     std::optional<ChildProcess> child;
     std::string error;
+    bool started_ahead = false;  // it waited for its run (the warm CLI)
 };
 
 // Starts the child with stdin, stdout and stderr as pipes, in its own process group, tied to

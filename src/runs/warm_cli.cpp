@@ -81,7 +81,7 @@ agent::StartedProcess WarmCli::start(const agent::ProcessLaunch& launch) {
     auto taken = std::exchange(waiting_, nullptr);  // no longer spared: the run's from here
     ++generation_;
     changed_.notify();
-    return {.child = std::move(taken->child), .error = {}};
+    return {.child = std::move(taken->child), .error = {}, .started_ahead = true};
 }
 
 void WarmCli::prepare(const agent::ProcessLaunch& launch) {

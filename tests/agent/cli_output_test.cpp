@@ -106,3 +106,30 @@ TEST_CASE("output: a whitespace-only reason falls back to stderr, then the exit 
     CHECK(failure_reason(blank, "real reason\n", 1) == "real reason");
     CHECK(failure_reason(blank, "", 4) == "the CLI exited with code 4 and gave no reason");
 }
+
+TEST_CASE("output: the result line is told from the other stream-json lines") {
+    CHECK(is_result_line(R"({"type":"result","result":"ok","is_error":false})"));
+    CHECK_FALSE(is_result_line(R"({"type":"assistant","message":{"content":"the \"result\""}})"));
+    CHECK_FALSE(is_result_line(R"({"type":"system","subtype":"init"})"));
+    CHECK_FALSE(is_result_line(R"({"type":"result")"));  // cut short: not a result yet
+    CHECK_FALSE(is_result_line("result"));
+}
+
+TEST_CASE("output: an agent missing from the CLI's init line is named") {
+    const std::string init =
+        R"({"type":"system","subtype":"init","agents":["claude","Explore","recruiter-triage"]})";
+    CHECK_FALSE(unknown_agent(init, "recruiter-triage"));
+    auto problem = unknown_agent(init, "no-such-agent");
+    REQUIRE(problem);
+    CHECK(*problem ==
+          "Agent 'no-such-agent' not found; the CLI has: claude, Explore, recruiter-triage");
+    // Without a list (older CLIs, other lines) nothing is claimed.
+    CHECK_FALSE(unknown_agent(R"({"type":"system","subtype":"init"})", "x"));
+    CHECK_FALSE(unknown_agent(R"({"type":"system","subtype":"init","agents":"x"})", "y"));
+    CHECK_FALSE(unknown_agent(R"({"type":"assistant","subtype":"init","agents":[]})", "x"));
+    CHECK_FALSE(unknown_agent("not json \"init\"", "x"));
+    // Entries that are not strings are skipped, not trusted.
+    auto odd = unknown_agent(R"({"type":"system","subtype":"init","agents":[1,null,"a"]})", "b");
+    REQUIRE(odd);
+    CHECK(*odd == "Agent 'b' not found; the CLI has: a");
+}

@@ -5,23 +5,40 @@
 #include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 
+#include <csignal>
+#include <thread>
+
 using namespace cas::agent;
 
 namespace {
 
-ProcessResult run_shell(const std::string& script, std::size_t cap) {
+ProcessLaunch shell(const std::string& script) {
+    return {.program = "/bin/sh",
+            .args = {"-c", script},
+            .working_dir = "/",
+            .environment = child_environment({})};
+}
+
+ProcessResult run_shell(const std::string& script, ProcessRun run) {
     boost::asio::io_context io;
     Cancellation cancel(io.get_executor());
-    ProcessLaunch launch{.program = "/bin/sh",
-                         .args = {"-c", script},
-                         .working_dir = "/",
-                         .environment = child_environment({})};
-    ProcessRun run;
-    run.output_cap = cap;
-    auto result = boost::asio::co_spawn(io, run_process(std::move(launch), std::move(run), cancel),
+    auto result = boost::asio::co_spawn(io, run_process(shell(script), std::move(run), cancel),
                                         boost::asio::use_future);
     io.run();
     return result.get();
+}
+
+ProcessResult run_shell(const std::string& script, std::size_t cap) {
+    ProcessRun run;
+    run.output_cap = cap;
+    return run_shell(script, std::move(run));
+}
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+bool alive(pid_t pid) {
+    return ::kill(pid, 0) == 0;
 }
 
 }  // namespace
@@ -53,4 +70,112 @@ TEST_CASE("runner: output past the cap is counted, and its last whole line kept 
         CHECK_FALSE(run.out.truncated);
         CHECK(run.out.last_line.empty());
     }
+}
+
+TEST_CASE("runner: a child silent on stdout for the stall limit is ended as stalled") {
+    ProcessRun run;
+    run.stall_timeout = milliseconds(300);
+    run.kill_grace = milliseconds(100);
+    SECTION("silent from the start") {
+        auto started = Clock::now();
+        auto result = run_shell("sleep 30", std::move(run));
+        CHECK(result.end == ProcessEnd::stalled);
+        CHECK(Clock::now() - started < std::chrono::seconds(3));
+    }
+    SECTION("output resets the clock: a child that keeps talking is not stalled") {
+        auto result =
+            run_shell("for i in 1 2 3 4 5 6; do echo tick; sleep 0.1; done", std::move(run));
+        CHECK(result.end == ProcessEnd::exited);
+        CHECK(result.out.text.size() == 30);
+    }
+    SECTION("silent after some output") {
+        auto result = run_shell("echo hello; sleep 30", std::move(run));
+        CHECK(result.end == ProcessEnd::stalled);
+        CHECK(result.out.text == "hello\n");
+    }
+}
+
+TEST_CASE("runner: after its last line a child has the exit grace, then it is ended") {
+    ProcessRun run;
+    run.exit_grace = milliseconds(300);
+    run.kill_grace = milliseconds(100);
+    run.judge_line = [](std::string_view line) {
+        return line == "DONE" ? LineVerdict::last : LineVerdict::more;
+    };
+    SECTION("lingering: ended, and it keeps what it printed") {
+        auto started = Clock::now();
+        auto result = run_shell("echo working; echo DONE; sleep 30", std::move(run));
+        CHECK(result.end == ProcessEnd::lingered);
+        CHECK(result.out.text == "working\nDONE\n");
+        CHECK(Clock::now() - started < std::chrono::seconds(3));
+    }
+    SECTION("exiting within the grace is an ordinary exit") {
+        auto result = run_shell("echo DONE; sleep 0.1; exit 3", std::move(run));
+        CHECK(result.end == ProcessEnd::exited);
+        CHECK(result.exit_code == 3);
+    }
+    SECTION("a line that is not the last one starts nothing") {
+        run.stall_timeout = milliseconds(0);
+        auto result = run_shell("echo DONE-ish; sleep 0.5", std::move(run));
+        CHECK(result.end == ProcessEnd::exited);
+    }
+}
+
+TEST_CASE("runner: a refused line ends the child at once") {
+    ProcessRun run;
+    run.kill_grace = milliseconds(100);
+    run.judge_line = [](std::string_view line) {
+        return line == "BAD" ? LineVerdict::refuse : LineVerdict::more;
+    };
+    auto started = Clock::now();
+    auto result = run_shell("echo BAD; sleep 30; echo never", std::move(run));
+    CHECK(result.end == ProcessEnd::refused);
+    CHECK(result.out.text == "BAD\n");
+    CHECK(Clock::now() - started < std::chrono::seconds(3));
+}
+
+TEST_CASE("runner: a child started ahead waits for its input, then runs like any") {
+    boost::asio::io_context io;
+    Cancellation cancel(io.get_executor());
+    auto started = start_process(io.get_executor(), shell("read -r line; echo \"got $line\""));
+    REQUIRE(started.child);
+    const pid_t pid = started.child->pid();
+    std::this_thread::sleep_for(milliseconds(200));
+    CHECK(alive(pid));
+    CHECK_FALSE(started.child->exited());
+    ProcessRun run;
+    run.input = "hello\n";
+    auto result =
+        boost::asio::co_spawn(io, drive_process(std::move(*started.child), std::move(run), cancel),
+                              boost::asio::use_future);
+    io.run();
+    auto done = result.get();
+    CHECK(done.end == ProcessEnd::exited);
+    CHECK(done.out.text == "got hello\n");
+}
+
+TEST_CASE("runner: a child started ahead and never driven is ended and reaped") {
+    boost::asio::io_context io;
+    pid_t pid = -1;
+    {
+        auto started = start_process(io.get_executor(), shell("sleep 30"));
+        REQUIRE(started.child);
+        pid = started.child->pid();
+        CHECK(alive(pid));
+    }
+    CHECK_FALSE(alive(pid));  // killed and reaped: not even a zombie is left
+}
+
+TEST_CASE("runner: a child that cannot start says why") {
+    boost::asio::io_context io;
+    auto missing = start_process(
+        io.get_executor(),
+        {.program = "/nonexistent/claude", .args = {}, .working_dir = "/", .environment = {}});
+    CHECK_FALSE(missing.child);
+    CHECK_THAT(missing.error, Catch::Contains("/nonexistent/claude"));
+    auto no_dir = start_process(
+        io.get_executor(),
+        {.program = "/bin/sh", .args = {}, .working_dir = "/nonexistent-dir", .environment = {}});
+    CHECK_FALSE(no_dir.child);
+    CHECK_THAT(no_dir.error, Catch::Contains("does not exist"));
 }

@@ -101,6 +101,41 @@ TEST_CASE("a job past its timeout ends `timeout` promptly with no process left")
     CHECK(f.no_descendants());
 }
 
+TEST_CASE("a CLI silent past STALL_TIMEOUT_SECONDS ends `timeout`, saying it stalled") {
+    Fixture f(Fixture::Env{{"STALL_TIMEOUT_SECONDS", "1"}});
+    auto started = std::chrono::steady_clock::now();
+    auto id = f.start_job("hang\nFAKE:silent-sleep=30");
+    auto job = f.wait_job(id);
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    CHECK(job.at("status") == "timeout");
+    CHECK(job.at("error") == "stalled: the CLI printed nothing for 1 s");
+    CHECK(elapsed < 2s);  // the limit + 1 s
+    SECTION("a CLI stalled mid-stream too") {
+        auto mid = f.wait_job(f.start_job("hang\nFAKE:stall-after-init=30"));
+        CHECK(mid.at("status") == "timeout");
+        CHECK(mid.at("output").as_array().size() == 1);  // the init line, then nothing
+    }
+    CHECK_FALSE(f.busy());
+    CHECK(f.no_descendants());
+}
+
+TEST_CASE("a CLI that lingers after its result is ended; the job keeps its result") {
+    Fixture f(Fixture::Env{{"RESULT_EXIT_GRACE_MS", "300"}});
+    auto started = std::chrono::steady_clock::now();
+    auto job = f.wait_job(f.start_job("answer then hang\nFAKE:linger=30"));
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    CHECK(job.at("status") == "completed");
+    CHECK(job.at("result") == "fake reply: answer then hang");
+    CHECK(job.at("error").is_null());
+    CHECK(elapsed < 1300ms);  // the grace + 1 s
+    CHECK(f.no_descendants());
+    SECTION("a completion too") {
+        auto reply = f.complete(chat("answer then hang\nFAKE:linger=30"));
+        CHECK(reply.status == 200);
+        CHECK(f.no_descendants());
+    }
+}
+
 TEST_CASE("a CLI that ignores SIGTERM is killed after the grace") {
     Fixture f(Fixture::Env{{"KILL_GRACE_MS", "300"}});
     auto started = std::chrono::steady_clock::now();
