@@ -66,7 +66,7 @@ function postCompletion(body, init = {}) {
   });
 }
 
-// The processes the service has started that are still alive (it starts none but runs).
+// The processes the service has started that are still alive (with WARM_CLI=off, only runs).
 const serviceDescendants = () => descendantsOf(service.proc.pid);
 const showProcs = (procs) => procs.map((p) => `${p.pid} (${p.comm}) ppid=${p.ppid}: ${p.cmdline}`).join('\n');
 
@@ -124,6 +124,10 @@ describe('the openai client against claude-agent-service with the fake CLI', { t
         CLAUDE_BIN: FAKE_CLAUDE,
         WORKSPACE_DIR: workspace,
         GIT_SYNC: 'off',
+        // This suite checks that a cancelled run leaves no process behind ("no descendants
+        // once idle"); a CLI started ahead for the next run would be one. The warm CLI, and
+        // shutdown with one waiting, are covered by warm-cli.test.mjs with the real CLI.
+        WARM_CLI: 'off',
         OPENAI_TIMEOUT_SECONDS: '60',
         KILL_GRACE_MS: '500',
         SSE_KEEPALIVE_MS: '200', // so a silent run sends ": keep-alive" comments the client must skip

@@ -16,8 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import {
-  eachLine, installGuards, killAll, liveChildren, serviceBinary, sleep, startChild, startService, stopChild,
-  tail, waitForLine, within,
+  descendantsOf, eachLine, installGuards, killAll, liveChildren, processTable, serviceBinary, sleep, startChild,
+  startService, stopChild, tail, waitForLine, within,
 } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -228,21 +228,34 @@ describe('claude-agent-service with the real Claude Code CLI', { timeout: SUITE_
     );
   });
 
-  test('a job with an unknown agent fails with the CLI\'s "not found"', { timeout: 75_000 }, async () => {
+  // With stream-json input the real CLI runs an unknown --agent as its default agent, without
+  // a word; the service checks the agents listed in the CLI's system/init line instead, and
+  // fails the run with "Agent 'X' not found; the CLI has: ..." (before any API request).
+  test('a job with an unknown agent fails with "Agent \'no-such-agent\' not found"', { timeout: 75_000 }, async (t) => {
     const id = await startJob(`${marker('noagent')}: hello`, 'no-such-agent');
     const job = await waitForJob(id);
     const shown = JSON.stringify(job);
     assert.equal(job.status, 'failed', `job with agent no-such-agent should fail, got ${job.status}: ${shown}`);
-    assert.ok(job.error?.includes('not found'), `job error should mention "not found": ${shown}`);
+    assert.match(job.error ?? '', /Agent 'no-such-agent' not found/, `job error should name the agent: ${shown}`);
+    assert.ok(job.error.includes('recruiter-triage'), `job error should list the CLI's agents: ${shown}`);
+    assert.ok(!job.result?.includes('STUB-REPLY'), `the default agent must not have answered: ${shown}`);
+    t.diagnostic(job.error);
   });
 
-  test('SIGTERM stops the service with exit code 0', { timeout: STOP_TIMEOUT_MS + 5_000 }, async () => {
+  test('SIGTERM stops the service with exit code 0 and leaves no process', { timeout: STOP_TIMEOUT_MS + 5_000 }, async (t) => {
     assert.ok(service, 'the service should have been started');
+    // WARM_CLI is on (the default): a CLI started ahead for the next run is likely waiting.
+    const before = descendantsOf(service.proc.pid);
     service.proc.kill('SIGTERM');
     const result = await within(service.exited, STOP_TIMEOUT_MS);
     assert.ok(result, `service did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM\n${tail(service)}`);
     serviceStopped = true;
     assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null },
       `service should exit with code 0 after SIGTERM\n${tail(service)}`);
+    const table = processTable();
+    const left = before.filter((p) => table.get(p.pid)?.cmdline === p.cmdline);
+    assert.deepEqual(left, [], 'processes the service started are left after it exited: ' +
+      left.map((p) => `${p.pid} ${p.cmdline}`).join('; '));
+    t.diagnostic(`${before.length} process(es) below the service before SIGTERM, none after`);
   });
 });

@@ -33,12 +33,13 @@ const AGENT_FILE = join('.claude', 'agents', `${AGENT}.md`);
 const DEFAULT_MODEL = 'claude-haiku-4-5';
 const OTHER_MODEL = 'claude-sonnet-4-6';
 
-const SUITE_TIMEOUT_MS = 60_000; // each describe; the whole file normally takes ~15 s
+const SUITE_TIMEOUT_MS = 60_000; // each describe; the whole file normally takes ~10 s
 const WATCHDOG_MS = 100_000; // last resort if a hung request outlives the suite timeouts (CTest: 120 s)
 const STARTUP_TIMEOUT_MS = 15_000;
 const WARM_WAIT_MS = 10_000; // for a process started ahead to appear (it is forked at once)
 const JOB_POLL_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
+const SETTLE_MS = 1_000; // a waiting real CLI has done its start-up (~0.4 s) by then
 
 const marker = (what) => `e2e-${what}-${randomBytes(4).toString('hex')}`;
 
@@ -337,19 +338,20 @@ describe('warm CLI on (default), real CLI, GIT_SYNC=required', { timeout: SUITE_
     const first = await waitForWarm(service, baseUrl, hasModel(DEFAULT_MODEL));
     assert.ok(first.cmdline.includes(`--agent ${AGENT}`), `the warm CLI runs OPENAI_AGENT: ${first.cmdline}`);
 
+    await sleep(SETTLE_MS); // so the time below is that of a CLI done with its start-up
     const ms1 = await complete(baseUrl, DEFAULT_MODEL, 'hit1');
     let now = await warmCounters(baseUrl);
     assert.deepEqual(moved(before, now), { hits: 1 }, `one hit, nothing else: ${JSON.stringify(now)}\n${diagnostics()}`);
-    const second = await waitForWarm(service, baseUrl, hasModel(DEFAULT_MODEL));
-    assert.notEqual(second.pid, first.pid, 'the process used by the run is not the one waiting after it');
+    assert.ok(!processTable().has(first.pid), `the waiting CLI ${first.pid} ran the completion and exited`);
 
-    // Straight on, without waiting for anything.
+    // Straight on, without waiting for anything: the next CLI is started as the run ends.
     const ms2 = await complete(baseUrl, DEFAULT_MODEL, 'hit2');
     now = await warmCounters(baseUrl);
     assert.deepEqual(moved(before, now), { hits: 2 },
       `two hits; in particular no stale miss (the CLI wrote nothing the fingerprint sees): ${JSON.stringify(now)}`);
-    await waitForWarm(service, baseUrl, hasModel(DEFAULT_MODEL));
-    t.diagnostic(`warm completions took ${ms1} ms and ${ms2} ms`);
+    const third = await waitForWarm(service, baseUrl, hasModel(DEFAULT_MODEL));
+    assert.notEqual(third.pid, first.pid);
+    t.diagnostic(`warm completions took ${ms1} ms (CLI waiting ${SETTLE_MS} ms) and ${ms2} ms (straight after the first)`);
   });
 
   test('a completion with another model misses ("arguments"); the next with that model hits', async (t) => {
@@ -387,6 +389,10 @@ describe('warm CLI on (default), real CLI, GIT_SYNC=required', { timeout: SUITE_
     await ask('v1', 'VERSION-ONE');
     // Now a CLI waits for the job's arguments (no --model), started with VERSION-ONE read.
     const waiting = await waitForWarm(service, baseUrl, (c) => c.includes(`--agent ${AGENT}`) && !c.includes('--model'));
+    // The real CLI reads its agent files ~0.3 s after it starts, while it waits for stdin. A
+    // change before that would reach even a stale process, and the check of the system prompt
+    // below would then prove nothing; so let it read VERSION-ONE first.
+    await sleep(SETTLE_MS);
 
     const editor = join(tmp, 'on-editor');
     git(tmp, 'clone', '-q', remote, editor);
@@ -422,8 +428,12 @@ describe('warm CLI on (default), real CLI, GIT_SYNC=required', { timeout: SUITE_
     }, 3_000) ?? await warmCounters(baseUrl);
     const delta = moved(before, now);
     assert.equal(delta.discard_died, 1, `the death should be counted once: ${JSON.stringify(delta)}\n${diagnostics()}`);
-    assert.equal(delta.hits ?? 0, 0, `the dead process must not count as a hit: ${JSON.stringify(delta)}`);
-    assert.equal(delta.miss_none, 1, `the run started its own CLI (miss "none"): ${JSON.stringify(delta)}`);
+    // Normally the run starts its own CLI (miss "none"); only if the completion came after the
+    // replacement of the dead one (1 s later) would it be a hit, on that replacement.
+    assert.ok(delta.miss_none === 1 || delta.hits === 1,
+      `the run should start its own CLI or use a replacement: ${JSON.stringify(delta)}`);
+    assert.equal((delta.miss_none ?? 0) + (delta.hits ?? 0) + (delta.miss_arguments ?? 0) + (delta.miss_stale ?? 0), 1,
+      `one run, one hit or miss: ${JSON.stringify(delta)}`);
     const next = await waitForWarm(service, baseUrl, hasModel(DEFAULT_MODEL));
     assert.notEqual(next.pid, victim.pid);
     t.diagnostic(`completion after the kill took ${ms} ms; counters moved by ${JSON.stringify(delta)}`);

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
-#include <regex>
+#include <cstdio>
 #include <sstream>
 
 using namespace cas::test;
@@ -47,10 +47,9 @@ struct Report {
 
 // The fake's `report` answer: which process answered, and how long it waited for its prompt.
 Report parse_report(const std::string& text) {
-    std::smatch m;
-    static const std::regex pattern(R"(pid=(\d+) waited_ms=(\d+))");
-    REQUIRE(std::regex_search(text, m, pattern));
-    return {std::stoi(m[1]), std::stoi(m[2])};
+    Report report;
+    REQUIRE(std::sscanf(text.c_str(), "pid=%d waited_ms=%d", &report.pid, &report.waited_ms) == 2);
+    return report;
 }
 
 Report complete_report(const Fixture& f, json::object extra = {}) {
