@@ -16,12 +16,15 @@
  * becomes U+FFFD; other bytes are kept as they are) or a list of content blocks whose
  * {"type":"text","text":...} texts are concatenated; other line types are ignored. A line that
  * is not a JSON object, or a user line whose content is neither, prints "Error: ..." on stderr
- * and exits 1; so does EOF without a user line ("Error: No messages provided").
+ * and exits 1; so does EOF without a user line ("Error: No messages provided"). A control
+ * request line ({"type":"control_request","request_id":ID,...}) is answered as it arrives with a
+ * success control_response for ID and an empty body (the service's initialize request).
  *
  * A directive `BENCH:bytes=N` in the prompt (the decoded one with stream-json input) or in
  * any argument first prints N bytes of filler as lines of BENCH_LINE bytes (default 16384,
  * newline included), for output-size runs.
  * Build: cc -O2 -o fake-claude bench/fake_claude.c */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -435,6 +438,22 @@ static void die(const char* format, ...) {
     exit(1);
 }
 
+/* Answers a control request line at once (the service asks one before the prompt). */
+static void answer_control_request(const char* line, size_t len) {
+    static const char kType[] = "\"control_request\"";
+    static const char kId[] = "\"request_id\":\"";
+    if (!memmem(line, len, kType, sizeof kType - 1)) return;
+    const char* id = memmem(line, len, kId, sizeof kId - 1);
+    if (!id) return;
+    id += sizeof kId - 1;
+    const char* id_end = memchr(id, '"', (size_t)(line + len - id));
+    if (!id_end) return;
+    printf("{\"type\":\"control_response\",\"response\":{\"subtype\":\"success\","
+           "\"request_id\":\"%.*s\",\"response\":{}}}\n",
+           (int)(id_end - id), id);
+    fflush(stdout);
+}
+
 /* The prompt from stream-json input, or exit 1 with a message on stderr. */
 static char* decode_stream_json(const char* input, size_t len) {
     Buf prompt = {0};
@@ -498,7 +517,8 @@ int main(int argc, char** argv) {
         if (b > 0) bytes = b;
     }
     /* stdin: read to EOF, however long it takes to come. */
-    size_t cap = 1 << 16, len = 0;
+    const int stream_json = strcmp(input_format, "stream-json") == 0;
+    size_t cap = 1 << 16, len = 0, answered = 0; /* input[0, answered) scanned for requests */
     char* input = malloc(cap + 1);
     if (!input) return 1;
     for (;;) {
@@ -511,10 +531,14 @@ int main(int argc, char** argv) {
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) break;
         len += (size_t)r;
+        for (const char* nl; stream_json && (nl = memchr(input + answered, '\n', len - answered));) {
+            answer_control_request(input + answered, (size_t)(nl - (input + answered)));
+            answered = (size_t)(nl - input) + 1;
+        }
     }
     input[len] = '\0';
     char* prompt = input;
-    if (strcmp(input_format, "stream-json") == 0) {
+    if (stream_json) {
         prompt = decode_stream_json(input, len);
         free(input);
     }

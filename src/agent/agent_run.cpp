@@ -3,8 +3,11 @@
 // reference app returned it as a successful answer).
 #include "agent/agent_run.hpp"
 
+#include "agent/process_tree.hpp"
 #include "telemetry/log.hpp"
+#include "util/async.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/describe/enum_to_string.hpp>
 #include <fmt/format.h>
@@ -79,6 +82,59 @@ ProcessLaunch cli_launch(const AgentSettings& settings, const CliInvocation& inv
 
 namespace {
 
+// Ends a CLI that will not get its prompt, and anything it started.
+boost::asio::awaitable<void> end_unprompted(CliProcess& cli, AgentOutcome& outcome) {
+    cli.child->kill();
+    cli.child.reset();  // reaped
+    outcome.process.killed_processes = 1 + co_await kill_descendants(-1);
+}
+
+// The prompt goes only to a CLI that runs the agent the run asked for (with stream-json
+// input an unknown --agent would silently be its default agent): unless it answered ahead,
+// the CLI is asked its agents first. False, with `outcome` filled, when the run ends here.
+boost::asio::awaitable<bool> check_before_prompt(const AgentSettings& settings, CliProcess& cli,
+                                                 std::string_view agent,
+                                                 std::chrono::steady_clock::time_point deadline,
+                                                 std::chrono::seconds timeout, Cancellation& cancel,
+                                                 AgentOutcome& outcome) {
+    using Clock = std::chrono::steady_clock;
+    if (!cli.initialized) {
+        // Not answering counts as printing nothing: the stall limit applies.
+        auto answer_by = settings.stall_timeout.count() == 0
+                             ? deadline
+                             : std::min(deadline, Clock::now() + settings.stall_timeout);
+        auto initialized = co_await initialize_cli(*cli.child, answer_by, cancel);
+        switch (initialized.end) {
+            case InitializeEnd::answered: cli.initialized = std::move(initialized.answer); break;
+            case InitializeEnd::ended: co_return true;  // the run reads how and why it ended
+            case InitializeEnd::cancelled:
+                co_await end_unprompted(cli, outcome);
+                outcome.status = RunStatus::cancelled;
+                outcome.reason = "cancelled";
+                co_return false;
+            case InitializeEnd::timed_out:
+                co_await end_unprompted(cli, outcome);
+                outcome.status = RunStatus::timeout;
+                outcome.reason = Clock::now() >= deadline
+                                     ? fmt::format("timed out after {} s", timeout.count())
+                                     : fmt::format("stalled: the CLI did not answer for {} s",
+                                                   settings.stall_timeout.count());
+                co_return false;
+        }
+    }
+    std::optional<std::string> problem;
+    if (!cli.initialized->ok) {
+        problem = "the CLI refused its initialize request: " + cli.initialized->error;
+    } else {
+        problem = unknown_agent(*cli.initialized, agent);
+    }
+    if (!problem) co_return true;
+    co_await end_unprompted(cli, outcome);
+    outcome.status = RunStatus::failed;
+    outcome.reason = std::move(*problem);
+    co_return false;
+}
+
 boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& settings,
                                                     AgentRequest request, Cancellation& cancel,
                                                     const StartCli& start_cli) {
@@ -114,15 +170,6 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
     }
 
     auto launch = cli_launch(settings, request.cli);
-    // (No co_await inside the expression: GCC 12 miscompiles it in a conditional.)
-    auto executor = co_await boost::asio::this_coro::executor;
-    auto started = start_cli ? start_cli(launch) : start_process(executor, launch);
-    if (!started.child) {
-        outcome.status = RunStatus::error;
-        outcome.reason = "cannot run the Claude CLI (CLAUDE_BIN): " + started.error;
-        co_return outcome;
-    }
-    std::string refusal;
     auto process_run = [&] {
         ProcessRun run;
         run.input = user_message_line(request.prompt);
@@ -130,35 +177,43 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
         run.deadline = deadline;
         run.kill_grace = settings.kill_grace;
         run.stall_timeout = settings.stall_timeout;
-        run.judge_line = [&refusal, &agent = request.cli.agent](std::string_view line) {
-            if (is_result_line(line)) return LineVerdict::last;
-            if (auto problem = unknown_agent(line, agent)) {
-                refusal = std::move(*problem);
-                return LineVerdict::refuse;
-            }
-            return LineVerdict::more;
+        run.judge_line = [](std::string_view line) {
+            return is_result_line(line) ? LineVerdict::last : LineVerdict::more;
         };
         run.exit_grace = settings.result_exit_grace;
         run.on_stdout = request.on_stdout;
         return run;
     };
-    const bool started_ahead = started.started_ahead;
-    outcome.process = co_await drive_process(std::move(*started.child), process_run(), cancel);
-    if (started_ahead && outcome.process.end == ProcessEnd::exited &&
-        outcome.process.out.total_bytes == 0) {
+    auto executor = co_await boost::asio::this_coro::executor;
+    for (int attempt = 0;; ++attempt) {
+        CliProcess cli;
+        if (attempt == 0 && start_cli) {
+            cli = co_await start_cli(launch, cancel);
+        } else {
+            auto started = start_process(executor, launch);
+            cli = {.child = std::move(started.child),
+                   .error = std::move(started.error),
+                   .started_ahead = false,
+                   .initialized = std::nullopt};
+        }
+        if (!cli.child) {
+            outcome.status = RunStatus::error;
+            outcome.reason = "cannot run the Claude CLI (CLAUDE_BIN): " + cli.error;
+            co_return outcome;
+        }
+        bool ready = co_await check_before_prompt(settings, cli, request.cli.agent, deadline,
+                                                  request.timeout, cancel, outcome);
+        if (!ready) co_return outcome;
+        outcome.process = co_await drive_process(std::move(*cli.child), process_run(), cancel);
+        bool died_unused = cli.started_ahead && outcome.process.end == ProcessEnd::exited &&
+                           outcome.process.out.total_bytes == 0;
+        if (!died_unused || attempt > 0) break;
         // It died before it said anything (the CLI's first line answers the prompt at once):
         // it was dead or dying when the run took it, so nothing of the prompt ran. Once more,
         // in a fresh process.
         log::warn(
             "the CLI started ahead had died; running in a fresh one",
             {{"exit_code", outcome.process.exit_code}, {"signal", outcome.process.term_signal}});
-        auto fresh = start_process(executor, launch);
-        if (!fresh.child) {
-            outcome.status = RunStatus::error;
-            outcome.reason = "cannot run the Claude CLI (CLAUDE_BIN): " + fresh.error;
-            co_return outcome;
-        }
-        outcome.process = co_await drive_process(std::move(*fresh.child), process_run(), cancel);
     }
     const auto& process = outcome.process;
 
@@ -166,10 +221,6 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
         case ProcessEnd::failed_to_start:  // a started child always ends otherwise
             outcome.status = RunStatus::error;
             outcome.reason = "cannot run the Claude CLI (CLAUDE_BIN): " + process.error;
-            co_return outcome;
-        case ProcessEnd::refused:
-            outcome.status = RunStatus::failed;
-            outcome.reason = refusal;
             co_return outcome;
         case ProcessEnd::stalled:
             outcome.status = RunStatus::timeout;
@@ -192,6 +243,33 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
 }
 
 }  // namespace
+
+boost::asio::awaitable<Initialized> initialize_cli(ChildProcess& cli,
+                                                   std::chrono::steady_clock::time_point deadline,
+                                                   Cancellation& cancel) {
+    using namespace boost::asio::experimental::awaitable_operators;
+    // The answer lists the CLI's commands, agents and models: tens of KiB.
+    constexpr std::size_t kMaxAnswerBytes = 4U * 1024U * 1024U;
+    constexpr int kMaxOtherLines = 64;
+    auto exchange = [&]() -> boost::asio::awaitable<Initialized> {
+        bool written = co_await cli.write_line(initialize_request_line());
+        if (!written) co_return Initialized{.end = InitializeEnd::ended, .answer = {}};
+        for (int skipped = 0; skipped <= kMaxOtherLines; ++skipped) {
+            auto line = co_await cli.read_line(kMaxAnswerBytes);
+            if (!line) break;
+            auto answer = parse_initialize_answer(*line);
+            if (answer.found)
+                co_return Initialized{.end = InitializeEnd::answered, .answer = answer};
+        }
+        co_return Initialized{.end = InitializeEnd::ended, .answer = {}};
+    };
+    Timer timer(co_await boost::asio::this_coro::executor, deadline);
+    auto first = co_await (exchange() || timer.async_wait() || cancel.wait());
+    if (first.index() == 0) co_return std::get<0>(std::move(first));
+    co_return Initialized{
+        .end = first.index() == 1 ? InitializeEnd::timed_out : InitializeEnd::cancelled,
+        .answer = {}};
+}
 
 boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, AgentRequest request,
                                                Cancellation& cancel, const StartCli& start_cli) {

@@ -72,10 +72,32 @@ RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string
 // How the CLI is started for `invocation`: the same for every run with the same invocation.
 ProcessLaunch cli_launch(const AgentSettings& settings, const CliInvocation& invocation);
 
+// A CLI process for a run: started for it, or ahead of it (the warm CLI), in which case it
+// may have answered the initialize request already.
+struct CliProcess {
+    std::optional<ChildProcess> child;
+    std::string error;  // why none could be started
+    bool started_ahead = false;
+    std::optional<InitializeAnswer> initialized;
+};
+
 // Where a run's CLI process comes from, asked after the pre-run git sync: empty starts one
 // now (start_process); the run service passes its warm CLI (runs/warm_cli.hpp), which may
-// hand over one it started ahead for an equal launch.
-using StartCli = std::function<StartedProcess(const ProcessLaunch&)>;
+// hand over one it started ahead for an equal launch. `cancel` is the run's.
+using StartCli =
+    std::function<boost::asio::awaitable<CliProcess>(const ProcessLaunch&, Cancellation&)>;
+
+// Asks a started CLI the initialize request and reads its answer (skipping any other line),
+// by `deadline`. `answered`: `answer` is the answer. `ended`: stdout ended (or the CLI
+// closed its stdin) first. A CLI that has not answered by `deadline` is not ended here.
+enum class InitializeEnd { answered, ended, timed_out, cancelled };
+struct Initialized {
+    InitializeEnd end = InitializeEnd::ended;
+    InitializeAnswer answer;
+};
+boost::asio::awaitable<Initialized> initialize_cli(ChildProcess& cli,
+                                                   std::chrono::steady_clock::time_point deadline,
+                                                   Cancellation& cancel);
 
 // `cancel` must outlive the call. A run whose cancellation was requested before it began
 // ends `cancelled` without starting anything.

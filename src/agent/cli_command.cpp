@@ -32,6 +32,13 @@ std::string user_message_line(std::string_view prompt) {
     return line;
 }
 
+std::string initialize_request_line() {
+    return fmt::format(
+        R"({{"type":"control_request","request_id":"{}","request":{{"subtype":"initialize"}}}})"
+        "\n",
+        kInitializeRequestId);
+}
+
 std::optional<std::string> agent_name_problem(std::string_view name) {
     if (name.empty()) return "agent name must not be empty";
     if (name.size() > 64) return "agent name must be at most 64 characters";

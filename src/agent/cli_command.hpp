@@ -25,6 +25,11 @@ std::vector<std::string> cli_arguments(const CliInvocation& invocation);
 // The prompt as the CLI's stream-json input: one user message line, newline-terminated.
 std::string user_message_line(std::string_view prompt);
 
+// The control request a stream-json CLI answers (with its agents, commands, models) once it
+// has started, before any prompt: so a run can check its agent before the prompt is sent.
+inline constexpr std::string_view kInitializeRequestId = "cas-initialize";
+std::string initialize_request_line();
+
 // Why `name` is not an acceptable agent name, or nothing if it is: letters, digits,
 // '-', '_', '.'; not starting with '-'; 1 to 64 characters.
 std::optional<std::string> agent_name_problem(std::string_view name);

@@ -2,6 +2,7 @@
 // JSON, a different shape, invalid UTF-8); every field is type-checked before use.
 #include "agent/cli_output.hpp"
 
+#include "agent/cli_command.hpp"
 #include "util/json_limits.hpp"
 #include "util/utf8.hpp"
 
@@ -142,22 +143,42 @@ bool is_result_line(std::string_view line) {
     return !ec && as_result_object(value) != nullptr;
 }
 
-std::optional<std::string> unknown_agent(std::string_view line, std::string_view agent) {
-    if (line.find(R"("init")") == std::string_view::npos) return std::nullopt;
+InitializeAnswer parse_initialize_answer(std::string_view line) {
+    InitializeAnswer answer;
+    if (line.find(R"("control_response")") == std::string_view::npos) return answer;
     boost::system::error_code ec;
     auto value = parse_json(line, ec);
     const auto* obj = ec ? nullptr : value.if_object();
-    if (obj == nullptr || string_field(*obj, "type") != "system" ||
-        string_field(*obj, "subtype") != "init") {
-        return std::nullopt;
+    if (obj == nullptr || string_field(*obj, "type") != "control_response") return answer;
+    const auto* response = obj->if_contains("response");
+    if (response == nullptr || !response->is_object()) return answer;
+    const auto& envelope = response->as_object();
+    if (string_field(envelope, "request_id") != kInitializeRequestId) return answer;
+    answer.found = true;
+    answer.ok = string_field(envelope, "subtype") == "success";
+    if (!answer.ok) {
+        answer.error = one_line(string_field(envelope, "error").value_or("no reason given"));
+        return answer;
     }
-    const auto* agents = obj->if_contains("agents");
-    if (agents == nullptr || !agents->is_array()) return std::nullopt;
+    const auto* body = envelope.if_contains("response");
+    const auto* agents =
+        body != nullptr && body->is_object() ? body->as_object().if_contains("agents") : nullptr;
+    if (agents == nullptr || !agents->is_array()) return answer;
+    answer.agents.emplace();
+    for (const auto& entry : agents->as_array()) {
+        // {"name": …, "description": …}; a bare string is taken as the name.
+        const auto* name = entry.is_object() ? entry.as_object().if_contains("name") : &entry;
+        if (name != nullptr && name->is_string()) answer.agents->emplace_back(name->as_string());
+    }
+    return answer;
+}
+
+std::optional<std::string> unknown_agent(const InitializeAnswer& answer, std::string_view agent) {
+    if (!answer.agents) return std::nullopt;
     std::string known;
-    for (const auto& name : agents->as_array()) {
-        if (!name.is_string()) continue;
-        if (name.as_string() == agent) return std::nullopt;
-        known += (known.empty() ? "" : ", ") + std::string(name.as_string());
+    for (const auto& name : *answer.agents) {
+        if (name == agent) return std::nullopt;
+        known += (known.empty() ? "" : ", ") + name;
     }
     return one_line(fmt::format("Agent '{}' not found; the CLI has: {}", agent, known));
 }

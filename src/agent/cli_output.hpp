@@ -40,10 +40,21 @@ CliResult parse_cli_result(std::string_view stdout_text);
 // Whether one stdout line is the result object: the CLI has nothing more to say after it.
 bool is_result_line(std::string_view line);
 
-// For the CLI's `system` `init` line (the first it prints for a run), when it lists its
-// agents and `agent` is not among them: what is wrong, for people. Otherwise nothing. (With
-// stream-json input the CLI runs an unknown --agent as its default agent instead of failing.)
-std::optional<std::string> unknown_agent(std::string_view line, std::string_view agent);
+// The CLI's answer to the initialize request (cli_command.hpp), as far as the service reads it.
+struct InitializeAnswer {
+    bool found = false;  // the line is the control response to our request
+    bool ok = false;     // subtype "success"
+    std::string error;   // when not ok: the CLI's message
+    std::optional<std::vector<std::string>> agents;  // the agents it knows, when it lists them
+};
+
+// Reads one stdout line as the answer; `found` is false for any other line. Never throws.
+InitializeAnswer parse_initialize_answer(std::string_view line);
+
+// When the CLI lists its agents and `agent` is not among them: what is wrong, for people
+// (one line). Otherwise nothing. With stream-json input the CLI runs an unknown --agent as
+// its default agent instead of failing, so this is checked before the prompt is sent.
+std::optional<std::string> unknown_agent(const InitializeAnswer& answer, std::string_view agent);
 
 // The answer as the reference app extracts it: `result` when it is a non-empty string,
 // else the trimmed raw stdout.

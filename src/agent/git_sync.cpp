@@ -49,7 +49,6 @@ boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
         case ProcessEnd::cancelled: result.status = GitSyncResult::Status::cancelled; break;
         case ProcessEnd::exited:
         case ProcessEnd::lingered:  // no line is judged
-        case ProcessEnd::refused:
             result.status =
                 run.exit_code == 0 ? GitSyncResult::Status::ok : GitSyncResult::Status::failed;
             break;

@@ -168,23 +168,26 @@ private:
     std::optional<asio::posix::stream_descriptor> pidfd_;
 };
 
+// `already_read`: bytes of the stream read before (ChildProcess::read_line), taken first.
 asio::awaitable<void> read_stream(asio::readable_pipe& pipe, CapturedStream& into, std::size_t cap,
-                                  const std::function<void(std::string_view)>& on_data) {
+                                  const std::function<void(std::string_view)>& on_data,
+                                  std::string already_read = {}) {
     std::array<char, 65536> buffer{};
     TailLine tail(cap);
+    auto take = [&](std::string_view piece) {
+        into.total_bytes += piece.size();
+        auto kept = std::min(piece.size(), cap - into.text.size());
+        into.text.append(piece.substr(0, kept));
+        if (kept < piece.size()) {
+            into.truncated = true;
+            tail.feed(piece.substr(kept), into.last_line);
+        }
+        if (on_data) on_data(piece);
+    };
+    if (!already_read.empty()) take(already_read);
     for (;;) {
         auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buffer), kUseNothrow);
-        if (n > 0) {
-            std::string_view piece(buffer.data(), n);
-            into.total_bytes += n;
-            auto kept = std::min(piece.size(), cap - into.text.size());
-            into.text.append(piece.substr(0, kept));
-            if (kept < piece.size()) {
-                into.truncated = true;
-                tail.feed(piece.substr(kept), into.last_line);
-            }
-            if (on_data) on_data(piece);
-        }
+        if (n > 0) take(std::string_view(buffer.data(), n));
         if (ec) {  // EOF, or cancelled by the deadline / cancel race
             tail.end(into.last_line);
             co_return;
@@ -237,6 +240,7 @@ struct ChildProcess::State {
     asio::readable_pipe out;
     asio::readable_pipe err;
     Child child;
+    std::string stdout_read_ahead;  // read by read_line past its line: the driver's first piece
 };
 
 ChildProcess::ChildProcess(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -250,6 +254,35 @@ pid_t ChildProcess::pid() const {
 
 bool ChildProcess::exited() const {
     return state_->child.exited();
+}
+
+void ChildProcess::kill() {
+    ::kill(-state_->child.pid(), SIGKILL);
+    ::kill(state_->child.pid(), SIGKILL);
+}
+
+asio::awaitable<bool> ChildProcess::write_line(std::string line) {
+    auto [ec, n] = co_await asio::async_write(state_->in, asio::buffer(line), kUseNothrow);
+    co_return !ec && n == line.size();
+}
+
+asio::awaitable<std::optional<std::string>> ChildProcess::read_line(std::size_t max_bytes) {
+    auto& ahead = state_->stdout_read_ahead;
+    std::array<char, 4096> buffer{};
+    for (;;) {
+        if (auto newline = ahead.find('\n'); newline != std::string::npos) {
+            if (newline > max_bytes) co_return std::nullopt;
+            std::string line = ahead.substr(0, newline);
+            ahead.erase(0, newline + 1);
+            co_return line;
+        }
+        if (ahead.size() > max_bytes) co_return std::nullopt;
+        // Whatever a read returns is kept before anything else: a read that completes as
+        // an outer `||` cancels it still lands here.
+        auto [ec, n] = co_await state_->out.async_read_some(asio::buffer(buffer), kUseNothrow);
+        ahead.append(buffer.data(), n);
+        if (ec) co_return std::nullopt;
+    }
 }
 
 StartedProcess start_process(const asio::any_io_executor& executor, const ProcessLaunch& launch) {
@@ -319,11 +352,6 @@ asio::awaitable<void> exit_grace_watch(Event& last_line_seen, std::chrono::milli
     co_await timer.async_wait();
 }
 
-// Ends when a refused line was seen, or when the race it is in is decided by another branch.
-asio::awaitable<void> refusal_watch(Event& refused_line_seen) {
-    co_await refused_line_seen.wait();
-}
-
 }  // namespace
 
 asio::awaitable<ProcessResult> drive_process(ChildProcess process, ProcessRun run,
@@ -336,18 +364,15 @@ asio::awaitable<ProcessResult> drive_process(ChildProcess process, ProcessRun ru
 
     auto last_output = std::chrono::steady_clock::now();
     Event last_line_seen(executor);
-    Event refused_line_seen(executor);
-    bool judged = false;  // a verdict other than `more` was given: the rest is not judged
+    bool judged = false;  // the last line was seen: the rest is not judged
     LineSplitter lines(run.output_cap);
     auto on_stdout = [&](std::string_view piece) {
         last_output = std::chrono::steady_clock::now();
         if (run.judge_line && !judged) {
             lines.feed(piece, [&](std::string_view line) {
                 if (judged) return;
-                auto verdict = run.judge_line(line);
-                judged = verdict != LineVerdict::more;
-                if (verdict == LineVerdict::last) last_line_seen.notify();
-                if (verdict == LineVerdict::refuse) refused_line_seen.notify();
+                judged = run.judge_line(line) == LineVerdict::last;
+                if (judged) last_line_seen.notify();
             });
         }
         if (run.on_stdout) run.on_stdout(piece);
@@ -356,7 +381,8 @@ asio::awaitable<ProcessResult> drive_process(ChildProcess process, ProcessRun ru
     asio::steady_timer deadline(executor, run.deadline);
     auto io = [&]() -> asio::awaitable<void> {
         co_await (write_input(state.in, run.input) &&
-                  read_stream(state.out, result.out, run.output_cap, on_stdout) &&
+                  read_stream(state.out, result.out, run.output_cap, on_stdout,
+                              std::exchange(state.stdout_read_ahead, {})) &&
                   read_stream(state.err, result.err, run.output_cap, {}));
     };
     auto exit_then_sweep = [&]() -> asio::awaitable<int> {
@@ -368,8 +394,7 @@ asio::awaitable<ProcessResult> drive_process(ChildProcess process, ProcessRun ru
     };
     auto finished = co_await ((io() && exit_then_sweep()) || deadline.async_wait(kUseNothrow) ||
                               cancel.wait() || stall_watch(run.stall_timeout, last_output) ||
-                              exit_grace_watch(last_line_seen, run.exit_grace) ||
-                              refusal_watch(refused_line_seen));
+                              exit_grace_watch(last_line_seen, run.exit_grace));
 
     if (finished.index() == 0) {
         result.end = ProcessEnd::exited;
@@ -382,8 +407,8 @@ asio::awaitable<ProcessResult> drive_process(ChildProcess process, ProcessRun ru
 
     // We stop the run, and remember why (the CLI exits 143 after SIGTERM rather than dying
     // by the signal, so its status would not tell).
-    constexpr std::array kEnds{ProcessEnd::exited,  ProcessEnd::timed_out, ProcessEnd::cancelled,
-                               ProcessEnd::stalled, ProcessEnd::lingered,  ProcessEnd::refused};
+    constexpr std::array kEnds{ProcessEnd::exited, ProcessEnd::timed_out, ProcessEnd::cancelled,
+                               ProcessEnd::stalled, ProcessEnd::lingered};
     result.end = kEnds.at(finished.index());
     ++result.killed_processes;  // the CLI itself, whether SIGTERM suffices or not
     ::kill(-pid, SIGTERM);

@@ -35,7 +35,7 @@ struct ProcessLaunch {
 };
 
 // What one line of a child's stdout means for its run.
-enum class LineVerdict { more, last, refuse };
+enum class LineVerdict { more, last };
 
 // What a started child is given and how long it may take.
 struct ProcessRun {
@@ -46,8 +46,7 @@ struct ProcessRun {
     // No stdout at all for this long ends the run `stalled` (zero: no limit).
     std::chrono::milliseconds stall_timeout{0};
     // Each complete stdout line as it arrives (empty: none is judged). After a `last` line
-    // the child has `exit_grace` to exit, or it is ended and the run ends `lingered`; after a
-    // `refuse` line it is ended at once and the run ends `refused`.
+    // the child has `exit_grace` to exit, or it is ended and the run ends `lingered`.
     std::function<LineVerdict(std::string_view line)> judge_line;
     std::chrono::milliseconds exit_grace{2000};
     // Called with each piece of stdout as it arrives (kept or not), for live streaming.
@@ -55,9 +54,8 @@ struct ProcessRun {
 };
 
 // exited: by itself. lingered: printed its last line, then did not exit in time, so was ended.
-// stalled: printed nothing for stall_timeout, so was ended. refused: printed a line its run
-// refuses, so was ended.
-enum class ProcessEnd { exited, lingered, timed_out, stalled, refused, cancelled, failed_to_start };
+// stalled: printed nothing for stall_timeout, so was ended.
+enum class ProcessEnd { exited, lingered, timed_out, stalled, cancelled, failed_to_start };
 
 struct CapturedStream {
     std::string text;  // the first `output_cap` bytes
@@ -92,6 +90,15 @@ public:
     // Whether it has exited (without reaping it: that stays with the driver or destructor).
     [[nodiscard]] bool exited() const;
 
+    // Before it is driven, a request and its answer: writes `line` to its stdin (which stays
+    // open); reads its stdout up to the next newline, at most `max_bytes` long. What follows
+    // that newline is kept for drive_process. Nothing when stdout ends or the line is too
+    // long. A read cancelled by an outer `||` loses nothing.
+    boost::asio::awaitable<bool> write_line(std::string line);
+    boost::asio::awaitable<std::optional<std::string>> read_line(std::size_t max_bytes);
+    // SIGKILL to it and its process group, now (reaped when it is destroyed or driven).
+    void kill();
+
     struct State;
 
 private:
@@ -108,7 +115,6 @@ private:
 struct StartedProcess {
     std::optional<ChildProcess> child;
     std::string error;
-    bool started_ahead = false;  // it waited for its run (the warm CLI)
 };
 
 // Starts the child with stdin, stdout and stderr as pipes, in its own process group, tied to

@@ -37,7 +37,9 @@ boost::asio::awaitable<agent::AgentOutcome> RunService::Handle::run(agent::Agent
     auto launch = agent::cli_launch(service.settings_, request.cli);
     auto outcome = co_await agent::run_agent(
         service.settings_, std::move(request), *cancel_,
-        [&service](const agent::ProcessLaunch& wanted) { return service.warm_.start(wanted); });
+        [&service](const agent::ProcessLaunch& wanted, agent::Cancellation& cancel) {
+            return service.warm_.start(wanted, cancel);
+        });
     if (outcome.status == agent::RunStatus::cancelled && service.stopping_) {
         outcome.status = agent::RunStatus::interrupted;
         outcome.reason = "interrupted by service shutdown";

@@ -115,21 +115,49 @@ TEST_CASE("output: the result line is told from the other stream-json lines") {
     CHECK_FALSE(is_result_line("result"));
 }
 
-TEST_CASE("output: an agent missing from the CLI's init line is named") {
-    const std::string init =
-        R"({"type":"system","subtype":"init","agents":["claude","Explore","recruiter-triage"]})";
-    CHECK_FALSE(unknown_agent(init, "recruiter-triage"));
-    auto problem = unknown_agent(init, "no-such-agent");
+TEST_CASE("output: the answer to the initialize request, and an agent missing from it") {
+    const std::string answer =
+        R"({"type":"control_response","response":{"subtype":"success","request_id":"cas-initialize",)"
+        R"("response":{"commands":[],"agents":[{"name":"claude","description":"d"},)"
+        R"({"name":"Explore"},{"name":"recruiter-triage","description":"x"}]}}})";
+    auto parsed = parse_initialize_answer(answer);
+    REQUIRE(parsed.found);
+    CHECK(parsed.ok);
+    REQUIRE(parsed.agents);
+    CHECK(*parsed.agents == std::vector<std::string>{"claude", "Explore", "recruiter-triage"});
+    CHECK_FALSE(unknown_agent(parsed, "recruiter-triage"));
+    auto problem = unknown_agent(parsed, "no-such-agent");
     REQUIRE(problem);
     CHECK(*problem ==
           "Agent 'no-such-agent' not found; the CLI has: claude, Explore, recruiter-triage");
-    // Without a list (older CLIs, other lines) nothing is claimed.
-    CHECK_FALSE(unknown_agent(R"({"type":"system","subtype":"init"})", "x"));
-    CHECK_FALSE(unknown_agent(R"({"type":"system","subtype":"init","agents":"x"})", "y"));
-    CHECK_FALSE(unknown_agent(R"({"type":"assistant","subtype":"init","agents":[]})", "x"));
-    CHECK_FALSE(unknown_agent("not json \"init\"", "x"));
-    // Entries that are not strings are skipped, not trusted.
-    auto odd = unknown_agent(R"({"type":"system","subtype":"init","agents":[1,null,"a"]})", "b");
-    REQUIRE(odd);
-    CHECK(*odd == "Agent 'b' not found; the CLI has: a");
+
+    SECTION("an answer without a list of agents claims nothing") {
+        auto bare = parse_initialize_answer(
+            R"({"type":"control_response","response":{"subtype":"success","request_id":"cas-initialize","response":{}}})");
+        CHECK(bare.found);
+        CHECK_FALSE(bare.agents);
+        CHECK_FALSE(unknown_agent(bare, "anything"));
+    }
+    SECTION("an error answer keeps the CLI's message") {
+        auto error = parse_initialize_answer(
+            R"({"type":"control_response","response":{"subtype":"error","request_id":"cas-initialize","error":"not\nnow"}})");
+        CHECK(error.found);
+        CHECK_FALSE(error.ok);
+        CHECK(error.error == "not now");
+    }
+    SECTION("other lines, other requests' answers and odd shapes are not the answer") {
+        CHECK_FALSE(parse_initialize_answer(R"({"type":"system","subtype":"init"})").found);
+        CHECK_FALSE(
+            parse_initialize_answer(
+                R"({"type":"control_response","response":{"subtype":"success","request_id":"other"}})")
+                .found);
+        CHECK_FALSE(parse_initialize_answer(R"({"type":"control_response","response":"x"})").found);
+        CHECK_FALSE(parse_initialize_answer("control_response").found);
+        // Entries that are not names are skipped, not trusted.
+        auto odd = parse_initialize_answer(
+            R"({"type":"control_response","response":{"subtype":"success","request_id":"cas-initialize",)"
+            R"("response":{"agents":[1,null,{"name":2},"bare",{"name":"a"}]}}})");
+        REQUIRE(odd.agents);
+        CHECK(*odd.agents == std::vector<std::string>{"bare", "a"});
+    }
 }

@@ -229,9 +229,12 @@ describe('claude-agent-service with the real Claude Code CLI', { timeout: SUITE_
   });
 
   // With stream-json input the real CLI runs an unknown --agent as its default agent, without
-  // a word; the service checks the agents listed in the CLI's system/init line instead, and
-  // fails the run with "Agent 'X' not found; the CLI has: ..." (before any API request).
+  // a word; the service asks the CLI its agents (the initialize control request) before it
+  // sends the prompt, and fails the run with "Agent 'X' not found; the CLI has: ...": the
+  // prompt never reaches the model.
   test('a job with an unknown agent fails with "Agent \'no-such-agent\' not found"', { timeout: 75_000 }, async (t) => {
+    const modelRequests = () => stub.log.filter((line) => line.includes('POST /v1/messages')).length;
+    const requestsBefore = modelRequests();
     const id = await startJob(`${marker('noagent')}: hello`, 'no-such-agent');
     const job = await waitForJob(id);
     const shown = JSON.stringify(job);
@@ -239,6 +242,8 @@ describe('claude-agent-service with the real Claude Code CLI', { timeout: SUITE_
     assert.match(job.error ?? '', /Agent 'no-such-agent' not found/, `job error should name the agent: ${shown}`);
     assert.ok(job.error.includes('recruiter-triage'), `job error should list the CLI's agents: ${shown}`);
     assert.ok(!job.result?.includes('STUB-REPLY'), `the default agent must not have answered: ${shown}`);
+    await sleep(300); // a request the CLI had started would reach the stub by now
+    assert.equal(modelRequests(), requestsBefore, `the prompt reached the model:\n${stub.log.join('\n')}`);
     t.diagnostic(job.error);
   });
 

@@ -3,8 +3,8 @@
 //  - parse_cli_result / answer_text / failure_reason: never throw; fields taken from JSON
 //    are valid UTF-8; the answer is the result or the trimmed stdout; the failure reason
 //    is one line of at most 500 bytes (valid UTF-8 when what it quotes is).
-//  - is_result_line / unknown_agent, as the runner judges each line: a result line is one
-//    parse_cli_result reads; a refusal is one line naming the agent.
+//  - is_result_line, as the runner judges each line: a result line is one parse_cli_result
+//    reads; parse_initialize_answer / unknown_agent: a refusal is one line naming the agent.
 //  - LineSplitter: stdout fed in uneven pieces gives the same lines as splitting it whole,
 //    with over-long lines dropped (checked with the default limit and a small one).
 //  - ChatChunkEncoder::on_line on every line, then the finish, usage and error events as
@@ -233,7 +233,11 @@ void check_stream(const cas::agent::CliResult& parsed, std::string_view out) {
             FUZZ_CHECK(cas::agent::parse_cli_result(line).found,
                        "a result line that does not parse as the result: " + escaped(line));
         }
-        if (auto problem = cas::agent::unknown_agent(line, "recruiter-triage")) {
+        auto answer = cas::agent::parse_initialize_answer(line);
+        FUZZ_CHECK(answer.found || (!answer.ok && !answer.agents), "not an answer, yet read as one");
+        FUZZ_CHECK(cas::is_valid_utf8(answer.error) && answer.error.size() <= 500,
+                   "initialize error: " + escaped(answer.error));
+        if (auto problem = cas::agent::unknown_agent(answer, "recruiter-triage")) {
             FUZZ_CHECK(problem->starts_with("Agent 'recruiter-triage' not found") &&
                            problem->find('\n') == std::string::npos &&
                            cas::is_valid_utf8(*problem) && problem->size() <= 500,

@@ -53,9 +53,13 @@ TEST_CASE("a job runs to completion and records the CLI's result") {
           "--max-budget-usd\n5\n--input-format\nstream-json\n--output-format\nstream-json\n--"
           "verbose\n"
           "--include-partial-messages\n");
-    CHECK(f.record.read("stdin") ==
-          R"({"type":"user","message":{"role":"user","content":"triage this please"}})"
-          "\n");
+    // First the CLI is asked its agents, then given the prompt.
+    CHECK(
+        f.record.read("stdin") ==
+        R"({"type":"control_request","request_id":"cas-initialize","request":{"subtype":"initialize"}})"
+        "\n"
+        R"({"type":"user","message":{"role":"user","content":"triage this please"}})"
+        "\n");
     CHECK(f.record.read("prompt") == "triage this please");
 }
 
@@ -261,6 +265,24 @@ TEST_CASE("a bad agent name is 422 and nothing runs") {
     }
     CHECK(f.record.read("argv").empty());
     CHECK_FALSE(f.busy());
+}
+
+TEST_CASE("an agent the CLI does not know fails the job before the prompt is sent") {
+    Fixture f;
+    f.workspace.write(".claude/agents/other.md", "---\nname: other\ndescription: d\n---\nHi.\n");
+    auto job = f.wait_job(f.start_job("secret prompt"));
+    CHECK(job.at("status") == "failed");
+    CHECK(job.at("error") ==
+          "Agent 'recruiter-triage' not found; the CLI has: claude, Explore, general-purpose, "
+          "Plan, other");
+    // The CLI never saw the prompt: it was ended after answering which agents it has.
+    CHECK(f.record.read("stdin").find("secret prompt") == std::string::npos);
+    CHECK(f.no_descendants());
+    SECTION("a known one runs") {
+        f.workspace.write(".claude/agents/triage.md",
+                          "---\nname: recruiter-triage\ndescription: d\n---\nHi.\n");
+        CHECK(f.wait_job(f.start_job("hello")).at("status") == "completed");
+    }
 }
 
 TEST_CASE("a missing or non-executable CLAUDE_BIN gives a job error with a clear message") {

@@ -20,8 +20,8 @@ using runs::RunService;
 
 namespace {
 
-// A stand-in CLI: prints a result line after the number of seconds its prompt (the content
-// of the stream-json user message on stdin) gives.
+// A stand-in CLI: answers the initialize request, then prints a result line after the
+// number of seconds its prompt (the content of the stream-json user message) gives.
 struct ScriptCli {
     std::filesystem::path dir =
         std::filesystem::temp_directory_path() / ("cas-run-service-" + std::to_string(::getpid()));
@@ -29,7 +29,10 @@ struct ScriptCli {
     ScriptCli() {
         std::filesystem::create_directories(dir);
         std::ofstream(path)
-            << "#!/bin/sh\nread -r line\n"
+            << "#!/bin/sh\nread -r request\n"
+               "echo '{\"type\":\"control_response\",\"response\":{\"subtype\":\"success\","
+               "\"request_id\":\"cas-initialize\",\"response\":{}}}'\n"
+               "read -r line\n"
                "seconds=$(printf '%s' \"$line\" | sed 's/.*\"content\":\"\\([0-9.]*\\).*/\\1/')\n"
                "sleep \"$seconds\"\n"
                "echo '{\"type\":\"result\",\"is_error\":false,\"result\":\"ok\"}'\n";
