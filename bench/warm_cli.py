@@ -4,6 +4,7 @@ run directly (cold, and warm: started ahead, prompt written later) and through t
 WARM_CLI=on and WARM_CLI=off, side by side in one run. See docs/BENCHMARKS.md, "Warm CLI (#14)".
 
     bench/warm_cli.py [--n 20] [--service build/release/claude-agent-service] [--claude PATH]
+    bench/warm_cli.py --table bench/results/warm-cli-*.json
 
 Needs node and `npm ci` in tests/e2e (the CLI and the stub). Takes about 4 minutes with --n 20.
 Prints a table and writes bench/results/warm-cli-<timestamp>.json (bench/results is gitignored).
@@ -273,6 +274,28 @@ def stub_round_trip(fx):
     if resp.status != 200 or b"STUB-REPLY" not in data:
         raise SystemExit(f"stub: {resp.status} {data[:300]!r}")
     return dt
+
+
+def idle_share(seconds):
+    """Share of the machine's CPU time idle over `seconds`."""
+    def read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return sum(v), v[3] + v[4]
+    t0, i0 = read()
+    time.sleep(seconds)
+    t1, i1 = read()
+    return (i1 - i0) / max(1, t1 - t0)
+
+
+def wait_quiet(limit):
+    """Until the machine is >= 90% idle over 5 s, at most `limit` seconds; the last idle share."""
+    deadline = time.time() + limit
+    while True:
+        idle = idle_share(5)
+        if idle >= 0.9 or time.time() >= deadline:
+            return idle
+        log(f"machine {idle * 100:.0f}% idle; waiting for >= 90% (--wait-quiet)")
 
 
 def cpu_totals():
@@ -617,22 +640,35 @@ def print_table(res):
     print(f"CLI warm, its own account (median): API request sent {st['cli_reported_time_to_request_ms']:.0f} ms, "
           f"first token {st['cli_reported_ttft_ms']:.0f} ms, turn done {st['cli_reported_duration_ms']:.0f} ms after "
           f"its turn began; the stub's own round trip {res['stub_round_trip']['median_ms']:.1f} ms.")
+    share = res["machine"]["foreign_cpu_share"]
+    print(f"Other processes used {share * 100:.0f}% of the machine's CPU during the run"
+          + (" (not quiet: figures are inflated)" if share > 0.05 else "") + f"; {res['seconds']} s.")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20, help="requests per series (default 20)")
-    ap.add_argument("--service", default=os.path.join(ROOT, "build", "release", "claude-agent-service"))
-    ap.add_argument("--claude", default=os.path.join(E2E, "node_modules", ".bin", "claude"))
+    ap.add_argument("--service", default=os.path.join(ROOT, "build", "release", "claude-agent-service"),
+                    help="the service binary (default build/release/claude-agent-service)")
+    ap.add_argument("--claude", default=os.path.join(E2E, "node_modules", ".bin", "claude"),
+                    help="the Claude Code CLI (default tests/e2e/node_modules/.bin/claude)")
     ap.add_argument("--settle", type=float, default=1.0,
                     help="seconds a CLI started ahead exists before a warm request (default 1.0; "
                          "its start-up takes ~0.4)")
     ap.add_argument("--cold-gap", type=float, default=0.25,
                     help="pause before each cold request once the service is idle (default 0.25 s)")
     ap.add_argument("--out", help="results file (default bench/results/warm-cli-<timestamp>.json)")
+    ap.add_argument("--wait-quiet", type=float, default=0, metavar="S",
+                    help="first wait up to S seconds for the machine to be >= 90%% idle over 5 s")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, workspace)")
+    ap.add_argument("--table", nargs="+", metavar="FILE", help="print the table of earlier results files")
     args = ap.parse_args()
+    if args.table:
+        for path in args.table:
+            print(f"== {path}")
+            print_table(json.load(open(path)))
+        return
     args.service = os.path.abspath(args.service)
     args.claude = os.path.abspath(args.claude)
     for path, hint in ((args.service, "build it: cmake --preset release && cmake --build --preset release"),
@@ -642,6 +678,9 @@ def main():
     if not shutil.which("node"):
         raise SystemExit("node is needed for tests/e2e/messages-stub.mjs")
 
+    if args.wait_quiet:
+        idle = wait_quiet(args.wait_quiet)
+        log(f"machine {idle * 100:.0f}% idle; starting")
     started = datetime.datetime.now(datetime.timezone.utc)
     res = {"started": started.isoformat(timespec="seconds"), "machine": machine_info(),
            "settings": {"n": args.n, "settle_s": args.settle, "cold_gap_s": args.cold_gap,
@@ -701,11 +740,7 @@ def main():
         out = os.path.join(directory, f"warm-cli-{started.strftime('%Y%m%dT%H%M%SZ')}.json")
     with open(out, "w") as f:
         json.dump(res, f, indent=1)
-    share = res["machine"]["foreign_cpu_share"]
-    print(f"Other processes used {share * 100:.0f}% of the machine's CPU during the run"
-          + (" (not quiet: figures are inflated)" if share > 0.05 else "") + ".")
     print(f"\nresults: {os.path.relpath(out, ROOT) if out.startswith(ROOT) else out} ({res['seconds']} s)")
-
 
 if __name__ == "__main__":
     main()
