@@ -37,6 +37,18 @@ ProcessResult run_shell(const std::string& script, std::size_t cap) {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// Drives a child started earlier with `input`, to its end.
+ProcessResult drive(boost::asio::io_context& io, ChildProcess child, const std::string& input) {
+    Cancellation cancel(io.get_executor());
+    ProcessRun run;
+    run.input = input;
+    auto result = boost::asio::co_spawn(io, drive_process(std::move(child), std::move(run), cancel),
+                                        boost::asio::use_future);
+    io.restart();
+    io.run();
+    return result.get();
+}
+
 bool alive(pid_t pid) {
     return ::kill(pid, 0) == 0;
 }
@@ -123,27 +135,19 @@ TEST_CASE("runner: after its last line a child has the exit grace, then it is en
 
 TEST_CASE("runner: a child started ahead waits for its input, then runs like any") {
     boost::asio::io_context io;
-    Cancellation cancel(io.get_executor());
     auto started = start_process(io.get_executor(), shell("read -r line; echo \"got $line\""));
     REQUIRE(started.child);
     const pid_t pid = started.child->pid();
     std::this_thread::sleep_for(milliseconds(200));
     CHECK(alive(pid));
     CHECK_FALSE(started.child->exited());
-    ProcessRun run;
-    run.input = "hello\n";
-    auto result =
-        boost::asio::co_spawn(io, drive_process(std::move(*started.child), std::move(run), cancel),
-                              boost::asio::use_future);
-    io.run();
-    auto done = result.get();
+    auto done = drive(io, std::move(*started.child), "hello\n");
     CHECK(done.end == ProcessEnd::exited);
     CHECK(done.out.text == "got hello\n");
 }
 
 TEST_CASE("runner: a request and its answer before the child is driven") {
     boost::asio::io_context io;
-    Cancellation cancel(io.get_executor());
     // Answers one line, then echoes the rest of its input; both end up where they belong.
     auto started =
         start_process(io.get_executor(),
@@ -157,14 +161,7 @@ TEST_CASE("runner: a request and its answer before the child is driven") {
     auto answer = boost::asio::co_spawn(io, exchange(*started.child), boost::asio::use_future);
     io.run();
     CHECK(answer.get() == "answer to question");
-    io.restart();
-    ProcessRun run;
-    run.input = "the input\n";
-    auto result =
-        boost::asio::co_spawn(io, drive_process(std::move(*started.child), std::move(run), cancel),
-                              boost::asio::use_future);
-    io.run();
-    auto done = result.get();
+    auto done = drive(io, std::move(*started.child), "the input\n");
     CHECK(done.end == ProcessEnd::exited);
     // What was read past the answer is the run's output, in order.
     CHECK(done.out.text == "early output\nthe input\n");
