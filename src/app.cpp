@@ -93,7 +93,8 @@ struct App::Parts {
                                        unsigned status, std::chrono::duration<double> took) {
                       metrics.record_request(route, method, status, took);
                   }}) {
-        metrics.set_gauges([this] { return runs.busy(); }, [this] { return registry.queued(); });
+        metrics.set_gauges([this] { return runs.busy(); }, [this] { return registry.queued(); },
+                           [this] { return runs.warm_cli().waiting_pid().has_value(); });
         auto keep_alive = config.sse_keepalive;
         api::add_health_routes(router, [this] { return runs.busy(); });
         api::add_jobs_routes(router, {.registry = registry,

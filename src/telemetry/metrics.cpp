@@ -73,8 +73,14 @@ struct Metrics::Families {
             .Name("cas_warm_cli_discards_total")
             .Help("CLI processes started ahead and ended unused, by reason")
             .Register(*registry);
+    pm::Family<pm::Gauge>& warm_waiting =
+        pm::BuildGauge()
+            .Name("cas_warm_cli_waiting")
+            .Help("1 while a CLI started ahead waits for its run (a child process of the service)")
+            .Register(*registry);
     std::function<bool()> read_busy;
     std::function<std::size_t()> read_queue;
+    std::function<bool()> read_warm_waiting;
 
     // Family::Add builds a metric (a histogram: 18 buckets) before finding the existing one,
     // so each request's series are looked up here instead. Bounded like the labels.
@@ -130,10 +136,11 @@ Metrics::Metrics() : families_(std::make_unique<Families>()) {
 
 Metrics::~Metrics() = default;
 
-void Metrics::set_gauges(std::function<bool()> slot_busy,
-                         std::function<std::size_t()> queue_depth) {
+void Metrics::set_gauges(std::function<bool()> slot_busy, std::function<std::size_t()> queue_depth,
+                         std::function<bool()> warm_cli_waiting) {
     families_->read_busy = std::move(slot_busy);
     families_->read_queue = std::move(queue_depth);
+    families_->read_warm_waiting = std::move(warm_cli_waiting);
 }
 
 void Metrics::record_request(std::string_view route, std::string_view method, unsigned status,
@@ -190,6 +197,7 @@ std::string Metrics::scrape() const {
     auto& f = *families_;
     f.slot_busy.Add({}).Set(f.read_busy && f.read_busy() ? 1 : 0);
     f.queue_depth.Add({}).Set(f.read_queue ? static_cast<double>(f.read_queue()) : 0);
+    f.warm_waiting.Add({}).Set(f.read_warm_waiting && f.read_warm_waiting() ? 1 : 0);
     return pm::TextSerializer().Serialize(f.registry->Collect());
 }
 

@@ -29,13 +29,14 @@ struct RunReport {
 
 class Metrics {
 public:
-    // `slot_busy` and `queue_depth` are read at scrape time.
+    // The gauges' sources, read at scrape time.
     Metrics();
     ~Metrics();
     Metrics(const Metrics&) = delete;
     Metrics& operator=(const Metrics&) = delete;
 
-    void set_gauges(std::function<bool()> slot_busy, std::function<std::size_t()> queue_depth);
+    void set_gauges(std::function<bool()> slot_busy, std::function<std::size_t()> queue_depth,
+                    std::function<bool()> warm_cli_waiting);
     void record_request(std::string_view route, std::string_view method, unsigned status,
                         std::chrono::duration<double> duration);
     void record_run(const RunReport& report);

@@ -70,6 +70,7 @@ TEST_CASE("warm CLI: the first completion is answered by the process started at 
     Fixture f(kWarm);
     pid_t warm = waiting_cli(f);
     std::this_thread::sleep_for(300ms);  // it waits, prompt-less, for as long as it takes
+    CHECK(metric(f, "cas_warm_cli_waiting") == 1);
     auto report = complete_report(f);
     CHECK(report.pid == warm);
     CHECK(report.waited_ms >= 300);
@@ -189,4 +190,5 @@ TEST_CASE("warm CLI off: nothing is started ahead, every run starts its own") {
     CHECK(f.no_descendants());
     CHECK(metric(f, "cas_warm_cli_hits_total") == 0);
     CHECK(metric(f, R"(cas_warm_cli_misses_total{reason="none"})") == 0);
+    CHECK(metric(f, "cas_warm_cli_waiting") == 0);
 }
