@@ -6,20 +6,28 @@ WARM_CLI=on and WARM_CLI=off, side by side in one run. See docs/BENCHMARKS.md, "
     bench/warm_cli.py [--n 20] [--service build/release/claude-agent-service] [--claude PATH]
     bench/warm_cli.py --table bench/results/warm-cli-*.json
 
-Needs node and `npm ci` in tests/e2e (the CLI and the stub). Takes about 4 minutes with --n 20.
+Needs node and `npm ci` in tests/e2e (the CLI and the stub). About 5 minutes with --n 20.
 Prints a table and writes bench/results/warm-cli-<timestamp>.json (bench/results is gitignored).
+On a shared machine: `nice -n -10` (root) and `--wait-quiet 600`; the table says how much CPU the
+rest of the machine used during the run.
 
-What is measured, each series sequential, one request at a time:
+The figures are taken in N rounds, each holding one measurement of every series, so that a change in
+the machine's load during the run reaches every series alike:
   - CLI cold, direct: `claude -p --agent recruiter-triage ... --output-format json`, prompt on stdin,
-    spawn to exit (the reference of the #14 goals); also with the service's arguments (stream-json in
-    and out), and warm: started, left `--settle` seconds, then the prompt line written and stdin
-    closed; prompt to first line, first text delta, result line, exit.
-  - Through the service (GIT_SYNC=off), warm and cold: non-streamed chat completion round trip,
-    time to the first streamed token, /execute -> final status (GET /jobs/{id} every 5 ms). With
-    WARM_CLI=on each request waits until the CLI started ahead has existed `--settle` seconds (its
-    start-up done) and the hit counter is checked per request; with WARM_CLI=off each waits until the
-    service is idle plus `--cold-gap`. A back-to-back completion series (the next request as soon
-    as the previous answered) shows what is left of the warm gain without a pause.
+    spawn to exit (the reference of the #14 goals). Then the CLI driven as the service drives it
+    (stream-json in and out, the initialize control request first, then the prompt line and EOF):
+    cold, the prompt as soon as the initialize answer came, from spawn; and warm, the prompt
+    `--settle` seconds (and 1 s) after spawn, from the prompt to the first line, the first text
+    delta, the result line and the exit.
+  - Through the service (GIT_SYNC=off; three services side by side, each with its own workspace and
+    HOME: WARM_CLI=on for the chat completions, WARM_CLI=on for the jobs, since a job's arguments
+    differ from a completion's, and WARM_CLI=off for both): the non-streamed chat completion round
+    trip, time to the first streamed token, /execute -> final status (GET /jobs/{id} every 5 ms).
+    A warm request waits until the CLI started ahead has existed `--settle` seconds (its start-up
+    done), a cold one until the service is idle plus `--cold-gap`; the hit counter is read around
+    every request. "Back to back" is a second completion sent as soon as the first one answered.
+    Every measurement but a back-to-back one also waits until the CLIs waiting below the warm
+    services are `--settle` seconds old, so that their start-up does not slow it.
   - The cost: RSS of the waiting CLI (and its descendants) and of the service, warm against cold.
 """
 import argparse
@@ -52,6 +60,8 @@ You are the recruiter triage agent. Classify the message and draft a reply.
 """
 # The CLI's base arguments: what the service passes for a chat completion (cli_command.cpp).
 CLI_BASE = ["-p", "--agent", AGENT, "--dangerously-skip-permissions", "--max-budget-usd", "2"]
+# What the service asks every CLI before the prompt (cli_command.cpp: initialize_request_line).
+INITIALIZE_LINE = b'{"type":"control_request","request_id":"bench-init","request":{"subtype":"initialize"}}\n'
 STREAM_ARGS = ["--input-format", "stream-json", "--output-format", "stream-json", "--verbose",
                "--include-partial-messages"]
 
@@ -108,6 +118,20 @@ def rss_mib(pid):
     return None
 
 
+def rss_parts_mib(pid):
+    """RssAnon, RssFile and RssShmem of a process in MiB ({} when it is gone)."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("RssAnon:", "RssFile:", "RssShmem:")):
+                    key, value = line.split(":")
+                    out[key] = int(value.split()[0]) / 1024.0
+    except OSError:
+        pass
+    return out
+
+
 def children_of(pid):
     out = []
     try:
@@ -151,34 +175,44 @@ def waiting_clis(service_pid):
 
 
 # --------------------------------------------------------------------------- the stub and the CLI
-class Fixture:
-    """Temp dir with the workspace (a git repo holding the agent), HOME, and the stub."""
+class Sandbox:
+    """A workspace (a git repo holding the agent) and a HOME of its own."""
 
-    def __init__(self, claude):
-        self.claude = claude
-        self.tmp = tempfile.mkdtemp(prefix="cas-warm-bench-")
-        self.workspace = os.path.join(self.tmp, "workspace")
-        self.home = os.path.join(self.tmp, "home")
+    def __init__(self, root, name, stub_port):
+        self.workspace = os.path.join(root, name, "workspace")
+        self.home = os.path.join(root, name, "home")
+        self.stub_port = stub_port
         os.makedirs(os.path.join(self.workspace, ".claude", "agents"))
         os.makedirs(self.home)
         subprocess.run(["git", "init", "-q", self.workspace], check=True)
         with open(os.path.join(self.workspace, ".claude", "agents", AGENT + ".md"), "w") as f:
             f.write(AGENT_TEXT)
+
+    def env(self):
+        return {"PATH": os.environ["PATH"], "HOME": self.home,
+                "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{self.stub_port}",
+                "ANTHROPIC_API_KEY": "stub-key", "IS_SANDBOX": "1", "DISABLE_AUTOUPDATER": "1",
+                "DISABLE_TELEMETRY": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+
+
+class Fixture:
+    """The temp dir and the stub."""
+
+    def __init__(self, claude):
+        self.claude = claude
+        self.tmp = tempfile.mkdtemp(prefix="cas-warm-bench-")
         self.stub = subprocess.Popen(
             ["node", os.path.join(E2E, "messages-stub.mjs"), "--port", "0"],
             stdout=subprocess.PIPE, stderr=open(os.path.join(self.tmp, "stub.log"), "w"),
-            env={"PATH": os.environ["PATH"], "HOME": self.home}, text=True)
+            env={"PATH": os.environ["PATH"], "HOME": self.tmp}, text=True)
         line = self.stub.stdout.readline().split()
         if len(line) != 2 or line[0] != "LISTENING":
             raise SystemExit(f"the stub did not start: {line}")
         self.stub_port = int(line[1])
         self.procs = []
 
-    def cli_env(self):
-        return {"PATH": os.environ["PATH"], "HOME": self.home,
-                "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{self.stub_port}",
-                "ANTHROPIC_API_KEY": "stub-key", "IS_SANDBOX": "1", "DISABLE_AUTOUPDATER": "1",
-                "DISABLE_TELEMETRY": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+    def sandbox(self, name):
+        return Sandbox(self.tmp, name, self.stub_port)
 
     def cleanup(self, keep=False):
         for p in self.procs + [self.stub]:
@@ -195,12 +229,12 @@ class Fixture:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def cli_cold_json(fx, i):
+def cli_cold_json(fx, sb, i):
     """Spawn to exit of `claude -p ... --output-format json`, the prompt on stdin."""
     prompt = f"warm-cli bench cold {i}: a recruiter offers a C++ role".encode()
     t0 = time.perf_counter()
     p = subprocess.run([fx.claude] + CLI_BASE + ["--output-format", "json", "--model", MODEL],
-                       input=prompt, cwd=fx.workspace, env=fx.cli_env(), capture_output=True, timeout=120)
+                       input=prompt, cwd=sb.workspace, env=sb.env(), capture_output=True, timeout=120)
     dt = time.perf_counter() - t0
     out = json.loads(p.stdout)
     if p.returncode != 0 or "STUB-REPLY" not in out.get("result", ""):
@@ -212,16 +246,26 @@ def prompt_line(text):
     return (json.dumps({"type": "user", "message": {"role": "user", "content": text}}) + "\n").encode()
 
 
-def cli_stream(fx, i, settle):
-    """The service's arguments (stream-json in and out). settle None: cold, the prompt line written
-    at once, times from spawn. settle S: warm, spawned and left S seconds, times from the prompt.
-    Returns {first_line, first_delta, result, exit (s), startup_done (s after spawn: the CPU time of
-    the waiting process stopped growing), startup_cpu (s), rss_mib (waiting)}."""
+def cli_stream(fx, sb, i, settle):
+    """The CLI driven as the service drives it: the service's arguments (stream-json in and out),
+    the initialize control request written at spawn and its answer read, then the prompt line and
+    EOF. settle None: cold, the prompt as soon as the answer came, times from spawn. settle S: warm,
+    the prompt S seconds after spawn, times from the prompt. Returns {init_answer (s after spawn),
+    first_line, first_delta, result, exit (s), startup_done (s after spawn when the CPU time of the
+    waiting process last grew), startup_cpu (s), rss_mib (waiting)}."""
     t_spawn = time.perf_counter()
-    p = subprocess.Popen([fx.claude] + CLI_BASE + STREAM_ARGS + ["--model", MODEL], cwd=fx.workspace,
-                         env=fx.cli_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    p = subprocess.Popen([fx.claude] + CLI_BASE + STREAM_ARGS + ["--model", MODEL], cwd=sb.workspace,
+                         env=sb.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL)
     out = {}
+    p.stdin.write(INITIALIZE_LINE)
+    p.stdin.flush()
+    for line in p.stdout:
+        if json.loads(line).get("type") == "control_response":
+            out["init_answer"] = time.perf_counter() - t_spawn
+            break
+    if "init_answer" not in out:
+        raise SystemExit(f"the CLI did not answer its initialize request (exit {p.wait()})")
     if settle is not None:
         last_cpu, last_change = 0.0, 0.0
         while time.perf_counter() - t_spawn < settle:
@@ -235,7 +279,7 @@ def cli_stream(fx, i, settle):
         kids = descendants_of(p.pid)
         out["descendants"] = len(kids)
         out["rss_tree_mib"] = out["rss_mib"] + sum(rss_mib(k) or 0 for k in kids)
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if settle is not None else t_spawn
     p.stdin.write(prompt_line(f"warm-cli bench direct {i}: a recruiter offers a C++ role"))
     p.stdin.close()
     result = None
@@ -311,11 +355,13 @@ def cpu_totals():
 class Service:
     def __init__(self, fx, binary, warm, name):
         self.fx = fx
+        self.name = name
         self.warm = warm
+        sb = fx.sandbox(name)
         self.data = os.path.join(fx.tmp, f"data-{name}")
         self.logfile = os.path.join(fx.tmp, f"service-{name}.log")
-        env = fx.cli_env()
-        env.update({"API_BEARER_TOKEN": TOKEN, "CLAUDE_BIN": fx.claude, "WORKSPACE_DIR": fx.workspace,
+        env = sb.env()
+        env.update({"API_BEARER_TOKEN": TOKEN, "CLAUDE_BIN": fx.claude, "WORKSPACE_DIR": sb.workspace,
                     "DATA_DIR": self.data, "GIT_SYNC": "off", "WARM_CLI": "on" if warm else "off",
                     "OPENAI_AGENT": AGENT, "OPENAI_DEFAULT_MODEL": MODEL, "LOG_LEVEL": "info"})
         with open(self.logfile, "w") as logf:
@@ -381,19 +427,19 @@ class Service:
 
     def wait_ready(self, settle, cold_gap, timeout=30):
         """Warm: until the service is idle and exactly one CLI waits below it, started at least
-        `settle` s ago; its pid. Cold: until idle, then `cold_gap` s; None."""
+        `settle` s ago; (its pid, its age in s). Cold: until idle, then `cold_gap` s; (None, None)."""
         deadline = time.time() + timeout
         while True:
             if not self.busy():
                 if not self.warm:
                     time.sleep(cold_gap)
-                    return None
+                    return None, None
                 clis = waiting_clis(self.proc.pid)
                 if len(clis) == 1:
                     st = proc_stat(clis[0])
                     age = uptime_s() - st["start_s"] if st else 0
                     if age >= settle:
-                        return clis[0]
+                        return clis[0], age
                     time.sleep(min(0.05, settle - age + 0.005))
                     continue
             if time.time() > deadline:
@@ -488,7 +534,20 @@ def execute(svc, i):
         time.sleep(0.005)
     if rec["status"] != "completed" or "STUB-REPLY" not in (rec.get("result") or ""):
         raise SystemExit(f"job {job} ended {rec.get('status')}: {json.dumps(rec)[:500]}\n{svc.tail()}")
-    return {"retries": retries}
+    out = {"retries": retries}
+    # The CLI's own account of the turn, from its result line in the record's output: the same
+    # figures as for the CLI run directly, so the two can be compared.
+    for line in reversed(rec.get("output") or []):
+        if '"result"' in line:
+            try:
+                result = json.loads(line)
+            except ValueError:
+                continue
+            if result.get("type") == "result":
+                for key in ("time_to_request_ms", "ttft_ms", "duration_ms"):
+                    out["cli_" + key] = result.get(key)
+                break
+    return out
 
 
 def timed_execute(svc, i):
@@ -498,75 +557,65 @@ def timed_execute(svc, i):
     return out
 
 
-def run_series(svc, what, fn, n, args, skip_first=False, back_to_back=False):
-    """n measured requests (n+1 with skip_first: the first is a warm-up, excluded).
-    Each but back-to-back ones waits for a settled warm CLI (WARM_CLI=on) or idle + gap (off)."""
-    rows = []
-    total = n + (1 if skip_first else 0)
-    c_start = svc.counters()
-    for i in range(total):
-        if back_to_back:
-            before = None
-        else:
-            svc.wait_ready(args.settle, args.cold_gap)
-            before = svc.counters()
-        r = fn(svc, i)
-        if before is not None:
-            after = svc.counters()
-            r["hit"] = after["hits"] - before["hits"]
-        r["warmup"] = skip_first and i == 0
-        rows.append(r)
-    if back_to_back:
-        svc.wait_ready(0, 0)
-    c_end = svc.counters()
-    measured = [r for r in rows if not r["warmup"]]
-    out = summary([r["s"] for r in measured])
-    out["raw_ms"] = [round(r["s"] * 1000, 2) for r in measured]
-    if not back_to_back:
-        out["hits"] = sum(r["hit"] for r in measured)
-    out["retries_busy"] = sum(r["retries"] for r in measured)
-    out["counters_moved"] = {k: c_end.get(k, 0) - c_start.get(k, 0) for k in c_end
-                             if c_end.get(k, 0) != c_start.get(k, 0)}
-    if skip_first:
-        out["warmup_excluded"] = {"ms": round(rows[0]["s"] * 1000, 2), "hit": rows[0].get("hit")}
+# The services with WARM_CLI=on. A CLI started ahead works for ~2 s after its spawn (~0.5 s of
+# CPU); measured alongside, anything else on two cores is slowed by it (the CLI cold reference by
+# ~15%). So every measurement but a back-to-back request first waits until the CLIs waiting below
+# these services are `--settle` seconds old: each figure is taken on an otherwise quiet machine.
+WARM_SERVICES = []
+
+
+def quiesce(min_age):
+    for svc in WARM_SERVICES:
+        svc.wait_ready(min_age, 0)
+
+
+def measured(svc, fn, i, args, settled=True):
+    """One request: after waiting for a settled warm CLI (WARM_CLI=on) or idle + gap (off) unless
+    `settled` is False (back to back); with the warm-CLI hit it made (0 or 1)."""
+    age = None
+    if settled:
+        quiesce(args.settle)
+        _, age = svc.wait_ready(args.settle, args.cold_gap)
+    before = svc.counters()
+    r = fn(svc, i)
+    r["warm_age_s"] = age
+    r["hit"] = svc.counters()["hits"] - before["hits"]
+    return r
+
+
+def series_summary(rows):
+    out = summary([r["s"] for r in rows])
+    out["raw_ms"] = [round(r["s"] * 1000, 2) for r in rows]
+    out["hits"] = sum(r["hit"] for r in rows)
+    out["retries_busy"] = sum(r["retries"] for r in rows)
+    ages = [r["warm_age_s"] for r in rows if r["warm_age_s"] is not None]
+    if ages:
+        out["warm_cli_age_s"] = {"median": round(median(ages), 2), "min": round(min(ages), 2)}
     if "total_s" in rows[0]:
-        out["total"] = summary([r["total_s"] for r in measured])
-    label = "warm" if svc.warm else "cold"
-    extra = f", hits {out['hits']}/{n}" if "hits" in out else f", counters {out['counters_moved']}"
-    log(f"  {what} ({label}): median {out['median_ms']:.1f} ms, p90 {out['p90_ms']:.1f} ms{extra}")
+        out["total"] = summary([r["total_s"] for r in rows])
+    for key in ("time_to_request_ms", "ttft_ms", "duration_ms"):
+        values = [r["cli_" + key] for r in rows if r.get("cli_" + key) is not None]
+        if values:
+            out["cli_reported_" + key] = median(values)
     return out
 
 
-def service_series(fx, args, warm):
-    label = "warm" if warm else "cold"
-    log(f"service, WARM_CLI={'on' if warm else 'off'}")
-    svc = Service(fx, args.service, warm, label)
-    res = {}
-    try:
-        svc.wait_ready(args.settle, args.cold_gap)
-        res["completion"] = run_series(svc, "completion", completion, args.n, args)
-        res["completion_back_to_back"] = run_series(svc, "completion back to back", completion, args.n,
-                                                    args, back_to_back=True)
-        res["first_token"] = run_series(svc, "first streamed token", streamed, args.n, args)
-        # The first job's arguments differ from a completion's (agent only, no --model): with
-        # WARM_CLI=on it is a miss, and excluded; cold likewise, for the same count.
-        res["execute"] = run_series(svc, "/execute -> done", timed_execute, args.n, args, skip_first=True)
-        # The cost, idle: the service, and the CLI waiting below it.
-        pid = svc.wait_ready(args.settle, 0)
-        time.sleep(0.5)
-        res["idle"] = {"service_rss_mib": rss_mib(svc.proc.pid)}
-        if pid:
-            kids = descendants_of(pid)
-            st = proc_stat(pid)
-            res["idle"].update({
-                "cli_rss_mib": rss_mib(pid), "cli_descendants": len(kids),
-                "cli_tree_rss_mib": (rss_mib(pid) or 0) + sum(rss_mib(k) or 0 for k in kids),
-                "cli_startup_cpu_s": st["cpu_s"] if st else None})
-        log(f"  idle: {res['idle']}")
-        res["counters"] = svc.counters()
-    finally:
-        svc.stop()
-    return res
+def idle_cost(svc, args):
+    """RSS of the idle service and of the CLI waiting below it (and its descendants), and the CPU
+    that CLI used: in all since its start, and per second while it waits once 5 s old."""
+    pid, _ = svc.wait_ready(max(args.settle, 5.0), 0)
+    out = {"service_rss_mib": rss_mib(svc.proc.pid)}
+    if pid:
+        kids = descendants_of(pid)
+        cpu0, t0 = proc_stat(pid)["cpu_s"], time.perf_counter()
+        time.sleep(5)
+        cpu1, t1 = proc_stat(pid)["cpu_s"], time.perf_counter()
+        out.update({"cli_rss_mib": rss_mib(pid), "cli_rss_parts_mib": rss_parts_mib(pid),
+                    "cli_descendants": len(kids),
+                    "cli_tree_rss_mib": (rss_mib(pid) or 0) + sum(rss_mib(k) or 0 for k in kids),
+                    "cli_startup_cpu_s": cpu0, "cli_waiting_cpu_ms_per_s": round((cpu1 - cpu0) * 1000 / (t1 - t0), 2),
+                    "cli_pid_unchanged": pid in waiting_clis(svc.proc.pid)})
+    return out
 
 
 # --------------------------------------------------------------------------- report
@@ -601,9 +650,16 @@ def print_table(res):
     cli = res["cli"]
     rows.append(("CLI cold, direct (json): spawn → exit", "", f"{ms(cli['cold_json'])} ({ms(cli['cold_json'], 'p90_ms')})",
                  "", "1.00×", "reference", "", ""))
-    rows.append(("CLI, service's arguments (stream-json): → exit", f"{ms(cli['warm']['exit'])} ({ms(cli['warm']['exit'], 'p90_ms')})",
+    rows.append(("CLI as the service drives it: → exit", f"{ms(cli['warm']['exit'])} ({ms(cli['warm']['exit'], 'p90_ms')})",
                  f"{ms(cli['cold_stream']['exit'])} ({ms(cli['cold_stream']['exit'], 'p90_ms')})",
                  ratio(cli["warm"]["exit"]), ratio(cli["cold_stream"]["exit"]), "", "", ""))
+    if "init_answer" in cli["cold_stream"]:
+        rows.append(("  CLI direct, spawn → initialize answer (start-up)", "",
+                     ms(cli["cold_stream"]["init_answer"]), "", ratio(cli["cold_stream"]["init_answer"]),
+                     "", "", ""))
+    if "warm_1s" in cli:
+        rows.append(("  CLI direct, prompt 1 s after spawn: → exit", f"{ms(cli['warm_1s']['exit'])} "
+                     f"({ms(cli['warm_1s']['exit'], 'p90_ms')})", "", ratio(cli["warm_1s"]["exit"]), "", "", "", ""))
     for key, name in (("result", "→ result line"), ("first_delta", "→ first text delta"),
                       ("first_line", "→ first line")):
         rows.append((f"  CLI direct {name}", ms(cli["warm"][key]), ms(cli["cold_stream"][key]),
@@ -614,8 +670,7 @@ def print_table(res):
     for key in ("completion", "completion_back_to_back", "first_token", "execute"):
         g = goals.get(key)
         met = "" if g is None else ("yes" if w[key]["median_ms"] <= g * ref else "**no**")
-        hits = f"{w[key]['hits']}/{w[key]['n']}" if "hits" in w[key] else \
-            f"{w[key]['counters_moved'].get('hits', 0)}/{w[key]['n']}"
+        hits = f"{w[key]['hits']}/{w[key]['n']}"
         rows.append((names[key], f"{ms(w[key])} ({ms(w[key], 'p90_ms')})", f"{ms(c[key])} ({ms(c[key], 'p90_ms')})",
                      ratio(w[key]), ratio(c[key]), f"≤ {g}× CLI-cold" if g else "", met, hits))
     rows.append(("  streamed completion, to the end", ms(w["first_token"]["total"]), ms(c["first_token"]["total"]),
@@ -626,20 +681,35 @@ def print_table(res):
     wi, ci = w["idle"], c["idle"]
     rows.append(("idle RSS: service (MiB)", f"{wi['service_rss_mib']:.1f}", f"{ci['service_rss_mib']:.1f}",
                  "", "", "", "", ""))
+    parts = wi.get("cli_rss_parts_mib", {})
     rows.append(("idle RSS: waiting CLI (+ descendants) (MiB)",
                  f"{wi.get('cli_rss_mib', 0):.1f} ({wi.get('cli_tree_rss_mib', 0):.1f}, {wi.get('cli_descendants')} desc.)",
                  "—", "", "", "", "", ""))
-    rows.append(("CPU of a waiting CLI's start-up (ms)", f"{wi.get('cli_startup_cpu_s', 0) * 1000:.0f}", "—",
-                 "", "", "", "", ""))
+    if parts:
+        rows.append(("  of which anonymous / file-backed (MiB)",
+                     f"{parts.get('RssAnon', 0):.1f} / {parts.get('RssFile', 0):.1f}", "—", "", "", "", "", ""))
+    rows.append(("CPU of a waiting CLI: start-up (ms) / waiting (ms/s)",
+                 f"{wi.get('cli_startup_cpu_s', 0) * 1000:.0f} / {wi.get('cli_waiting_cpu_ms_per_s', 0):.1f}",
+                 "—", "", "", "", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(r)))
     st = cli["warm"]
-    print(f"\nCLI start-up while waiting: CPU stops growing {st['startup_done']['median_ms']:.0f} ms after spawn "
+    ex = res.get("execute_warmup_excluded")
+    if ex:
+        print(f"\nExcluded: the first job on the warm jobs service ({ex['ms']:.0f} ms, hit {ex['hit']}: the CLI it "
+              "started at start-up is for the chat defaults).", end="")
+    print(f"\nCLI started ahead, while it waits: its CPU time last grew {st['startup_done']['median_ms']:.0f} ms after spawn "
           f"(median), {st['startup_cpu']['median_ms']:.0f} ms of CPU; waiting CLI RSS {st['rss_mib']:.1f} MiB.")
     print(f"CLI warm, its own account (median): API request sent {st['cli_reported_time_to_request_ms']:.0f} ms, "
           f"first token {st['cli_reported_ttft_ms']:.0f} ms, turn done {st['cli_reported_duration_ms']:.0f} ms after "
           f"its turn began; the stub's own round trip {res['stub_round_trip']['median_ms']:.1f} ms.")
+    for tag, side in (("warm", w), ("cold", c)):
+        if "cli_reported_ttft_ms" in side["execute"]:
+            e = side["execute"]
+            print(f"CLI under the service ({tag} jobs), its own account (median): API request sent "
+                  f"{e['cli_reported_time_to_request_ms']:.0f} ms, first token {e['cli_reported_ttft_ms']:.0f} ms, "
+                  f"turn done {e['cli_reported_duration_ms']:.0f} ms.")
     share = res["machine"]["foreign_cpu_share"]
     print(f"Other processes used {share * 100:.0f}% of the machine's CPU during the run"
           + (" (not quiet: figures are inflated)" if share > 0.05 else "") + f"; {res['seconds']} s.")
@@ -653,9 +723,10 @@ def main():
                     help="the service binary (default build/release/claude-agent-service)")
     ap.add_argument("--claude", default=os.path.join(E2E, "node_modules", ".bin", "claude"),
                     help="the Claude Code CLI (default tests/e2e/node_modules/.bin/claude)")
-    ap.add_argument("--settle", type=float, default=1.0,
-                    help="seconds a CLI started ahead exists before a warm request (default 1.0; "
-                         "its start-up takes ~0.4)")
+    ap.add_argument("--settle", type=float, default=3.0,
+                    help="seconds a CLI started ahead exists before a warm request (default 3; its "
+                         "start-up is ~0.4 s of CPU, but it keeps working for ~3 s: a prompt after 1 s "
+                         "waits longer, measured on a row of its own)")
     ap.add_argument("--cold-gap", type=float, default=0.25,
                     help="pause before each cold request once the service is idle (default 0.25 s)")
     ap.add_argument("--out", help="results file (default bench/results/warm-cli-<timestamp>.json)")
@@ -690,32 +761,79 @@ def main():
                                                 "DISABLE_AUTOUPDATER": "1"}).stdout.strip()
     cpu0 = cpu_totals()
     fx = Fixture(args.claude)
-    try:
-        log(f"CLI direct: {args.n} cold (json), {args.n} cold (stream-json), {args.n} warm (settle {args.settle} s)")
-        cli_cold_json(fx, -1)  # the first run of the binary reads it from disk; not measured
-        cold = [cli_cold_json(fx, i) for i in range(args.n)]
-        cold_stream = [cli_stream(fx, i, None) for i in range(args.n)]
-        warm = [cli_stream(fx, i, args.settle) for i in range(args.n)]
-        keys = ("first_line", "first_delta", "result", "exit")
-        res["cli"] = {
-            "cold_json": dict(summary(cold), raw_ms=[round(x * 1000, 2) for x in cold]),
-            "cold_stream": {k: summary([r[k] for r in cold_stream]) for k in keys},
-            "warm": {k: summary([r[k] for r in warm]) for k in keys + ("startup_done", "startup_cpu")},
-        }
-        res["cli"]["warm"]["rss_mib"] = median([r["rss_mib"] for r in warm])
-        res["cli"]["warm"]["rss_tree_mib"] = median([r["rss_tree_mib"] for r in warm])
-        for key in ("time_to_request_ms", "ttft_ms", "duration_api_ms", "duration_ms"):
-            for label, rows in (("warm", warm), ("cold_stream", cold_stream)):
-                values = [r["cli_" + key] for r in rows if r.get("cli_" + key) is not None]
-                res["cli"][label]["cli_reported_" + key] = median(values)
-        res["stub_round_trip"] = summary([stub_round_trip(fx) for _ in range(args.n)])
-        res["cli"]["warm"]["exit_raw_ms"] = [round(r["exit"] * 1000, 2) for r in warm]
-        log(f"  CLI cold json {res['cli']['cold_json']['median_ms']:.0f} ms; stream-json cold → exit "
-            f"{res['cli']['cold_stream']['exit']['median_ms']:.0f} ms; warm prompt → result "
-            f"{res['cli']['warm']['result']['median_ms']:.0f} ms, → exit {res['cli']['warm']['exit']['median_ms']:.0f} ms")
+    rows = {}
 
-        res["service_warm"] = service_series(fx, args, True)
-        res["service_cold"] = service_series(fx, args, False)
+    def add(key, value):
+        rows.setdefault(key, []).append(value)
+
+    try:
+        cli_sb = fx.sandbox("cli")
+        chat = Service(fx, args.service, True, "warm-chat")
+        jobs = Service(fx, args.service, True, "warm-jobs")
+        cold = Service(fx, args.service, False, "cold")
+        # Not measured: the first run of the CLI binary (read from disk), and a first job on the
+        # jobs service, a miss (the CLI it started at start-up is for the chat completion defaults).
+        cli_cold_json(fx, cli_sb, -1)
+        warmup = measured(jobs, timed_execute, -1, args)
+        res["execute_warmup_excluded"] = {"ms": round(warmup["s"] * 1000, 1), "hit": warmup["hit"]}
+        log(f"{args.n} rounds: completion, back to back, /execute, first token, warm and cold; "
+            f"CLI cold (json, stream-json), CLI warm (after {args.settle} s and 1 s)")
+        WARM_SERVICES[:] = [chat, jobs]
+
+        def cli_cold(fn, *a):
+            quiesce(args.settle)
+            return fn(*a)
+
+        def cli_warm(settle):
+            # Its prompt goes `settle` s after spawn, when the service's CLIs must be quiet.
+            quiesce(max(0.0, args.settle - settle))
+            return cli_stream(fx, cli_sb, i, settle)
+
+        # Ordered so that the waits for quiet overlap with the direct warm CLI's own wait.
+        for i in range(args.n):
+            add("completion_warm", measured(chat, completion, i, args))
+            add("completion_back_to_back_warm", measured(chat, completion, i, args, settled=False))
+            add("cli_warm", cli_warm(args.settle))
+            add("completion_cold", measured(cold, completion, i, args))
+            add("completion_back_to_back_cold", measured(cold, completion, i, args, settled=False))
+            add("first_token_cold", measured(cold, streamed, i, args))
+            add("execute_cold", measured(cold, timed_execute, i, args))
+            add("cli_cold_json", cli_cold(cli_cold_json, fx, cli_sb, i))
+            add("cli_cold_stream", cli_cold(cli_stream, fx, cli_sb, i, None))
+            add("first_token_warm", measured(chat, streamed, i, args))
+            add("execute_warm", measured(jobs, timed_execute, i, args))
+            add("cli_warm_1s", cli_warm(1.0))
+            if (i + 1) % 5 == 0:
+                log(f"  round {i + 1}: CLI cold {median(rows['cli_cold_json']) * 1000:.0f} ms, completion warm "
+                    f"{median([r['s'] for r in rows['completion_warm']]) * 1000:.0f} ms (medians so far)")
+
+        res["stub_round_trip"] = summary([stub_round_trip(fx) for _ in range(args.n)])
+        cold_rows, warm_rows = rows["cli_cold_stream"], rows["cli_warm"]
+        keys = ("init_answer", "first_line", "first_delta", "result", "exit")
+        res["cli"] = {
+            "cold_json": dict(summary(rows["cli_cold_json"]),
+                              raw_ms=[round(x * 1000, 2) for x in rows["cli_cold_json"]]),
+            "cold_stream": {k: summary([r[k] for r in cold_rows]) for k in keys},
+            "warm": {k: summary([r[k] for r in warm_rows]) for k in keys + ("startup_done", "startup_cpu")},
+        }
+        res["cli"]["warm_1s"] = {k: summary([r[k] for r in rows["cli_warm_1s"]]) for k in keys}
+        res["cli"]["warm"]["rss_mib"] = median([r["rss_mib"] for r in warm_rows])
+        res["cli"]["warm"]["rss_tree_mib"] = median([r["rss_tree_mib"] for r in warm_rows])
+        res["cli"]["warm"]["exit_raw_ms"] = [round(r["exit"] * 1000, 2) for r in warm_rows]
+        for key in ("time_to_request_ms", "ttft_ms", "duration_api_ms", "duration_ms"):
+            for label, rs in (("warm", warm_rows), ("cold_stream", cold_rows)):
+                values = [r["cli_" + key] for r in rs if r.get("cli_" + key) is not None]
+                res["cli"][label]["cli_reported_" + key] = median(values)
+        for tag in ("warm", "cold"):
+            res["service_" + tag] = {
+                key: series_summary(rows[f"{key}_{tag}"])
+                for key in ("completion", "completion_back_to_back", "first_token", "execute")}
+        res["service_warm"]["idle"] = idle_cost(chat, args)
+        res["service_warm"]["idle_jobs"] = idle_cost(jobs, args)
+        res["service_cold"]["idle"] = idle_cost(cold, args)
+        for svc in (chat, jobs, cold):
+            res[f"counters_{svc.name}"] = svc.counters()
+            svc.stop()
         res["overhead"] = {
             "warm_ms": res["service_warm"]["completion"]["median_ms"] - res["cli"]["warm"]["exit"]["median_ms"],
             "cold_ms": res["service_cold"]["completion"]["median_ms"] - res["cli"]["cold_stream"]["exit"]["median_ms"]}
