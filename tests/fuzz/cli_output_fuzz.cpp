@@ -234,7 +234,8 @@ void check_stream(const cas::agent::CliResult& parsed, std::string_view out) {
                        "a result line that does not parse as the result: " + escaped(line));
         }
         auto answer = cas::agent::parse_initialize_answer(line);
-        FUZZ_CHECK(answer.found || (!answer.ok && !answer.agents), "not an answer, yet read as one");
+        FUZZ_CHECK(answer.found || (!answer.ok && !answer.agents),
+                   "not an answer, yet read as one");
         FUZZ_CHECK(cas::is_valid_utf8(answer.error) && answer.error.size() <= 500,
                    "initialize error: " + escaped(answer.error));
         if (auto problem = cas::agent::unknown_agent(answer, "recruiter-triage")) {
