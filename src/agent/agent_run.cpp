@@ -263,7 +263,8 @@ boost::asio::awaitable<Initialized> initialize_cli(ChildProcess& cli,
         }
         co_return Initialized{.end = InitializeEnd::ended, .answer = {}};
     };
-    Timer timer(co_await boost::asio::this_coro::executor, deadline);
+    auto executor = co_await boost::asio::this_coro::executor;
+    Timer timer(executor, deadline);
     auto first = co_await (exchange() || timer.async_wait() || cancel.wait());
     if (first.index() == 0) co_return std::get<0>(std::move(first));
     co_return Initialized{

@@ -334,7 +334,8 @@ namespace {
 // race it is in is decided by another branch.
 asio::awaitable<void> stall_watch(std::chrono::milliseconds limit,
                                   const std::chrono::steady_clock::time_point& last_output) {
-    Timer timer(co_await asio::this_coro::executor);
+    auto executor = co_await asio::this_coro::executor;
+    Timer timer(executor);
     for (;;) {
         timer.expires_at(limit.count() == 0 ? std::chrono::steady_clock::time_point::max()
                                             : last_output + limit);
@@ -348,7 +349,8 @@ asio::awaitable<void> stall_watch(std::chrono::milliseconds limit,
 asio::awaitable<void> exit_grace_watch(Event& last_line_seen, std::chrono::milliseconds grace) {
     bool seen = co_await last_line_seen.wait();
     if (!seen) co_return;
-    Timer timer(co_await asio::this_coro::executor, grace);
+    auto executor = co_await asio::this_coro::executor;
+    Timer timer(executor, grace);
     co_await timer.async_wait();
 }
 

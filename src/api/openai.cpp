@@ -97,9 +97,13 @@ asio::awaitable<void> pump(StreamState& state, http::BodyWriter& out,
             continue;
         }
         if (state.run_done) co_return;
-        Timer tick(co_await asio::this_coro::executor, keep_alive);
+        auto executor = co_await asio::this_coro::executor;
+        Timer tick(executor, keep_alive);
         auto woke = co_await (state.changed.wait() || tick.async_wait());
-        if (woke.index() == 1 && !co_await out.write(http::kSseKeepAlive)) break;
+        if (woke.index() == 1) {
+            bool written = co_await out.write(http::kSseKeepAlive);
+            if (!written) break;
+        }
     }
     state.client_gone = true;
     handle.cancel();
