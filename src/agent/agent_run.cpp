@@ -43,13 +43,22 @@ RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string
             .processes_killed = run.process.killed_processes};
 }
 
-void classify_exit(AgentOutcome& outcome) {
+namespace {
+
+void read_cli_result(AgentOutcome& outcome) {
     const auto& process = outcome.process;
     outcome.cli = parse_cli_result(process.out.text);
     if (!outcome.cli.found && !process.out.last_line.empty()) {
         // Past the cap, the result line is not in the kept text: the runner kept it aside.
         outcome.cli = parse_cli_result(process.out.last_line);
     }
+}
+
+}  // namespace
+
+void classify_exit(AgentOutcome& outcome) {
+    const auto& process = outcome.process;
+    read_cli_result(outcome);
     if (process.end == ProcessEnd::lingered) {
         // It said all it had to say; we ended it for not exiting, so its status says nothing.
         if (outcome.cli.found && !outcome.cli.is_error) {
@@ -71,6 +80,19 @@ void classify_exit(AgentOutcome& outcome) {
                              ? fmt::format("the CLI was killed by signal {}", process.term_signal)
                              : failure_reason(outcome.cli, process.err.text, process.exit_code);
     }
+}
+
+std::optional<AgentOutcome> answer_from_result(const ProcessResult& so_far,
+                                               const GitSyncResult& git) {
+    AgentOutcome outcome{.status = RunStatus::completed,
+                         .elapsed = {},
+                         .reason = {},
+                         .git = git,
+                         .process = so_far,
+                         .cli = {}};
+    read_cli_result(outcome);
+    if (!outcome.cli.found || outcome.cli.is_error) return std::nullopt;
+    return outcome;
 }
 
 ProcessLaunch cli_launch(const AgentSettings& settings, const CliInvocation& invocation) {
@@ -137,7 +159,8 @@ boost::asio::awaitable<bool> check_before_prompt(const AgentSettings& settings, 
 
 boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& settings,
                                                     AgentRequest request, Cancellation& cancel,
-                                                    const StartCli& start_cli) {
+                                                    const StartCli& start_cli,
+                                                    std::chrono::steady_clock::time_point began) {
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + request.timeout;
     AgentOutcome outcome;
@@ -181,6 +204,14 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
             return is_result_line(line) ? LineVerdict::last : LineVerdict::more;
         };
         run.exit_grace = settings.result_exit_grace;
+        if (request.on_answer) {
+            run.on_last_line = [&](const ProcessResult& so_far) {
+                auto answer = answer_from_result(so_far, outcome.git);
+                if (!answer) return;
+                answer->elapsed = Clock::now() - began;
+                request.on_answer(*answer);
+            };
+        }
         run.on_stdout = request.on_stdout;
         return run;
     };
@@ -275,7 +306,8 @@ boost::asio::awaitable<Initialized> initialize_cli(ChildProcess& cli,
 boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, AgentRequest request,
                                                Cancellation& cancel, const StartCli& start_cli) {
     auto started = std::chrono::steady_clock::now();
-    auto outcome = co_await run_unmeasured(settings, std::move(request), cancel, start_cli);
+    auto outcome =
+        co_await run_unmeasured(settings, std::move(request), cancel, start_cli, started);
     outcome.elapsed = std::chrono::steady_clock::now() - started;
     co_return outcome;
 }

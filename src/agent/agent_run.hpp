@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,13 +40,6 @@ struct AgentSettings {
     std::string run_marker;
 };
 
-struct AgentRequest {
-    std::string prompt;
-    CliInvocation cli;
-    std::chrono::seconds timeout{2700};
-    std::function<void(std::string_view)> on_stdout;  // live stdout, for streaming
-};
-
 // `interrupted`: cancelled because the service is shutting down (set by the run service,
 // which knows; the agent run itself only sees a cancellation).
 enum class RunStatus { completed, failed, timeout, cancelled, error, interrupted };
@@ -60,11 +54,28 @@ struct AgentOutcome {
     CliResult cli;
 };
 
+struct AgentRequest {
+    std::string prompt;
+    CliInvocation cli;
+    std::chrono::seconds timeout{2700};
+    std::function<void(std::string_view)> on_stdout;  // live stdout, for streaming
+    // Called at most once, as soon as the CLI has printed a result that reports success,
+    // with the outcome that result gives (answer_from_result): a caller that needs only the
+    // answer may give it then. The run goes on until the CLI exits (or is ended after the
+    // exit grace), and its own outcome may still say otherwise (a non-zero exit).
+    std::function<void(const AgentOutcome&)> on_answer;
+};
+
 std::string_view to_string(RunStatus status);
 
 // For a CLI that exited by itself (outcome.process.end == exited): reads its result and
 // decides completed or failed, with the reason. Pure: the CLI-output fuzzer calls it.
 void classify_exit(AgentOutcome& outcome);
+
+// The outcome of a run whose CLI has printed `so_far` and not exited yet, if that holds a
+// result reporting success: completed, with that result (else nothing). Pure.
+std::optional<AgentOutcome> answer_from_result(const ProcessResult& so_far,
+                                               const GitSyncResult& git);
 
 // What the metrics record of a finished run.
 RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string_view model);

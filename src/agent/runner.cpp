@@ -374,7 +374,9 @@ asio::awaitable<ProcessResult> drive_process(ChildProcess process, ProcessRun ru
             lines.feed(piece, [&](std::string_view line) {
                 if (judged) return;
                 judged = run.judge_line(line) == LineVerdict::last;
-                if (judged) last_line_seen.notify();
+                if (!judged) return;
+                last_line_seen.notify();
+                if (run.on_last_line) run.on_last_line(result);
             });
         }
         if (run.on_stdout) run.on_stdout(piece);

@@ -37,22 +37,6 @@ struct ProcessLaunch {
 // What one line of a child's stdout means for its run.
 enum class LineVerdict { more, last };
 
-// What a started child is given and how long it may take.
-struct ProcessRun {
-    std::string input;                            // written to stdin, which is then closed
-    std::size_t output_cap = 8U * 1024U * 1024U;  // per stream; the rest is counted, not kept
-    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-    std::chrono::milliseconds kill_grace{1000};  // between SIGTERM and SIGKILL
-    // No stdout at all for this long ends the run `stalled` (zero: no limit).
-    std::chrono::milliseconds stall_timeout{0};
-    // Each complete stdout line as it arrives (empty: none is judged). After a `last` line
-    // the child has `exit_grace` to exit, or it is ended and the run ends `lingered`.
-    std::function<LineVerdict(std::string_view line)> judge_line;
-    std::chrono::milliseconds exit_grace{2000};
-    // Called with each piece of stdout as it arrives (kept or not), for live streaming.
-    std::function<void(std::string_view)> on_stdout;
-};
-
 // exited: by itself. lingered: printed its last line, then did not exit in time, so was ended.
 // stalled: printed nothing for stall_timeout, so was ended.
 enum class ProcessEnd { exited, lingered, timed_out, stalled, cancelled, failed_to_start };
@@ -73,6 +57,26 @@ struct ProcessResult {
     CapturedStream err;
     std::string error;         // why it could not start
     int killed_processes = 0;  // processes of the run we had to kill
+};
+
+// What a started child is given and how long it may take.
+struct ProcessRun {
+    std::string input;                            // written to stdin, which is then closed
+    std::size_t output_cap = 8U * 1024U * 1024U;  // per stream; the rest is counted, not kept
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+    std::chrono::milliseconds kill_grace{1000};  // between SIGTERM and SIGKILL
+    // No stdout at all for this long ends the run `stalled` (zero: no limit).
+    std::chrono::milliseconds stall_timeout{0};
+    // Each complete stdout line as it arrives (empty: none is judged). After a `last` line
+    // the child has `exit_grace` to exit, or it is ended and the run ends `lingered`.
+    std::function<LineVerdict(std::string_view line)> judge_line;
+    std::chrono::milliseconds exit_grace{2000};
+    // Called once, right after the `last` line, with what was read so far (the child has not
+    // ended yet, so `end` and the exit status say nothing): a caller that needs only the
+    // output may use it before the child exits.
+    std::function<void(const ProcessResult& so_far)> on_last_line;
+    // Called with each piece of stdout as it arrives (kept or not), for live streaming.
+    std::function<void(std::string_view)> on_stdout;
 };
 
 // A started child whose stdin is still open and which has been given nothing yet: the warm

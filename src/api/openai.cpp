@@ -1,7 +1,8 @@
 // Chat completions take the run service's slot before any byte of the answer is sent, so
-// "busy" is a clean 503, and hold it for the whole run, streamed or not. A run is raced
-// against its client: when the client leaves, the run is cancelled (and its processes
-// killed) instead of running on to its timeout.
+// "busy" is a clean 503, and hold it until the answer is out, streamed or not: the answer is
+// the CLI's result line, given before the CLI exits (the run service lets it finish). A run
+// is raced against its client: when the client leaves, the run is cancelled (and its
+// processes killed) instead of running on to its timeout.
 #include "api/openai.hpp"
 
 #include "agent/line_splitter.hpp"
@@ -55,16 +56,18 @@ agent::AgentRequest agent_request(const OpenAiSettings& settings, const ChatRequ
         .cli = chat_invocation(settings, chat.model),
         .timeout = settings.timeout,
         .on_stdout = {},
+        .on_answer = {},
     };
 }
 
-// Runs the agent; if the client leaves first, cancels it. Returns when the run has ended.
+// Runs the agent; if the client leaves first, cancels it. Returns with the run's answer.
 asio::awaitable<agent::AgentOutcome> run_for_client(RunService::Handle& handle,
                                                     agent::AgentRequest request, std::string model,
                                                     http::ClientConnection* client) {
     agent::Cancellation done(co_await asio::this_coro::executor);
     auto run = [&]() -> asio::awaitable<agent::AgentOutcome> {
-        auto outcome = co_await handle.run(std::move(request), "completion", std::move(model));
+        auto outcome = co_await handle.run(std::move(request), "completion", std::move(model),
+                                           RunService::Handle::Answer::at_result);
         done.request();
         co_return outcome;
     };

@@ -182,6 +182,7 @@ asio::awaitable<void> JobRegistry::run(Job job, runs::RunService::Handle handle,
                         progress->output(line);
                     });
                 },
+            .on_answer = {},
         };
         auto outcome = co_await handle.run(std::move(request), "job", "");
         apply_outcome(job, outcome, utc_now_iso());

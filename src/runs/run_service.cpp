@@ -4,6 +4,8 @@
 
 #include "agent/process_tree.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
 #include <utility>
@@ -30,28 +32,97 @@ RunService::Handle::~Handle() {       // NOLINT(bugprone-exception-escape)
     service_->released_.notify();
 }
 
+// The answer a run gives before its end, or at its end if none came before.
+struct RunService::EarlyAnswer {
+    explicit EarlyAnswer(const boost::asio::any_io_executor& executor) : given(executor) {}
+    void give(agent::AgentOutcome answer) {
+        if (outcome) return;
+        outcome = std::move(answer);
+        given.notify();
+    }
+    std::optional<agent::AgentOutcome> outcome;
+    Event given;
+    bool taken = false;  // the caller has it: nothing more goes to its callbacks
+};
+
 boost::asio::awaitable<agent::AgentOutcome> RunService::Handle::run(agent::AgentRequest request,
-                                                                    std::string_view kind,
-                                                                    std::string model) {
+                                                                    std::string kind,
+                                                                    std::string model,
+                                                                    Answer answer) {
     auto& service = *service_;
-    auto launch = agent::cli_launch(service.settings_, request.cli);
+    co_await service.finishing_ended();
+    if (answer == Answer::at_end) {
+        auto outcome = co_await service.run_to_end(std::move(request), std::move(kind),
+                                                   std::move(model), *cancel_);
+        co_return outcome;
+    }
+    auto early = std::make_shared<EarlyAnswer>(service.executor_);
+    request.on_answer = [early](const agent::AgentOutcome& outcome) { early->give(outcome); };
+    if (request.on_stdout) {
+        request.on_stdout = [early,
+                             to_caller = std::move(request.on_stdout)](std::string_view piece) {
+            if (!early->taken) to_caller(piece);
+        };
+    }
+    service.finishing_ = true;
+    boost::asio::co_spawn(
+        service.executor_,
+        finish(service, early, cancel_, std::move(request), std::move(kind), std::move(model)),
+        boost::asio::detached);
+    while (!early->outcome) {
+        bool given = co_await early->given.wait();
+        if (!given) {  // the caller's own wait was cancelled: so is the run
+            cancel_->request();
+            co_return agent::AgentOutcome{.status = agent::RunStatus::cancelled,
+                                          .elapsed = {},
+                                          .reason = "cancelled",
+                                          .git = {},
+                                          .process = {},
+                                          .cli = {}};
+        }
+    }
+    early->taken = true;
+    co_return std::move(*early->outcome);
+}
+
+boost::asio::awaitable<void> RunService::finish(RunService& service,
+                                                std::shared_ptr<EarlyAnswer> answer,
+                                                std::shared_ptr<agent::Cancellation> cancel,
+                                                agent::AgentRequest request, std::string kind,
+                                                std::string model) {
+    auto outcome =
+        co_await service.run_to_end(std::move(request), std::move(kind), std::move(model), *cancel);
+    answer->give(std::move(outcome));
+    service.finishing_ = false;
+    service.released_.notify();
+}
+
+boost::asio::awaitable<agent::AgentOutcome> RunService::run_to_end(agent::AgentRequest request,
+                                                                   std::string kind,
+                                                                   std::string model,
+                                                                   agent::Cancellation& cancel) {
+    auto launch = agent::cli_launch(settings_, request.cli);
     auto outcome = co_await agent::run_agent(
-        service.settings_, std::move(request), *cancel_,
-        [&service](const agent::ProcessLaunch& wanted, agent::Cancellation& cancel) {
-            return service.warm_.start(wanted, cancel);
+        settings_, std::move(request), cancel,
+        [this](const agent::ProcessLaunch& wanted, agent::Cancellation& run_cancel) {
+            return warm_.start(wanted, run_cancel);
         });
-    if (outcome.status == agent::RunStatus::cancelled && service.stopping_) {
+    if (outcome.status == agent::RunStatus::cancelled && stopping_) {
         outcome.status = agent::RunStatus::interrupted;
         outcome.reason = "interrupted by service shutdown";
     }
-    service.metrics_.record_run(agent::run_report(outcome, kind, model));
+    metrics_.record_run(agent::run_report(outcome, kind, model));
     // The next run is most likely like this one. Posted: the caller answers first.
-    if (!service.stopping_) {
-        boost::asio::post(service.executor_, [&service, next = std::move(launch)] {
-            if (!service.stopping_) service.warm_.prepare(next);
+    if (!stopping_) {
+        boost::asio::post(executor_, [this, next = std::move(launch)] {
+            if (!stopping_) warm_.prepare(next);
         });
     }
     co_return outcome;
+}
+
+boost::asio::awaitable<void> RunService::finishing_ended() {
+    for (bool notified = true; notified && finishing_;) notified = co_await released_.wait();
 }
 
 RunService::RunService(const boost::asio::any_io_executor& executor, agent::AgentSettings settings,
@@ -92,7 +163,9 @@ void RunService::cancel_current() {
 }
 
 boost::asio::awaitable<void> RunService::idle() {
-    for (bool notified = true; notified && busy();) notified = co_await released_.wait();
+    for (bool notified = true; notified && (busy() || finishing_);) {
+        notified = co_await released_.wait();
+    }
 }
 
 }  // namespace cas::runs

@@ -3,6 +3,11 @@
 // metrics and the drain at shutdown. A caller asks to start (try_start → a Handle, or nothing when
 // busy; or waits for the slot), awaits the handle's run with its request, and lets the handle go
 // when it no longer needs the slot. Nothing here knows about HTTP.
+//
+// A caller that needs only the answer (a completion) gets it at the CLI's result line and may
+// let the slot go then; the run finishes in the background (the CLI exits, or is ended after
+// the exit grace, and is swept), and the next run starts nothing before it has: so there is
+// never more than one run's processes, and an answer does not wait for the CLI's exit.
 #pragma once
 
 #include "agent/agent_run.hpp"
@@ -36,9 +41,12 @@ public:
 
         // Runs the agent (once per handle) and records it in the metrics under `kind`
         // ("job", "completion") and `model` ("" for the agent's own). A run cancelled by a
-        // shutdown (cancel_current) ends `interrupted`, not `cancelled`.
+        // shutdown (cancel_current) ends `interrupted`, not `cancelled`. `answer`: when the
+        // caller is given the outcome (see the top of this file).
+        enum class Answer { at_end, at_result };
         boost::asio::awaitable<agent::AgentOutcome> run(agent::AgentRequest request,
-                                                        std::string_view kind, std::string model);
+                                                        std::string kind, std::string model,
+                                                        Answer answer = Answer::at_end);
         // Asks this handle's run to stop (before or during it); the run ends `cancelled`.
         void cancel() { cancel_->request(); }
         // The same request, for whoever must cancel this run without holding the handle.
@@ -64,7 +72,7 @@ public:
     boost::asio::awaitable<std::optional<Handle>> start(agent::Cancellation& stop);
     // Shutdown: the current run (if any) is cancelled and will be reported `interrupted`.
     void cancel_current();
-    // Completes once no handle holds the slot (at once if none does).
+    // Completes once no handle holds the slot and no run is finishing (at once if so).
     boost::asio::awaitable<void> idle();
     // Starts a CLI ahead for `invocation` (at start-up; after each run the service does it
     // for that run's arguments).
@@ -79,13 +87,28 @@ public:
     [[nodiscard]] const WarmCli& warm_cli() const { return warm_; }
 
 private:
+    // Runs the agent for a handle to its end: the metrics, the warm CLI for the next run.
+    boost::asio::awaitable<agent::AgentOutcome> run_to_end(agent::AgentRequest request,
+                                                           std::string kind, std::string model,
+                                                           agent::Cancellation& cancel);
+    struct EarlyAnswer;
+    // A run answered at its result, to its end, in the background.
+    static boost::asio::awaitable<void> finish(RunService& service,
+                                               std::shared_ptr<EarlyAnswer> answer,
+                                               std::shared_ptr<agent::Cancellation> cancel,
+                                               agent::AgentRequest request, std::string kind,
+                                               std::string model);
+    // Until the run answered at its result before has ended.
+    boost::asio::awaitable<void> finishing_ended();
+
     boost::asio::any_io_executor executor_;
     agent::AgentSettings settings_;
     Metrics& metrics_;
     ExecutionSlot slot_;
     WarmCli warm_;
     std::weak_ptr<agent::Cancellation> current_;  // the holder's, while a handle lives
-    Event released_;
+    Event released_;                              // the slot was let go, or a run finished
+    bool finishing_ = false;
     bool stopping_ = false;
 };
 

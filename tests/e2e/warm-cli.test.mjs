@@ -218,7 +218,9 @@ const showProcs = (procs) => procs.map((p) => `${p.pid} (${p.comm}) ppid=${p.ppi
 const cliProcs = (service) => descendantsOf(service.proc.pid).filter((p) => p.cmdline.includes('--input-format stream-json'));
 
 // Waits until the service is idle and exactly one CLI waits below it, a child of the
-// service, whose command line passes `match`; returns it.
+// service, whose command line passes `match`; returns it. The service says one waits (its
+// gauge), and the same single process is there before and after it says so: a completion is
+// answered before its CLI exits, so for a moment the one below may be that CLI.
 async function waitForWarm(service, baseUrl, match = () => true, ms = WARM_WAIT_MS) {
   const deadline = Date.now() + ms;
   let procs;
@@ -226,7 +228,9 @@ async function waitForWarm(service, baseUrl, match = () => true, ms = WARM_WAIT_
     procs = cliProcs(service);
     if (procs.length === 1 && procs[0].ppid === service.proc.pid && match(procs[0].cmdline)) {
       const idle = await timeUntilIdle(baseUrl, 0);
-      if (idle !== null) return procs[0];
+      const waiting = (await metrics(baseUrl)).get('cas_warm_cli_waiting');
+      const again = cliProcs(service);
+      if (idle !== null && waiting === 1 && again.length === 1 && again[0].pid === procs[0].pid) return procs[0];
     }
     if (Date.now() >= deadline) {
       assert.fail(`no single matching warm CLI below the service (pid ${service.proc.pid}) within ${ms} ms; ` +
@@ -342,7 +346,8 @@ describe('warm CLI on (default), real CLI, GIT_SYNC=required', { timeout: SUITE_
     const ms1 = await complete(baseUrl, DEFAULT_MODEL, 'hit1');
     let now = await warmCounters(baseUrl);
     assert.deepEqual(moved(before, now), { hits: 1 }, `one hit, nothing else: ${JSON.stringify(now)}\n${diagnostics()}`);
-    assert.ok(!processTable().has(first.pid), `the waiting CLI ${first.pid} ran the completion and exited`);
+    assert.ok(await eventually(() => !processTable().has(first.pid), 5_000),
+      `the waiting CLI ${first.pid} ran the completion and exited`);
 
     // Straight on, without waiting for anything: the next CLI is started as the run ends.
     const ms2 = await complete(baseUrl, DEFAULT_MODEL, 'hit2');
@@ -358,7 +363,11 @@ describe('warm CLI on (default), real CLI, GIT_SYNC=required', { timeout: SUITE_
     await waitForWarm(service, baseUrl, hasModel(DEFAULT_MODEL));
     const before = await warmCounters(baseUrl);
     const cold = await complete(baseUrl, OTHER_MODEL, 'other1');
-    let now = await warmCounters(baseUrl);
+    // The waiting one is replaced when the run has ended, just after its answer.
+    let now = await eventually(async () => {
+      const c = await warmCounters(baseUrl);
+      return c.discard_replaced > before.discard_replaced ? c : null;
+    }, 5_000) ?? await warmCounters(baseUrl);
     assert.deepEqual(moved(before, now), { miss_arguments: 1, discard_replaced: 1 },
       `a miss for other arguments; the waiting one (for ${DEFAULT_MODEL}) ended: ${JSON.stringify(now)}\n${diagnostics()}`);
 

@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -97,6 +98,18 @@ struct Fixture {
 inline json::object chat(const std::string& content, json::object extra = {}) {
     extra["messages"] = json::array{json::object{{"role", "user"}, {"content", content}}};
     return extra;
+}
+
+// Polls `check` every 10 ms until it holds or `limit` has passed; whether it held. For what
+// follows an answer: a completion is answered at the CLI's result line, and its run (the
+// CLI's exit, the metrics) ends just after.
+inline bool eventually(const std::function<bool()>& check, std::chrono::milliseconds limit = 5s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!check()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
 }
 
 inline bool alive(pid_t pid) {

@@ -133,11 +133,23 @@ TEST_CASE("a CLI that lingers after its result is ended; the job keeps its resul
     CHECK(job.at("error").is_null());
     CHECK(elapsed < 1300ms);  // the grace + 1 s
     CHECK(f.no_descendants());
-    SECTION("a completion too") {
-        auto reply = f.complete(chat("answer then hang\nFAKE:linger=30"));
-        CHECK(reply.status == 200);
-        CHECK(f.no_descendants());
-    }
+}
+
+TEST_CASE("a completion is answered at the CLI's result; the next run waits for that CLI's end") {
+    Fixture f(Fixture::Env{{"RESULT_EXIT_GRACE_MS", "1500"}});
+    auto reply = f.complete(chat("answer then hang\nFAKE:linger=30"));
+    CHECK(reply.status == 200);
+    CHECK(reply.body.find("fake reply: ") != std::string::npos);
+    const auto lingering = std::stoi(f.record.read("pid"));
+    CHECK(alive(lingering));  // answered before the CLI exited (it would not, for 30 s)
+    CHECK_FALSE(f.busy());    // and the slot is free
+    // The next completion is admitted, and runs once the lingering CLI is ended (the grace;
+    // tests/runs/run_service_test.cpp checks the order).
+    auto next = f.complete(chat("next"));
+    CHECK(next.status == 200);
+    CHECK_FALSE(alive(lingering));
+    CHECK(std::stoi(f.record.read("pid")) != lingering);
+    CHECK(eventually([&] { return f.no_descendants(); }));
 }
 
 TEST_CASE("a CLI that ignores SIGTERM is killed after the grace") {

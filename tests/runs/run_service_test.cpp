@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 using namespace cas;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -21,22 +22,30 @@ using runs::RunService;
 namespace {
 
 // A stand-in CLI: answers the initialize request, then prints a result line after the
-// number of seconds its prompt (the content of the stream-json user message) gives.
+// number of seconds its prompt (the content of the stream-json user message) gives, then
+// runs `after_result` (shell). It writes its pid to `pid_file`.
 struct ScriptCli {
     std::filesystem::path dir =
         std::filesystem::temp_directory_path() / ("cas-run-service-" + std::to_string(::getpid()));
     std::filesystem::path path = dir / "claude";
-    ScriptCli() {
+    std::filesystem::path pid_file = dir / "pid";
+    explicit ScriptCli(const std::string& after_result = "") {
         std::filesystem::create_directories(dir);
         std::ofstream(path)
-            << "#!/bin/sh\nread -r request\n"
-               "echo '{\"type\":\"control_response\",\"response\":{\"subtype\":\"success\","
+            << "#!/bin/sh\necho $$ > '" << pid_file.string() << "'\nread -r request\n"
+            << "echo '{\"type\":\"control_response\",\"response\":{\"subtype\":\"success\","
                "\"request_id\":\"cas-initialize\",\"response\":{}}}'\n"
                "read -r line\n"
                "seconds=$(printf '%s' \"$line\" | sed 's/.*\"content\":\"\\([0-9.]*\\).*/\\1/')\n"
                "sleep \"$seconds\"\n"
-               "echo '{\"type\":\"result\",\"is_error\":false,\"result\":\"ok\"}'\n";
+               "echo '{\"type\":\"result\",\"is_error\":false,\"result\":\"ok\"}'\n"
+            << after_result << "\n";
         ::chmod(path.c_str(), 0755);
+    }
+    [[nodiscard]] pid_t pid() const {
+        int pid = 0;
+        std::ifstream(pid_file) >> pid;
+        return pid;
     }
     ~ScriptCli() { std::filesystem::remove_all(dir); }
 };
@@ -153,6 +162,64 @@ TEST_CASE("run service: idle() waits for the handle to go; start() waits for the
     CHECK(second);
     second.reset();
     test::run_coroutine_test(io, runs.idle());  // nothing held: idle at once
+}
+
+// Alive and not a zombie (without reaping it: that is the run's).
+bool running(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    return pid > 0 && close != std::string::npos && text.size() > close + 2 &&
+           text[close + 2] != 'Z';
+}
+
+TEST_CASE("run service: answered at its result, a run finishes in the background") {
+    asio::io_context io;
+    // The first CLI stays 0.5 s after its result line.
+    ScriptCli cli("[ -e lingered ] || { touch lingered; sleep 0.5; }");
+    Metrics metrics;
+    RunService runs(io.get_executor(), settings_for(cli), {.enabled = false}, metrics);
+    auto completions_counted = [&] {
+        const std::string series = R"(cas_runs_total{kind="completion",outcome="completed"} )";
+        auto scrape = metrics.scrape();
+        auto at = scrape.find(series);
+        return at == std::string::npos ? 0 : std::stoi(scrape.substr(at + series.size()));
+    };
+    auto answered = [&]() -> asio::awaitable<agent::RunStatus> {
+        auto handle = runs.try_start();
+        auto outcome = co_await handle->run(sleeping("0"), "completion", "",
+                                            RunService::Handle::Answer::at_result);
+        co_return outcome.status;
+    };
+    std::vector<std::string> seen;
+    auto note = [&](bool what, const char* yes, const char* no) {
+        seen.emplace_back(what ? yes : no);
+    };
+    auto sequence = [&]() -> asio::awaitable<void> {
+        auto status = co_await answered();
+        note(status == agent::RunStatus::completed, "completed", "not completed");
+        const pid_t first_cli = cli.pid();
+        note(running(first_cli), "answered before the CLI exited", "answered after the exit");
+        note(completions_counted() == 0, "recorded later", "recorded at once");
+        note(runs.busy(), "slot held", "slot free");
+        // The next run (a job) takes the slot at once, but starts nothing until the first
+        // run has ended; idle() waits for both.
+        auto next_run = [&]() -> asio::awaitable<void> {
+            auto handle = runs.try_start();
+            co_await handle->run(sleeping("0"), "job", "");
+            note(running(first_cli), "next ran beside the first", "next ran after the first");
+        };
+        auto then_idle = [&]() -> asio::awaitable<void> {
+            co_await runs.idle();
+            note(completions_counted() == 1, "idle once both ended", "idle too soon");
+        };
+        co_await (next_run() && then_idle());
+    };
+    test::run_coroutine_test(io, sequence());
+    CHECK(seen == std::vector<std::string>{"completed", "answered before the CLI exited",
+                                           "recorded later", "slot free",
+                                           "next ran after the first", "idle once both ended"});
+    CHECK_FALSE(running(cli.pid()));
 }
 
 TEST_CASE("cancellation: a request before the wait, and a wait raced away") {
