@@ -427,7 +427,10 @@ class Service:
 
     def wait_ready(self, settle, cold_gap, timeout=30):
         """Warm: until the service is idle and exactly one CLI waits below it, started at least
-        `settle` s ago; (its pid, its age in s). Cold: until idle, then `cold_gap` s; (None, None)."""
+        `settle` s ago; (its pid, its age in s). Cold: until idle, then `cold_gap` s; (None, None).
+        A completion is answered before its CLI exits: the one CLI below an idle service may be
+        that one, still exiting; so the service's gauge must say one waits, with the same single
+        process below it before and after."""
         deadline = time.time() + timeout
         while True:
             if not self.busy():
@@ -435,7 +438,8 @@ class Service:
                     time.sleep(cold_gap)
                     return None, None
                 clis = waiting_clis(self.proc.pid)
-                if len(clis) == 1:
+                if (len(clis) == 1 and self.counters().get("waiting") == 1
+                        and waiting_clis(self.proc.pid) == clis):
                     st = proc_stat(clis[0])
                     age = uptime_s() - st["start_s"] if st else 0
                     if age >= settle:
