@@ -11,6 +11,7 @@
 #include "jobs/job_registry.hpp"
 #include "jobs/sqlite_job_store.hpp"
 #include "runs/run_service.hpp"
+#include "sessions/session_keeper.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
 
@@ -58,14 +59,21 @@ std::unique_ptr<jobs::SqliteJobStore> open_store(const std::string& data_dir) {
     }
 }
 
+// The CLI's HOME: the service's own (the CLI inherits it), where it keeps its sessions.
+std::string home_dir() {
+    const char* home = std::getenv("HOME");  // NOLINT(concurrency-mt-unsafe): before threads
+    return home == nullptr ? "" : home;
+}
+
 }  // namespace
 
 struct App::Parts {
     boost::asio::io_context& io;
     Config config;
     Metrics metrics;
-    runs::RunService runs;
     std::unique_ptr<jobs::SqliteJobStore> store;
+    sessions::SessionKeeper sessions;
+    runs::RunService runs;
     jobs::JobRegistry registry;
     http::Router router;
     http::Server server;
@@ -73,14 +81,19 @@ struct App::Parts {
     Parts(boost::asio::io_context& io_, Config config_)
         : io(io_),
           config(std::move(config_)),
-          runs(io.get_executor(), agent_settings(config),
-               {.enabled = config.warm_cli, .max_age = config.warm_cli_max_age}, metrics),
           store(open_store(config.data_dir)),
+          sessions(*store, {.home = home_dir(),
+                            .workspace_dir = config.workspace_dir,
+                            .max_bytes = config.session_max_bytes}),
+          runs(io.get_executor(), agent_settings(config),
+               {.enabled = config.warm_cli, .max_age = config.warm_cli_max_age}, metrics,
+               &sessions),
           registry(io.get_executor(), *store, runs,
                    {.queue_depth = config.queue_depth,
                     .retention = config.job_retention,
                     .max_records = config.job_max_records,
-                    .sweep_interval = config.retention_sweep}),
+                    .sweep_interval = config.retention_sweep,
+                    .session_ttl = config.session_ttl}),
           server(io, router,
                  {.host = config.host,
                   .port = config.port,
@@ -102,7 +115,9 @@ struct App::Parts {
                                       .limits = {.max_budget_usd = config.max_budget_usd,
                                                  .max_timeout = config.max_job_timeout},
                                       .keep_alive = keep_alive});
-        api::add_openai_routes(router, {.runs = runs, .settings = openai_settings()});
+        api::add_openai_routes(
+            router,
+            {.runs = runs, .store = *store, .metrics = metrics, .settings = openai_settings()});
         api::add_docs_routes(router);
         api::add_metrics_routes(router, metrics, config.metrics_token);
     }
@@ -113,7 +128,9 @@ struct App::Parts {
                 .agent = config.openai_agent,
                 .budget_usd = config.openai_budget_usd,
                 .timeout = config.openai_timeout,
-                .keep_alive = config.sse_keepalive};
+                .keep_alive = config.sse_keepalive,
+                .chat_wait = config.chat_wait,
+                .session_ttl = config.session_ttl};
     }
 
     // Waits up to `grace` for the run in flight, cancels it if it is still going, and

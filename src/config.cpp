@@ -274,6 +274,24 @@ const Option kOptions[] = {
      "While a streamed answer is silent, send an SSE comment this often so proxies keep it open.",
      [](Config& c, std::string_view v) { return parse_count(v, 100, 600000, c.sse_keepalive); },
      [](const Config& c) { return std::to_string(c.sse_keepalive.count()); }},
+    {"CHAT_WAIT_SECONDS", "--chat-wait", "S",
+     "A chat completion that finds the slot busy waits this long for it (in arrival order, "
+     "ahead of queued jobs), then answers 503; 0 answers 503 at once. Chat UIs that send a "
+     "title request after each answer want ~30.",
+     [](Config& c, std::string_view v) { return parse_count(v, 0, 3600, c.chat_wait); },
+     [](const Config& c) { return std::to_string(c.chat_wait.count()); }},
+    {"SESSION_TTL_SECONDS", "--session-ttl", "S",
+     "A chat conversation can be continued in its CLI session for this long after its last "
+     "answer.",
+     [](Config& c, std::string_view v) { return parse_count(v, 60, 366 * 86400, c.session_ttl); },
+     [](const Config& c) { return std::to_string(c.session_ttl.count()); }},
+    {"SESSION_MAX_BYTES", "--session-max-bytes", "N",
+     "Session files up to this size are copied into the job store after each run (so a "
+     "resume works after the CLI's files are gone); larger ones stay on disk only.",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<std::size_t>(v, 0, 1024 * kMiB, c.session_max_bytes);
+     },
+     [](const Config& c) { return std::to_string(c.session_max_bytes); }},
     {"DATA_DIR", "--data-dir", "DIR",
      "Directory of the job database (jobs.db), created if missing.",
      [](Config& c, std::string_view v) { return parse_non_empty(v, c.data_dir); },

@@ -52,6 +52,11 @@ struct Config {
                                            "claude-opus-4-7"};
     std::string openai_default_model = "claude-sonnet-4-6";
     std::chrono::milliseconds sse_keepalive{15000};  // comment on a silent stream, for proxies
+    std::chrono::seconds chat_wait{0};               // a completion waits this long for a busy slot
+
+    // Sessions (continuing conversations)
+    std::chrono::seconds session_ttl{7LL * 24 * 3600};    // a chat history's key → session
+    std::size_t session_max_bytes = 32U * 1024U * 1024U;  // larger session files: disk only
 
     // Job records
     std::string data_dir = "./data";

@@ -22,6 +22,10 @@ std::vector<std::string> cli_arguments(const CliInvocation& invocation) {
     if (invocation.model) {
         args.insert(args.end(), {"--model", *invocation.model});
     }
+    if (invocation.resume) {
+        args.insert(args.end(), {"--resume", *invocation.resume});
+        if (invocation.fork) args.emplace_back("--fork-session");
+    }
     return args;
 }
 
@@ -37,6 +41,17 @@ std::string initialize_request_line() {
         R"({{"type":"control_request","request_id":"{}","request":{{"subtype":"initialize"}}}})"
         "\n",
         kInitializeRequestId);
+}
+
+bool is_session_id(std::string_view text) {
+    if (text.size() != 36) return false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        bool ok = dash ? c == '-' : ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+        if (!ok) return false;
+    }
+    return true;
 }
 
 std::optional<std::string> agent_name_problem(std::string_view name) {

@@ -17,6 +17,9 @@ struct CliInvocation {
     std::string agent;
     std::optional<std::string> model;
     double max_budget_usd = 5.0;
+    // A CLI session to continue (`--resume`), into a new session id when `fork`.
+    std::optional<std::string> resume;
+    bool fork = false;
 };
 
 // Arguments after the program name.
@@ -29,6 +32,10 @@ std::string user_message_line(std::string_view prompt);
 // has started, before any prompt: so a run can check its agent before the prompt is sent.
 inline constexpr std::string_view kInitializeRequestId = "cas-initialize";
 std::string initialize_request_line();
+
+// The CLI's session ids: a UUID in lowercase hex, 8-4-4-4-12. Only such a text is passed
+// to --resume or used in a path.
+bool is_session_id(std::string_view text);
 
 // Why `name` is not an acceptable agent name, or nothing if it is: letters, digits,
 // '-', '_', '.'; not starting with '-'; 1 to 64 characters.

@@ -340,7 +340,8 @@ std::string head_commit_of(const std::string& real_workspace) {
 
 }  // namespace
 
-WorkspaceFingerprint workspace_fingerprint(const std::string& workspace, const std::string& home) {
+WorkspaceFingerprint workspace_fingerprint(const std::string& workspace, const std::string& home,
+                                           const std::vector<std::string>& more_files) {
     WorkspaceFingerprint fingerprint;
     std::string& out = fingerprint.files;
 
@@ -367,6 +368,7 @@ WorkspaceFingerprint workspace_fingerprint(const std::string& workspace, const s
     }
 
     record_tree(std::string(kManagedSettings), out);
+    for (const auto& file : more_files) record(file, out);
     return fingerprint;
 }
 

@@ -9,7 +9,8 @@
 // - in `home`: .claude/settings.json, .claude/settings.local.json, .claude/CLAUDE.md and the trees
 //   .claude/{agents,commands,skills,output-styles,rules} (not what the CLI writes on every run:
 //   .claude/projects, .claude.json, todos, statsig...);
-// - the /etc/claude-code tree (managed settings).
+// - the /etc/claude-code tree (managed settings);
+// - `more_files` (the session file a `--resume` reads).
 // Trees are walked in sorted order, following symlinks, to depth 8 and 4096 entries at most (past
 // that a marker stands in, so the value stays deterministic). Errors become part of the value.
 //
@@ -18,6 +19,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace cas::agent {
 
@@ -28,7 +30,8 @@ struct WorkspaceFingerprint {
 };
 
 // `workspace` is the CLI's working directory; `home` the HOME it gets (empty: skip the home part).
-WorkspaceFingerprint workspace_fingerprint(const std::string& workspace, const std::string& home);
+WorkspaceFingerprint workspace_fingerprint(const std::string& workspace, const std::string& home,
+                                           const std::vector<std::string>& more_files = {});
 
 // The commit HEAD points to, read from the repository's files (no git process): `.git` as a
 // directory or a `gitdir:` file (worktrees, submodules), refs loose or in packed-refs, or a

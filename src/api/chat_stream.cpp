@@ -86,6 +86,7 @@ std::string ChatChunkEncoder::on_line(std::string_view line) {
     separate_next_ = false;
     content += text->as_string();
     text_sent_ = true;
+    streamed_text_ += content;
     return chunk(json_text(json::object{{"content", content}}), "null");
 }
 

@@ -35,6 +35,8 @@ public:
 
     // The stop_reason of the last top-level message, from its message_delta.
     [[nodiscard]] const std::optional<std::string>& stop_reason() const { return stop_reason_; }
+    // All the text streamed so far: the assistant message a client puts together.
+    [[nodiscard]] const std::string& streamed_text() const { return streamed_text_; }
 
 private:
     [[nodiscard]] std::string chunk(std::string_view delta_json,
@@ -46,6 +48,7 @@ private:
     std::optional<std::string> stop_reason_;
     bool text_sent_ = false;
     bool separate_next_ = false;  // a new message began after text was sent
+    std::string streamed_text_;
 };
 
 }  // namespace cas::api

@@ -4,6 +4,7 @@
 #include "api/jobs.hpp"
 
 #include "agent/cli_command.hpp"
+#include "jobs/resume.hpp"
 #include "telemetry/log.hpp"
 #include "util/async.hpp"
 #include "util/json_limits.hpp"
@@ -26,12 +27,12 @@ std::variant<jobs::NewJob, std::vector<FieldError>> parse_execute_request(const 
                                                                           const JobLimits& limits) {
     FieldReader read(body);
     for (const auto& field : body) {
-        static constexpr std::string_view kKnown[] = {"prompt", "agent", "max_budget_usd",
-                                                      "timeout_seconds", "metadata"};
+        static constexpr std::string_view kKnown[] = {
+            "prompt", "agent", "max_budget_usd", "timeout_seconds", "metadata", "resume", "fork"};
         if (std::find(std::begin(kKnown), std::end(kKnown), field.key()) == std::end(kKnown)) {
             read.fail(std::string(field.key()),
                       "unknown field (expected prompt, agent, "
-                      "max_budget_usd, timeout_seconds, metadata)",
+                      "max_budget_usd, timeout_seconds, metadata, resume, fork)",
                       "value_error.extra");
         }
     }
@@ -74,6 +75,18 @@ std::variant<jobs::NewJob, std::vector<FieldError>> parse_execute_request(const 
             job.metadata = *metadata;
         }
     }
+    if (auto resume = read.text("resume", false)) {
+        if (!jobs::is_job_id(*resume) && !agent::is_session_id(*resume)) {
+            read.fail("resume",
+                      "must be a job id (12 hex characters) or a CLI session id (a lowercase "
+                      "UUID)");
+        }
+        job.resumed_from = std::move(*resume);
+    }
+    if (auto fork = read.boolean("fork")) {
+        if (*fork && !job.resumed_from) read.fail("fork", "needs resume: a session to fork");
+        job.fork = *fork;
+    }
     if (!read.errors().empty()) return read.errors();
     return job;
 }
@@ -106,6 +119,13 @@ asio::awaitable<http::Response> execute(const JobsContext& ctx, const http::Requ
     if (auto* errors = std::get_if<std::vector<FieldError>>(&parsed))
         co_return validation_failed(*errors);
     auto job = std::get<jobs::NewJob>(std::move(parsed));
+    if (job.resumed_from) {
+        auto session = jobs::session_to_resume(ctx.store, *job.resumed_from);
+        if (auto* problem = std::get_if<std::string>(&session)) {
+            co_return validation_failed({{"resume", std::move(*problem), "value_error"}});
+        }
+        job.resume_session = std::get<jobs::SessionToResume>(std::move(session)).session_id;
+    }
     if (auto key = request.header("Idempotency-Key")) {
         if (!valid_idempotency_key(*key)) {
             co_return validation_failed(

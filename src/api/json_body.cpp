@@ -87,4 +87,14 @@ std::optional<std::int64_t> FieldReader::integer(std::string_view field) {
     return std::nullopt;
 }
 
+std::optional<bool> FieldReader::boolean(std::string_view field) {
+    const auto* v = body_.if_contains(field);
+    if (v == nullptr || v->is_null()) return std::nullopt;
+    if (!v->is_bool()) {
+        fail(std::string(field), "must be true or false", "type_error.bool");
+        return std::nullopt;
+    }
+    return v->as_bool();
+}
+
 }  // namespace cas::api

@@ -37,6 +37,7 @@ public:
     std::optional<std::string> text(std::string_view field, bool required);
     std::optional<double> number(std::string_view field);
     std::optional<std::int64_t> integer(std::string_view field);
+    std::optional<bool> boolean(std::string_view field);
     void fail(std::string field, std::string message, std::string type = "value_error");
 
     [[nodiscard]] const std::vector<FieldError>& errors() const { return errors_; }

@@ -6,9 +6,11 @@
 #include "api/openai.hpp"
 
 #include "agent/line_splitter.hpp"
+#include "api/chat_continuation.hpp"
 #include "api/chat_request.hpp"
 #include "api/chat_stream.hpp"
 #include "api/json_body.hpp"
+#include "telemetry/log.hpp"
 #include "util/async.hpp"
 #include "util/random_id.hpp"
 #include "util/utf8.hpp"
@@ -19,7 +21,9 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <span>
 
 namespace cas::api {
 namespace asio = boost::asio;
@@ -50,10 +54,61 @@ std::string failure_message(const agent::AgentOutcome& outcome) {
     return "execution failed: " + to_valid_utf8(outcome.reason);
 }
 
-agent::AgentRequest agent_request(const OpenAiSettings& settings, const ChatRequest& chat) {
+// How a completion runs: what the CLI is given, and the session it continues (if any).
+struct ChatSession {
+    std::string prompt;
+    std::optional<std::string> resume;
+    std::string_view how;  // continued, explicit, fresh (the metric's words)
+};
+
+// X-Session-Id names the session (the CLI gets the last user message); else a history this
+// service answered continues in that answer's session (the CLI gets the new messages); else
+// a fresh session with the transcript prompt.
+ChatSession choose_session(const OpenAiContext& ctx, const ChatRequest& chat,
+                           std::optional<std::string_view> named) {
+    std::span<const ChatMessage> messages(chat.messages);
+    if (named) {
+        auto last_user = std::find_if(messages.rbegin(), messages.rend(),
+                                      [](const ChatMessage& m) { return m.role == "user"; });
+        return {last_user->content, std::string(*named), "explicit"};
+    }
+    if (auto start = new_messages_start(messages); start > 0) {
+        try {
+            auto since = unix_seconds() - ctx.settings.session_ttl.count();
+            auto earlier =
+                ctx.store.find_conversation(conversation_key(messages.first(start)), since);
+            if (earlier && earlier->agent == ctx.settings.agent) {
+                return {continuation_prompt(messages.subspan(start)), earlier->session_id,
+                        "continued"};
+            }
+        } catch (const jobs::StoreError& e) {
+            log::warn("cannot look up the conversation; running it fresh", {{"error", e.what()}});
+        }
+    }
+    return {chat_prompt(chat.messages), std::nullopt, "fresh"};
+}
+
+// So the next turn, whose history ends with this answer, continues this run's session.
+void remember_answer(const OpenAiContext& ctx, const ChatRequest& chat, std::string_view answer,
+                     const std::string& session_id) {
+    if (!agent::is_session_id(session_id)) return;
+    try {
+        ctx.store.save_conversation({.key = answered_key(chat.messages, answer),
+                                     .session_id = session_id,
+                                     .model = chat.model,
+                                     .agent = ctx.settings.agent});
+    } catch (const jobs::StoreError& e) {
+        log::warn("cannot remember the conversation", {{"error", e.what()}});
+    }
+}
+
+agent::AgentRequest agent_request(const OpenAiSettings& settings, const ChatRequest& chat,
+                                  ChatSession session) {
+    auto cli = chat_invocation(settings, chat.model);
+    cli.resume = std::move(session.resume);
     return {
-        .prompt = chat_prompt(chat.messages),
-        .cli = chat_invocation(settings, chat.model),
+        .prompt = std::move(session.prompt),
+        .cli = std::move(cli),
         .timeout = settings.timeout,
         .on_stdout = {},
         .on_answer = {},
@@ -112,15 +167,16 @@ asio::awaitable<void> pump(StreamState& state, http::BodyWriter& out,
     handle.cancel();
 }
 
-asio::awaitable<void> stream_completion(const OpenAiSettings& settings, RunService::Handle& handle,
-                                        ChatRequest chat, http::BodyWriter& out,
-                                        http::ClientConnection* client) {
+asio::awaitable<void> stream_completion(const OpenAiContext& ctx, RunService::Handle& handle,
+                                        ChatRequest chat, ChatSession session,
+                                        http::BodyWriter& out, http::ClientConnection* client) {
+    const auto& settings = ctx.settings;
     StreamState state(co_await asio::this_coro::executor);
     ChatChunkEncoder encoder("chatcmpl-" + random_hex(24), chat.model, unix_seconds());
     agent::LineSplitter lines;
 
     state.pending = encoder.role_event();
-    auto request = agent_request(settings, chat);
+    auto request = agent_request(settings, chat, std::move(session));
     request.on_stdout = [&](std::string_view piece) {
         lines.feed(piece, [&](std::string_view line) {
             auto events = encoder.on_line(line);
@@ -139,6 +195,7 @@ asio::awaitable<void> stream_completion(const OpenAiSettings& settings, RunServi
     if (state.client_gone) co_return;
 
     if (outcome.status == agent::RunStatus::completed) {
+        remember_answer(ctx, chat, encoder.streamed_text(), outcome.cli.session_id);
         auto stop = outcome.cli.stop_reason ? outcome.cli.stop_reason : encoder.stop_reason();
         std::string tail = encoder.finish_event(finish_reason_for(stop));
         if (chat.include_usage) tail += encoder.usage_event(outcome.cli.tokens);
@@ -149,12 +206,14 @@ asio::awaitable<void> stream_completion(const OpenAiSettings& settings, RunServi
     }
 }
 
-http::Response completion_response(const ChatRequest& chat, const agent::AgentOutcome& outcome) {
+http::Response completion_response(const OpenAiContext& ctx, const ChatRequest& chat,
+                                   const agent::AgentOutcome& outcome) {
     if (outcome.status != agent::RunStatus::completed) {
         return http::error_response(ErrorDialect::openai, 503, failure_message(outcome));
     }
     auto text = to_valid_utf8(agent::answer_text(outcome.cli, outcome.process.out.text));
-    return http::json_response(
+    remember_answer(ctx, chat, text, outcome.cli.session_id);
+    auto response = http::json_response(
         200,
         json::object{
             {"id", "chatcmpl-" + random_hex(24)},
@@ -168,6 +227,10 @@ http::Response completion_response(const ChatRequest& chat, const agent::AgentOu
                         }}},
             {"usage", usage_json(outcome.cli.tokens)},
         });
+    if (agent::is_session_id(outcome.cli.session_id)) {
+        response.headers.emplace_back("X-Session-Id", outcome.cli.session_id);
+    }
+    return response;
 }
 
 http::Response busy() {
@@ -179,8 +242,11 @@ http::Response busy() {
 }  // namespace
 
 agent::CliInvocation chat_invocation(const OpenAiSettings& settings, std::string model) {
-    return {
-        .agent = settings.agent, .model = std::move(model), .max_budget_usd = settings.budget_usd};
+    return {.agent = settings.agent,
+            .model = std::move(model),
+            .max_budget_usd = settings.budget_usd,
+            .resume = std::nullopt,
+            .fork = false};
 }
 
 void add_openai_routes(http::Router& router, OpenAiContext context) {
@@ -198,25 +264,40 @@ void add_openai_routes(http::Router& router, OpenAiContext context) {
                 co_return unsupported_model(*error, settings.models);
             co_return http::error_response(ErrorDialect::openai, 400, error->message, error->param);
         }
-        auto handle = ctx->runs.try_start();
+        auto named = request.header("X-Session-Id");
+        if (named && !agent::is_session_id(*named)) {
+            co_return http::error_response(
+                ErrorDialect::openai, 400,
+                "X-Session-Id must be a CLI session id (a lowercase UUID, as a response's "
+                "X-Session-Id gives it)",
+                "X-Session-Id");
+        }
+        auto handle = co_await ctx->runs.start_first(settings.chat_wait);
         if (!handle) co_return busy();
         auto chat = std::get<ChatRequest>(std::move(parsed));
+        auto session = choose_session(*ctx, chat, named);
+        ctx->metrics.record_chat_session(session.how);
         if (!chat.stream) {
-            auto outcome = co_await run_for_client(*handle, agent_request(settings, chat),
-                                                   chat.model, request.client);
-            co_return completion_response(chat, outcome);
+            auto outcome =
+                co_await run_for_client(*handle, agent_request(settings, chat, std::move(session)),
+                                        chat.model, request.client);
+            co_return completion_response(*ctx, chat, outcome);
         }
 
         // The body is produced after this returns: the handle and request travel with it.
+        // Only a continued session is known before the run: a fresh one's id comes with it.
         http::Response response;
         response.content_type = "text/event-stream";
         response.headers.emplace_back("X-Accel-Buffering", "no");  // for nginx in front
+        if (session.resume) response.headers.emplace_back("X-Session-Id", *session.resume);
         auto held = std::make_shared<RunService::Handle>(std::move(*handle));
         auto shared_chat = std::make_shared<ChatRequest>(std::move(chat));
+        auto shared_session = std::make_shared<ChatSession>(std::move(session));
         auto* client = request.client;
-        response.stream = [ctx, held, shared_chat,
+        response.stream = [ctx, held, shared_chat, shared_session,
                            client](http::BodyWriter& out) -> asio::awaitable<void> {
-            co_await stream_completion(ctx->settings, *held, std::move(*shared_chat), out, client);
+            co_await stream_completion(*ctx, *held, std::move(*shared_chat),
+                                       std::move(*shared_session), out, client);
         };
         co_return response;
     };

@@ -63,6 +63,9 @@ json::value to_json(const Job& job) {
         {"total_cost_usd", optional_value(job.total_cost_usd)},
         {"usage", job.usage},
         {"session_id", optional_value(job.session_id)},
+        {"resumed_from", optional_value(job.resumed_from)},
+        {"resumed_session", optional_value(job.resumed_session)},
+        {"fork", job.fork},
         {"duration_ms", optional_value(job.duration_ms)},
         {"git_sync",
          json::object{{"status", job.git_sync}, {"detail", optional_value(job.git_sync_detail)}}},
@@ -131,6 +134,9 @@ Job job_from_json(const json::value& value) {
         }
         job.usage = obj.at("usage");
         job.session_id = optional_from<std::string>(obj, "session_id");
+        job.resumed_from = optional_from<std::string>(obj, "resumed_from");
+        job.resumed_session = optional_from<std::string>(obj, "resumed_session");
+        job.fork = optional_from<bool>(obj, "fork").value_or(false);
         job.duration_ms = optional_from<std::int64_t>(obj, "duration_ms");
         const auto& git = obj.at("git_sync").as_object();
         job.git_sync = json::value_to<std::string>(git.at("status"));

@@ -35,6 +35,11 @@ struct Job {
     std::optional<std::string> started_at;  // null while queued
     std::optional<std::string> finished_at;
     std::optional<std::string> idempotency_key;
+    // What the job continued: `resume` as given (a job id or a session id), the CLI session
+    // that names, and whether it forked it into a new session.
+    std::optional<std::string> resumed_from;
+    std::optional<std::string> resumed_session;
+    bool fork = false;
     std::size_t output_cap = 0;  // bytes kept per stream (stdout, stderr); more is dropped
 
     std::optional<int> exit_code;

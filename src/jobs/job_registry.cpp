@@ -87,6 +87,9 @@ Job JobRegistry::new_record(NewJob request, JobStatus status) {
     job.timeout_seconds = request.timeout_seconds;
     job.created_at = utc_now_iso();
     job.idempotency_key = std::move(request.idempotency_key);
+    job.resumed_from = std::move(request.resumed_from);
+    job.resumed_session = std::move(request.resume_session);
+    job.fork = request.fork;
     job.output_cap = runs_.settings().output_cap;
     return job;
 }
@@ -172,7 +175,9 @@ asio::awaitable<void> JobRegistry::run(Job job, runs::RunService::Handle handle,
             .prompt = job.prompt,
             .cli = {.agent = job.agent,
                     .model = std::nullopt,
-                    .max_budget_usd = job.max_budget_usd},
+                    .max_budget_usd = job.max_budget_usd,
+                    .resume = job.resumed_session,
+                    .fork = job.fork},
             .timeout = std::chrono::seconds(job.timeout_seconds),
             .on_stdout =
                 [&](std::string_view piece) {
@@ -246,9 +251,14 @@ asio::awaitable<void> JobRegistry::sweep() {
     Timer timer(executor_);
     while (!stopping_.requested()) {
         try {
-            auto deleted =
-                store_.prune(unix_seconds() - options_.retention.count(), options_.max_records);
+            auto now = unix_seconds();
+            auto deleted = store_.prune(now - options_.retention.count(), options_.max_records);
             if (deleted > 0) log::info("old job records deleted", {{"count", deleted}});
+            auto sessions_kept = std::max(options_.retention, options_.session_ttl);
+            auto forgotten = store_.prune_sessions(now - options_.session_ttl.count(),
+                                                   now - sessions_kept.count());
+            if (forgotten > 0)
+                log::info("old conversations and sessions deleted", {{"count", forgotten}});
         } catch (const std::exception& e) {
             log::error("retention sweep failed", {{"error", e.what()}});
         }

@@ -28,6 +28,9 @@ struct RegistryOptions {
     std::size_t max_records = 100000;
     std::chrono::seconds sweep_interval{3600};
     std::chrono::seconds idempotency_window{24LL * 3600};
+    // Chat conversations are kept this long; session copies this long or `retention`,
+    // whichever is longer (a job can be resumed as long as its record is kept).
+    std::chrono::seconds session_ttl{7LL * 24 * 3600};
     std::chrono::milliseconds save_retry_interval{1000};  // a final record that failed to save
 };
 

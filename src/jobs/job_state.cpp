@@ -27,7 +27,8 @@ bool same_request(const Job& earlier, const NewJob& request) {
     return earlier.prompt == request.prompt && earlier.agent == request.agent &&
            earlier.metadata == request.metadata &&
            earlier.max_budget_usd == request.max_budget_usd &&
-           earlier.timeout_seconds == request.timeout_seconds;
+           earlier.timeout_seconds == request.timeout_seconds &&
+           earlier.resumed_from == request.resumed_from && earlier.fork == request.fork;
 }
 
 void mark_running(Job& job, const std::string& now) {

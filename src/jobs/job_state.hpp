@@ -23,6 +23,10 @@ struct NewJob {
     double max_budget_usd = 5.0;
     std::int64_t timeout_seconds = 2700;
     std::optional<std::string> idempotency_key;
+    // `resume` as the caller gave it (a job id or a session id) and the session it names.
+    std::optional<std::string> resumed_from;
+    std::optional<std::string> resume_session;
+    bool fork = false;
 };
 
 // Whether `request` asks for what `earlier` was made from (an idempotent retry), rather than

@@ -35,6 +35,15 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// A chat conversation the service answered: the key of its messages and answer (see
+// api/chat_continuation.hpp) → the CLI session that continues it.
+struct Conversation {
+    std::string key;
+    std::string session_id;
+    std::string model;
+    std::string agent;
+};
+
 class JobStore {
 public:
     virtual ~JobStore() = default;
@@ -50,6 +59,19 @@ public:
     // Deletes finished jobs that finished before `cutoff_unix`, then the oldest finished ones
     // beyond `max_records` in total. Returns how many were deleted.
     virtual std::size_t prune(std::int64_t cutoff_unix, std::size_t max_records) = 0;
+
+    // Copies of the CLI's session files (sessions/session_keeper.hpp), by session id.
+    virtual void save_session(std::string_view session_id, std::string_view bytes) = 0;
+    [[nodiscard]] virtual std::optional<std::string> find_session(
+        std::string_view session_id) const = 0;
+    // Chat conversations by key, the newest saved at or after `since_unix`.
+    virtual void save_conversation(const Conversation& conversation) = 0;
+    [[nodiscard]] virtual std::optional<Conversation> find_conversation(
+        std::string_view key, std::int64_t since_unix) const = 0;
+    // Deletes conversations saved before `conversations_before_unix` and session copies
+    // last saved before `sessions_before_unix`. Returns how many were deleted.
+    virtual std::size_t prune_sessions(std::int64_t conversations_before_unix,
+                                       std::int64_t sessions_before_unix) = 0;
 };
 
 }  // namespace cas::jobs

@@ -34,6 +34,18 @@ constexpr const char* kMigrations[] = {
        CREATE INDEX jobs_finished ON jobs(finished_unix) WHERE finished_unix IS NOT NULL;
        CREATE INDEX jobs_idempotency ON jobs(idempotency_key, created_unix)
          WHERE idempotency_key IS NOT NULL;)",
+    R"(CREATE TABLE sessions (
+         session_id TEXT PRIMARY KEY,
+         data BLOB NOT NULL,
+         saved_unix INTEGER NOT NULL);
+       CREATE INDEX sessions_saved ON sessions(saved_unix);
+       CREATE TABLE conversations (
+         key TEXT PRIMARY KEY,
+         session_id TEXT NOT NULL,
+         model TEXT NOT NULL,
+         agent TEXT NOT NULL,
+         saved_unix INTEGER NOT NULL);
+       CREATE INDEX conversations_saved ON conversations(saved_unix);)",
 };
 
 }  // namespace
@@ -101,6 +113,11 @@ public:
                                 SQLITE_STATIC));
         return *this;
     }
+    // `bytes` must stay alive and unchanged until the statement is reset.
+    Statement& bind_blob_unowned(int index, std::string_view bytes) {
+        check(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC));
+        return *this;
+    }
     Statement& bind(int index, std::int64_t value) {
         check(sqlite3_bind_int64(stmt_, index, value));
         return *this;
@@ -118,6 +135,11 @@ public:
     }
     [[nodiscard]] std::string_view text(int column) const {
         const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+        return {data == nullptr ? "" : data,
+                static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+    }
+    [[nodiscard]] std::string_view blob(int column) const {
+        const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
         return {data == nullptr ? "" : data,
                 static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
     }
@@ -304,6 +326,58 @@ std::size_t SqliteJobStore::prune(std::int64_t cutoff_unix, std::size_t max_reco
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
         throw;
     }
+}
+
+void SqliteJobStore::save_session(std::string_view session_id, std::string_view bytes) {
+    Statement stmt(*cache_, R"(
+        INSERT INTO sessions (session_id, data, saved_unix) VALUES (?1, ?2, ?3)
+        ON CONFLICT(session_id) DO UPDATE SET data = ?2, saved_unix = ?3)");
+    stmt.bind(1, session_id).bind_blob_unowned(2, bytes).bind(3, unix_seconds());
+    stmt.step();
+}
+
+std::optional<std::string> SqliteJobStore::find_session(std::string_view session_id) const {
+    Statement stmt(*cache_, "SELECT data FROM sessions WHERE session_id = ?1");
+    stmt.bind(1, session_id);
+    if (!stmt.step()) return std::nullopt;
+    return std::string(stmt.blob(0));
+}
+
+void SqliteJobStore::save_conversation(const Conversation& conversation) {
+    Statement stmt(*cache_, R"(
+        INSERT INTO conversations (key, session_id, model, agent, saved_unix)
+        VALUES (?1, ?2, ?3, ?4, ?5)
+        ON CONFLICT(key) DO UPDATE SET session_id = ?2, model = ?3, agent = ?4, saved_unix = ?5)");
+    stmt.bind(1, conversation.key)
+        .bind(2, conversation.session_id)
+        .bind(3, conversation.model)
+        .bind(4, conversation.agent)
+        .bind(5, unix_seconds());
+    stmt.step();
+}
+
+std::optional<Conversation> SqliteJobStore::find_conversation(std::string_view key,
+                                                              std::int64_t since_unix) const {
+    Statement stmt(*cache_, R"(
+        SELECT session_id, model, agent FROM conversations WHERE key = ?1 AND saved_unix >= ?2)");
+    stmt.bind(1, key).bind(2, since_unix);
+    if (!stmt.step()) return std::nullopt;
+    return Conversation{.key = std::string(key),
+                        .session_id = std::string(stmt.text(0)),
+                        .model = std::string(stmt.text(1)),
+                        .agent = std::string(stmt.text(2))};
+}
+
+std::size_t SqliteJobStore::prune_sessions(std::int64_t conversations_before_unix,
+                                           std::int64_t sessions_before_unix) {
+    Statement conversations(*cache_, "DELETE FROM conversations WHERE saved_unix < ?1");
+    conversations.bind(1, conversations_before_unix);
+    conversations.step();
+    auto deleted = static_cast<std::size_t>(sqlite3_changes(db_));
+    Statement sessions(*cache_, "DELETE FROM sessions WHERE saved_unix < ?1");
+    sessions.bind(1, sessions_before_unix);
+    sessions.step();
+    return deleted + static_cast<std::size_t>(sqlite3_changes(db_));
 }
 
 }  // namespace cas::jobs

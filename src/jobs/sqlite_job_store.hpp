@@ -27,6 +27,14 @@ public:
         std::string_view key, std::int64_t since_unix) const override;
     [[nodiscard]] std::vector<Job> unfinished() const override;
     std::size_t prune(std::int64_t cutoff_unix, std::size_t max_records) override;
+    void save_session(std::string_view session_id, std::string_view bytes) override;
+    [[nodiscard]] std::optional<std::string> find_session(
+        std::string_view session_id) const override;
+    void save_conversation(const Conversation& conversation) override;
+    [[nodiscard]] std::optional<Conversation> find_conversation(
+        std::string_view key, std::int64_t since_unix) const override;
+    std::size_t prune_sessions(std::int64_t conversations_before_unix,
+                               std::int64_t sessions_before_unix) override;
 
     class StatementCache;
 

@@ -4,7 +4,6 @@
 
 #include "util/async.hpp"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/channel.hpp>
 
 namespace cas::runs {
@@ -23,15 +22,6 @@ ExecutionSlot::~ExecutionSlot() = default;
 std::optional<ExecutionSlot::Permit> ExecutionSlot::try_acquire() {
     if (!channel_->channel.try_send(boost::system::error_code{})) return std::nullopt;
     return Permit(this);
-}
-
-boost::asio::awaitable<std::optional<ExecutionSlot::Permit>> ExecutionSlot::acquire(
-    agent::Cancellation& stop) {
-    using namespace boost::asio::experimental::awaitable_operators;
-    auto sent = channel_->channel.async_send(boost::system::error_code{}, kUseNothrow);
-    auto first = co_await (std::move(sent) || stop.wait());
-    if (first.index() != 0 || std::get<0>(std::get<0>(first))) co_return std::nullopt;
-    co_return Permit(this);
 }
 
 bool ExecutionSlot::busy() const {

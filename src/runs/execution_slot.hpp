@@ -35,10 +35,9 @@ public:
     ExecutionSlot(const ExecutionSlot&) = delete;
     ExecutionSlot& operator=(const ExecutionSlot&) = delete;
 
-    // A permit if the slot is free, without waiting.
+    // A permit if the slot is free, without waiting (waiting, and in what order, is the run
+    // service's: runs/run_service.hpp).
     std::optional<Permit> try_acquire();
-    // Waits for the slot (waiters are served in order); nothing if `stop` is requested first.
-    boost::asio::awaitable<std::optional<Permit>> acquire(agent::Cancellation& stop);
     [[nodiscard]] bool busy() const;
 
 private:

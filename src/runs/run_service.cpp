@@ -6,7 +6,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/describe/enum_to_string.hpp>
 
 #include <utility>
 
@@ -102,6 +104,12 @@ boost::asio::awaitable<agent::AgentOutcome> RunService::run_to_end(agent::AgentR
                                                                    std::string model,
                                                                    agent::Cancellation& cancel) {
     auto launch = agent::cli_launch(settings_, request.cli);
+    if (sessions_ != nullptr && request.cli.resume) {
+        auto restored = sessions_->restore_if_missing(*request.cli.resume);
+        if (restored != sessions::SessionRestore::present) {
+            metrics_.record_session_restore(boost::describe::enum_to_string(restored, ""));
+        }
+    }
     auto outcome = co_await agent::run_agent(
         settings_, std::move(request), cancel,
         [this](const agent::ProcessLaunch& wanted, agent::Cancellation& run_cancel) {
@@ -112,6 +120,10 @@ boost::asio::awaitable<agent::AgentOutcome> RunService::run_to_end(agent::AgentR
         outcome.reason = "interrupted by service shutdown";
     }
     metrics_.record_run(agent::run_report(outcome, kind, model));
+    if (sessions_ != nullptr && !outcome.cli.session_id.empty()) {
+        auto copied = sessions_->keep(outcome.cli.session_id);
+        metrics_.record_session_copy(boost::describe::enum_to_string(copied, ""));
+    }
     // The next run is most likely like this one. Posted: the caller answers first.
     if (!stopping_) {
         boost::asio::post(executor_, [this, next = std::move(launch)] {
@@ -126,25 +138,55 @@ boost::asio::awaitable<void> RunService::finishing_ended() {
 }
 
 RunService::RunService(const boost::asio::any_io_executor& executor, agent::AgentSettings settings,
-                       WarmCliSettings warm, Metrics& metrics)
+                       WarmCliSettings warm, Metrics& metrics, sessions::SessionKeeper* sessions)
     : executor_(executor),
       settings_(std::move(settings)),
       metrics_(metrics),
+      sessions_(sessions),
       slot_(executor),
       warm_(executor, warm, metrics),
       released_(executor) {}
 
-std::optional<RunService::Handle> RunService::try_start() {
+std::optional<RunService::Handle> RunService::take() {
     auto permit = slot_.try_acquire();
     if (!permit) return std::nullopt;
     return Handle(*this, std::move(*permit));
 }
 
+std::optional<RunService::Handle> RunService::try_start() {
+    if (first_waiting_ > 0) return std::nullopt;
+    return take();
+}
+
+// Waiters take turns by the release event: each wakes when a handle goes or a run finishes,
+// in the order they began to wait, and tries once.
 boost::asio::awaitable<std::optional<RunService::Handle>> RunService::start(
     agent::Cancellation& stop) {
-    auto permit = co_await slot_.acquire(stop);
-    if (!permit) co_return std::nullopt;
-    co_return Handle(*this, std::move(*permit));
+    using namespace boost::asio::experimental::awaitable_operators;
+    for (;;) {
+        if (auto handle = try_start()) co_return handle;
+        if (stop.requested()) co_return std::nullopt;
+        auto woke = co_await (released_.wait() || stop.wait());
+        if (woke.index() == 1) co_return std::nullopt;
+    }
+}
+
+boost::asio::awaitable<std::optional<RunService::Handle>> RunService::start_first(
+    std::chrono::milliseconds limit) {
+    using namespace boost::asio::experimental::awaitable_operators;
+    if (auto handle = try_start()) co_return handle;
+    if (limit.count() <= 0) co_return std::nullopt;
+    ++first_waiting_;
+    struct Leave {
+        int& waiting;
+        ~Leave() { --waiting; }
+    } leave{first_waiting_};
+    Timer deadline(executor_, limit);
+    for (;;) {
+        auto woke = co_await (released_.wait() || deadline.async_wait());
+        if (auto handle = take()) co_return handle;
+        if (woke.index() == 1 || stopping_) co_return std::nullopt;
+    }
 }
 
 void RunService::warm_up(const agent::CliInvocation& invocation) {

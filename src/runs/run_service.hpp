@@ -1,8 +1,9 @@
 // The one path of an agent run, whoever asks for it (a job, a chat completion): the
 // service owns the execution slot, the current run's cancellation, the warm CLI, the run
-// metrics and the drain at shutdown. A caller asks to start (try_start → a Handle, or nothing when
-// busy; or waits for the slot), awaits the handle's run with its request, and lets the handle go
-// when it no longer needs the slot. Nothing here knows about HTTP.
+// metrics, the session files kept beyond a run and the drain at shutdown. A caller asks to start
+// (try_start → a Handle, or nothing when busy; or waits for the slot), awaits the handle's run with
+// its request, and lets the handle go when it no longer needs the slot. Nothing here knows about
+// HTTP.
 //
 // A caller that needs only the answer (a completion) gets it at the CLI's result line and may
 // let the slot go then; the run finishes in the background (the CLI exits, or is ended after
@@ -14,12 +15,14 @@
 #include "agent/cancellation.hpp"
 #include "runs/execution_slot.hpp"
 #include "runs/warm_cli.hpp"
+#include "sessions/session_keeper.hpp"
 #include "telemetry/metrics.hpp"
 #include "util/async.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,15 +64,21 @@ public:
         std::shared_ptr<agent::Cancellation> cancel_;
     };
 
+    // `sessions`: where the CLI's session files are kept beyond a run (none: not kept).
     RunService(const boost::asio::any_io_executor& executor, agent::AgentSettings settings,
-               WarmCliSettings warm, Metrics& metrics);
+               WarmCliSettings warm, Metrics& metrics, sessions::SessionKeeper* sessions = nullptr);
     RunService(const RunService&) = delete;
     RunService& operator=(const RunService&) = delete;
 
-    // A handle if the slot is free, without waiting.
+    // A handle if the slot is free and no one waits with start_first, without waiting.
     std::optional<Handle> try_start();
-    // Waits for the slot (callers are served in order); nothing if `stop` is requested first.
+    // Waits for the slot behind start_first's waiters (the job queue: one waiter); nothing
+    // if `stop` is requested first.
     boost::asio::awaitable<std::optional<Handle>> start(agent::Cancellation& stop);
+    // Waits up to `limit` for the slot, in arrival order and ahead of start() (a chat
+    // completion: its client is waiting); nothing if the slot is not free by then (with a
+    // zero limit: at once, as try_start).
+    boost::asio::awaitable<std::optional<Handle>> start_first(std::chrono::milliseconds limit);
     // Shutdown: the current run (if any) is cancelled and will be reported `interrupted`.
     void cancel_current();
     // Completes once no handle holds the slot and no run is finishing (at once if so).
@@ -98,17 +107,21 @@ private:
                                                std::shared_ptr<agent::Cancellation> cancel,
                                                agent::AgentRequest request, std::string kind,
                                                std::string model);
+    // The slot, if it is free.
+    std::optional<Handle> take();
     // Until the run answered at its result before has ended.
     boost::asio::awaitable<void> finishing_ended();
 
     boost::asio::any_io_executor executor_;
     agent::AgentSettings settings_;
     Metrics& metrics_;
+    sessions::SessionKeeper* sessions_;
     ExecutionSlot slot_;
     WarmCli warm_;
     std::weak_ptr<agent::Cancellation> current_;  // the holder's, while a handle lives
     Event released_;                              // the slot was let go, or a run finished
     bool finishing_ = false;
+    int first_waiting_ = 0;  // start_first callers waiting
     bool stopping_ = false;
 };
 

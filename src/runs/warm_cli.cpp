@@ -5,6 +5,7 @@
 // it takes the process only once the answer is in.
 #include "runs/warm_cli.hpp"
 
+#include "sessions/session_keeper.hpp"
 #include "telemetry/log.hpp"
 
 #include <unistd.h>
@@ -46,13 +47,19 @@ namespace {
 // A CLI that has not answered its initialize request by then is taken for dead.
 constexpr std::chrono::seconds kAnswerLimit{60};
 
-// What the CLI of `launch` reads when it starts: its working directory and its HOME.
+// What the CLI of `launch` reads when it starts: its working directory, its HOME and the
+// session it resumes (another run of that session changes it).
 agent::WorkspaceFingerprint fingerprint_for(const agent::ProcessLaunch& launch) {
     std::string home;
     for (const auto& entry : launch.environment) {
         if (entry.starts_with("HOME=")) home = entry.substr(5);
     }
-    return agent::workspace_fingerprint(launch.working_dir, home);
+    std::vector<std::string> session;
+    auto resume = std::find(launch.args.begin(), launch.args.end(), "--resume");
+    if (resume != launch.args.end() && std::next(resume) != launch.args.end() && !home.empty()) {
+        session.push_back(sessions::session_file(home, launch.working_dir, *std::next(resume)));
+    }
+    return agent::workspace_fingerprint(launch.working_dir, home, session);
 }
 
 }  // namespace

@@ -78,6 +78,23 @@ struct Metrics::Families {
             .Name("cas_warm_cli_waiting")
             .Help("1 while a CLI started ahead waits for its run (a child process of the service)")
             .Register(*registry);
+    pm::Family<pm::Counter>& chat_sessions =
+        pm::BuildCounter()
+            .Name("cas_chat_sessions_total")
+            .Help(
+                "Chat completions by how their session was chosen: continued (the history "
+                "matched an earlier answer), explicit (X-Session-Id), fresh")
+            .Register(*registry);
+    pm::Family<pm::Counter>& session_copies =
+        pm::BuildCounter()
+            .Name("cas_session_copies_total")
+            .Help("Session files copied into the store after a run, by result")
+            .Register(*registry);
+    pm::Family<pm::Counter>& session_restores =
+        pm::BuildCounter()
+            .Name("cas_session_restores_total")
+            .Help("Missing session files put back from the store before a resume, by result")
+            .Register(*registry);
     std::function<bool()> read_busy;
     std::function<std::size_t()> read_queue;
     std::function<bool()> read_warm_waiting;
@@ -191,6 +208,18 @@ void Metrics::record_warm_miss(std::string_view reason) {
 
 void Metrics::record_warm_discard(std::string_view reason) {
     families_->warm_discards.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::record_chat_session(std::string_view how) {
+    families_->chat_sessions.Add({{"how", std::string(how)}}).Increment();
+}
+
+void Metrics::record_session_copy(std::string_view result) {
+    families_->session_copies.Add({{"result", std::string(result)}}).Increment();
+}
+
+void Metrics::record_session_restore(std::string_view result) {
+    families_->session_restores.Add({{"result", std::string(result)}}).Increment();
 }
 
 std::string Metrics::scrape() const {

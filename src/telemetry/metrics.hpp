@@ -46,6 +46,13 @@ public:
     void record_warm_hit();
     void record_warm_miss(std::string_view reason);
     void record_warm_discard(std::string_view reason);
+    // Sessions (sessions/, api/chat_continuation.hpp): how a chat completion chose its
+    // session (continued, explicit, fresh); a session file copied into the store after a run
+    // (stored, too_large, no_file, store_failed); one put back before a resume (restored,
+    // no_copy, failed). Bounded words.
+    void record_chat_session(std::string_view how);
+    void record_session_copy(std::string_view result);
+    void record_session_restore(std::string_view result);
     // The Prometheus text exposition of everything.
     [[nodiscard]] std::string scrape() const;
 

@@ -5,20 +5,56 @@
 using namespace cas::agent;
 
 TEST_CASE("cli: every run reads and writes stream-json, and the prompt is not on the line") {
-    auto args =
-        cli_arguments({.agent = "recruiter-triage", .model = std::nullopt, .max_budget_usd = 5.0});
+    auto args = cli_arguments({.agent = "recruiter-triage",
+                               .model = std::nullopt,
+                               .max_budget_usd = 5.0,
+                               .resume = std::nullopt,
+                               .fork = false});
     CHECK(args == std::vector<std::string>{
                       "-p", "--agent", "recruiter-triage", "--dangerously-skip-permissions",
                       "--max-budget-usd", "5", "--input-format", "stream-json", "--output-format",
                       "stream-json", "--verbose", "--include-partial-messages"});
 }
 
-TEST_CASE("cli: a model goes last") {
-    auto args = cli_arguments({.agent = "a", .model = "claude-haiku-4-5", .max_budget_usd = 2.5});
-    CHECK(args == std::vector<std::string>{
-                      "-p", "--agent", "a", "--dangerously-skip-permissions", "--max-budget-usd",
-                      "2.5", "--input-format", "stream-json", "--output-format", "stream-json",
-                      "--verbose", "--include-partial-messages", "--model", "claude-haiku-4-5"});
+TEST_CASE("cli: a model, then the session resumed (forked or not), go last") {
+    CliInvocation invocation{.agent = "a",
+                             .model = "claude-haiku-4-5",
+                             .max_budget_usd = 2.5,
+                             .resume = std::nullopt,
+                             .fork = false};
+    const std::vector<std::string> common{"-p",
+                                          "--agent",
+                                          "a",
+                                          "--dangerously-skip-permissions",
+                                          "--max-budget-usd",
+                                          "2.5",
+                                          "--input-format",
+                                          "stream-json",
+                                          "--output-format",
+                                          "stream-json",
+                                          "--verbose",
+                                          "--include-partial-messages",
+                                          "--model",
+                                          "claude-haiku-4-5"};
+    CHECK(cli_arguments(invocation) == common);
+    const std::string session = "e23b6204-45c8-4286-8939-accea201a19a";
+    invocation.resume = session;
+    auto resumed = common;
+    resumed.insert(resumed.end(), {"--resume", session});
+    CHECK(cli_arguments(invocation) == resumed);
+    invocation.fork = true;
+    resumed.emplace_back("--fork-session");
+    CHECK(cli_arguments(invocation) == resumed);
+}
+
+TEST_CASE("cli: session ids are lowercase UUIDs, nothing else") {
+    CHECK(is_session_id("e23b6204-45c8-4286-8939-accea201a19a"));
+    CHECK_FALSE(is_session_id("E23B6204-45C8-4286-8939-ACCEA201A19A"));
+    CHECK_FALSE(is_session_id("e23b6204-45c8-4286-8939-accea201a19"));
+    CHECK_FALSE(is_session_id("e23b6204x45c8-4286-8939-accea201a19a"));
+    CHECK_FALSE(is_session_id("../../../../etc/passwd-aaaaaaaaaaaaaa"));
+    CHECK_FALSE(is_session_id("--help"));
+    CHECK_FALSE(is_session_id(""));
 }
 
 TEST_CASE("cli: the prompt is one user message line, escaped") {

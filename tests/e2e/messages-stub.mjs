@@ -5,7 +5,7 @@
 //   node messages-stub.mjs [--port 0]     -> prints "LISTENING <port>" on stdout
 //
 // Reply text: "STUB-REPLY: " + first 60 chars of the last user text (trimmed),
-// or exactly $STUB_REPLY if set. Model "claude-error-400" gets a 400 error.
+// then " [user-turns=N]" with $STUB_COUNT_TURNS set (see userTurns), or exactly $STUB_REPLY if set. Model "claude-error-400" gets a 400 error.
 // Every request is logged to stderr as: METHOD PATH model=M stream=S
 // If $STUB_DUMP_DIR is set, each request body is saved there as NNN.json.
 import http from 'node:http';
@@ -33,9 +33,18 @@ function lastUserText(messages = []) {
   return '';
 }
 
+// User turns the request carries: user messages with text of their own (not only tool
+// results or CLI-injected <system-reminder> blocks). A resumed session carries its earlier ones.
+function userTurns(messages = []) {
+  return messages.filter((m) => m.role === 'user' && (typeof m.content === 'string'
+    ? !m.content.trimStart().startsWith('<system-reminder>')
+    : (m.content || []).some((b) => b.type === 'text' && !b.text.trimStart().startsWith('<system-reminder>')))).length;
+}
+
 function replyText(body) {
   if (process.env.STUB_REPLY !== undefined) return process.env.STUB_REPLY;
-  return 'STUB-REPLY: ' + lastUserText(body.messages).trim().slice(0, 60);
+  const turns = process.env.STUB_COUNT_TURNS ? ` [user-turns=${userTurns(body.messages)}]` : '';
+  return 'STUB-REPLY: ' + lastUserText(body.messages).trim().slice(0, 60) + turns;
 }
 
 // Deterministic but plausible token counts: ~4 bytes/token for the prompt,

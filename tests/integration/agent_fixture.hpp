@@ -34,6 +34,7 @@ struct Fixture {
     TempDir workspace;
     TempDir record;
     TempDir data;
+    TempDir home;  // the CLI's HOME: its session files
     std::map<std::string, std::string> env;
     std::unique_ptr<ServiceProcess> service;
 
@@ -46,6 +47,7 @@ struct Fixture {
         env.try_emplace("WARM_CLI", "off");
         env.try_emplace("FAKE_CLAUDE_RECORD_DIR", record.path.string());
         env.try_emplace("DATA_DIR", data.path.string());
+        env.try_emplace("HOME", home.path.string());
         service = std::make_unique<ServiceProcess>(env);
     }
     // Stops the service with `signal` and starts a new one on the same data directory.

@@ -61,8 +61,8 @@ std::string execute(const std::string& body, const std::string& extra = {}) {
     return post("/execute", body, extra);
 }
 
-std::string chat(const std::string& body) {
-    return post("/v1/chat/completions", body);
+std::string chat(const std::string& body, const std::string& extra = {}) {
+    return post("/v1/chat/completions", body, extra);
 }
 
 // A request smuggled inside a body: it must never be answered.
@@ -96,7 +96,10 @@ std::string openai_error(std::string_view message, std::optional<std::string_vie
 const std::string kHealthy = R"({"status":"ok","busy":false})";
 const std::string kNoJobs = R"({"jobs":[],"next_cursor":null})";
 const std::string kUnknownField =
-    "unknown field (expected prompt, agent, max_budget_usd, timeout_seconds, metadata)";
+    "unknown field (expected prompt, agent, max_budget_usd, timeout_seconds, metadata, resume, "
+    "fork)";
+const std::string kResumeForm =
+    "must be a job id (12 hex characters) or a CLI session id (a lowercase UUID)";
 const std::string kAgentChars = "agent name may only contain letters, digits, '-', '_' and '.'";
 const std::string kLimitRange = "must be an integer from 1 to 200";
 
@@ -631,6 +634,31 @@ std::vector<Entry> catalogue() {
          execute(R"({"prompt":"x","agent":"a","timeout":30})"),
          {exact(422, field_error("timeout", kUnknownField, "value_error.extra"))},
          Then::open},
+        {"resume that is neither a job id nor a session id -> 422 naming resume",
+         execute(R"({"prompt":"x","agent":"a","resume":"--help"})"),
+         {exact(422, field_error("resume", kResumeForm))},
+         Then::open},
+        {"resume of an uppercase UUID -> 422 (only the CLI's own form reaches --resume)",
+         execute(R"({"prompt":"x","agent":"a","resume":"E23B6204-45C8-4286-8939-ACCEA201A19A"})"),
+         {exact(422, field_error("resume", kResumeForm))},
+         Then::open},
+        {"resume of a job the store does not know -> 422 naming resume",
+         execute(R"({"prompt":"x","agent":"a","resume":"0123456789ab"})"),
+         {exact(422,
+                field_error("resume", "no job 0123456789ab (or it was deleted by retention)"))},
+         Then::open},
+        {"resume of type number -> 422",
+         execute(R"({"prompt":"x","agent":"a","resume":5})"),
+         {exact(422, field_error("resume", "must be a string", "type_error.str"))},
+         Then::open},
+        {"fork without resume -> 422 naming fork",
+         execute(R"({"prompt":"x","agent":"a","fork":true})"),
+         {exact(422, field_error("fork", "needs resume: a session to fork"))},
+         Then::open},
+        {"fork not a boolean -> 422",
+         execute(R"({"prompt":"x","agent":"a","fork":"yes"})"),
+         {exact(422, field_error("fork", "must be true or false", "type_error.bool"))},
+         Then::open},
         {"two unknown fields -> 422 naming both",
          execute(R"({"prompt":"x","agent":"a","model":"x","__proto__":{}})"),
          {has(422, {R"({"loc":["body","model"],)", R"({"loc":["body","__proto__"],)"})},
@@ -816,6 +844,12 @@ std::vector<Entry> catalogue() {
          Then::open},
 
         // ---------------- chat completions (OpenAI errors, 400) ----------------
+        {"chat: X-Session-Id that is not a session id -> 400 naming it",
+         chat(R"({"messages":[{"role":"user","content":"hi"}]})", "X-Session-Id: ../../x\r\n"),
+         {exact(400, openai_error("X-Session-Id must be a CLI session id (a lowercase UUID, as a "
+                                  "response's X-Session-Id gives it)",
+                                  "X-Session-Id"))},
+         Then::open},
         {"chat: messages not an array -> 400",
          chat(R"({"messages":"hi"})"),
          {exact(400, openai_error("'messages' must be a non-empty array", "messages"))},

@@ -1,0 +1,92 @@
+// Files are read and written whole: a session is at most `max_bytes` (32 MiB by default)
+// and is read once per run. A restored file is written under a temporary name and renamed,
+// so a CLI never reads half of one.
+#include "sessions/session_keeper.hpp"
+
+#include "agent/cli_command.hpp"
+#include "telemetry/log.hpp"
+
+#include <fstream>
+#include <iterator>
+#include <system_error>
+
+namespace cas::sessions {
+
+std::filesystem::path session_file(const std::filesystem::path& home,
+                                   std::string_view workspace_dir, std::string_view session_id) {
+    std::string project(workspace_dir);
+    for (char& c : project) {
+        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!keep) c = '-';
+    }
+    return home / ".claude" / "projects" / project / (std::string(session_id) + ".jsonl");
+}
+
+SessionKeeper::SessionKeeper(jobs::JobStore& store, SessionSettings settings)
+    : store_(store), settings_(std::move(settings)) {}
+
+std::filesystem::path SessionKeeper::file_of(std::string_view session_id) const {
+    return session_file(settings_.home, settings_.workspace_dir, session_id);
+}
+
+SessionCopy SessionKeeper::keep(std::string_view session_id) {
+    if (!agent::is_session_id(session_id)) return SessionCopy::no_file;
+    auto path = file_of(session_id);
+    std::error_code ec;
+    auto size = std::filesystem::file_size(path, ec);
+    if (ec) return SessionCopy::no_file;
+    if (size > settings_.max_bytes) {
+        log::warn("session kept on disk only: larger than SESSION_MAX_BYTES",
+                  {{"session_id", session_id}, {"bytes", size}, {"max", settings_.max_bytes}});
+        return SessionCopy::too_large;
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) return SessionCopy::no_file;
+    try {
+        store_.save_session(session_id, bytes);
+    } catch (const jobs::StoreError& e) {
+        log::error("cannot keep a copy of the session",
+                   {{"session_id", session_id}, {"error", e.what()}});
+        return SessionCopy::store_failed;
+    }
+    return SessionCopy::stored;
+}
+
+SessionRestore SessionKeeper::restore_if_missing(std::string_view session_id) {
+    if (!agent::is_session_id(session_id)) return SessionRestore::no_copy;
+    auto path = file_of(session_id);
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) return SessionRestore::present;
+    std::optional<std::string> copy;
+    try {
+        copy = store_.find_session(session_id);
+    } catch (const jobs::StoreError& e) {
+        log::error("cannot read the session's copy",
+                   {{"session_id", session_id}, {"error", e.what()}});
+        return SessionRestore::failed;
+    }
+    if (!copy) return SessionRestore::no_copy;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    auto temporary = path;
+    temporary += ".restoring";
+    {
+        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        out.write(copy->data(), static_cast<std::streamsize>(copy->size()));
+        if (!out.good()) {
+            log::error("cannot restore the session's file", {{"path", path.string()}});
+            std::filesystem::remove(temporary, ec);
+            return SessionRestore::failed;
+        }
+    }
+    std::filesystem::rename(temporary, path, ec);
+    if (ec) {
+        log::error("cannot restore the session's file",
+                   {{"path", path.string()}, {"error", ec.message()}});
+        return SessionRestore::failed;
+    }
+    log::info("session restored from the store", {{"session_id", session_id}});
+    return SessionRestore::restored;
+}
+
+}  // namespace cas::sessions
