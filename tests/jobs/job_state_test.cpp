@@ -184,5 +184,7 @@ TEST_CASE("job state: a retry is the same request only with the same parameters"
     CHECK_FALSE(changed([](NewJob& r) { r.max_budget_usd = 1.0; }));
     CHECK_FALSE(changed([](NewJob& r) { r.timeout_seconds = 30; }));
     CHECK_FALSE(changed([](NewJob& r) { r.metadata = boost::json::object{{"k", 1}}; }));
+    CHECK_FALSE(changed([](NewJob& r) { r.resumed_from = "0123456789ab"; }));
+    CHECK_FALSE(changed([](NewJob& r) { r.fork = true; }));
     CHECK(changed([](NewJob& r) { r.idempotency_key = "another"; }));  // the key is not a parameter
 }

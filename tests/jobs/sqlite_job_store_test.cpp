@@ -1,10 +1,13 @@
 #include "jobs/sqlite_job_store.hpp"
 
+#include "util/wall_clock.hpp"
+
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -167,4 +170,57 @@ TEST_CASE("store: a record holding metadata as deep as a request may send reads 
     REQUIRE(found);
     CHECK(found->metadata == job.metadata);
     CHECK(store.list({}).jobs.size() == 1);
+}
+
+TEST_CASE("store: session copies and conversations, replaced by key, pruned by age") {
+    TempDb db;
+    SqliteJobStore store(db.path);
+    const std::string session = "e23b6204-45c8-4286-8939-accea201a19a";
+    CHECK_FALSE(store.find_session(session));
+    std::string bytes("line 1\n\0binary\n", 15);  // a blob: NUL and all
+    store.save_session(session, bytes);
+    CHECK(store.find_session(session) == bytes);
+    store.save_session(session, "line 1\nline 2\n");
+    CHECK(store.find_session(session) == "line 1\nline 2\n");
+
+    Conversation conversation{.key = std::string(64, 'a'),
+                              .session_id = session,
+                              .model = "claude-haiku-4-5",
+                              .agent = "triage"};
+    store.save_conversation(conversation);
+    auto found = store.find_conversation(conversation.key, 0);
+    REQUIRE(found);
+    CHECK(found->session_id == session);
+    CHECK(found->model == "claude-haiku-4-5");
+    CHECK(found->agent == "triage");
+    CHECK_FALSE(store.find_conversation(std::string(64, 'b'), 0));
+    // Saved now: not found by a lookup that wants it saved after now.
+    CHECK_FALSE(store.find_conversation(conversation.key, cas::unix_seconds() + 10));
+
+    // Everything saved before a cutoff in the future goes; nothing before one in the past.
+    CHECK(store.prune_sessions(0, 0) == 0);
+    auto later = cas::unix_seconds() + 10;
+    CHECK(store.prune_sessions(later, later) == 2);
+    CHECK_FALSE(store.find_session(session));
+    CHECK_FALSE(store.find_conversation(conversation.key, 0));
+}
+
+TEST_CASE("store: a database from before the sessions migration opens and gains the tables") {
+    TempDb db;
+    {
+        SqliteJobStore store(db.path);
+        store.save(make_job(1));
+    }
+    {  // back to schema version 1, as a database of the previous release is
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open(db.path.c_str(), &raw) == SQLITE_OK);
+        CHECK(sqlite3_exec(
+                  raw, "DROP TABLE sessions; DROP TABLE conversations; PRAGMA user_version = 1;",
+                  nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(raw);
+    }
+    SqliteJobStore reopened(db.path);
+    CHECK(reopened.find(make_job(1).id));
+    reopened.save_session("e23b6204-45c8-4286-8939-accea201a19a", "x");
+    CHECK(reopened.find_session("e23b6204-45c8-4286-8939-accea201a19a") == "x");
 }

@@ -258,3 +258,44 @@ TEST_CASE("event: notify wakes every waiter; a raced-away wait says it was not n
     };
     CHECK_FALSE(test::run_coroutine_test(io, raced()));
 }
+
+TEST_CASE("run service: start_first waits ahead of start, and gives up at its limit") {
+    asio::io_context io;
+    ScriptCli cli;
+    Metrics metrics;
+    RunService runs(io.get_executor(), settings_for(cli), {.enabled = false}, metrics);
+    agent::Cancellation never(io.get_executor());
+    auto held = runs.try_start();
+    REQUIRE(held);
+    std::vector<std::string> order;
+    auto job = [&]() -> asio::awaitable<void> {  // waits first
+        auto handle = co_await runs.start(never);
+        order.emplace_back(handle ? "job" : "job refused");
+    };
+    auto chat = [&]() -> asio::awaitable<void> {
+        Timer later(co_await asio::this_coro::executor, std::chrono::milliseconds(20));
+        co_await later.async_wait();
+        auto handle = co_await runs.start_first(std::chrono::seconds(5));
+        order.emplace_back(handle ? "chat" : "chat refused");
+        // While it held the slot the job still waited; now it goes.
+    };
+    auto release = [&]() -> asio::awaitable<void> {
+        Timer later(co_await asio::this_coro::executor, std::chrono::milliseconds(60));
+        co_await later.async_wait();
+        order.emplace_back(runs.try_start() ? "try_start got it" : "try_start refused");
+        held.reset();
+    };
+    test::run_coroutine_test(io, job() && chat() && release());
+    CHECK(order == std::vector<std::string>{"try_start refused", "chat", "job"});
+
+    auto held_again = runs.try_start();
+    REQUIRE(held_again);
+    auto at_once = test::run_coroutine_test(io, runs.start_first(std::chrono::milliseconds(0)));
+    CHECK_FALSE(at_once);
+    auto started = std::chrono::steady_clock::now();
+    auto too_late = test::run_coroutine_test(io, runs.start_first(std::chrono::milliseconds(100)));
+    CHECK_FALSE(too_late);
+    CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(100));
+    held_again.reset();
+    CHECK(runs.try_start());  // a chat that gave up does not keep others out
+}
