@@ -241,6 +241,7 @@ async function runJob(baseUrl, body) {
 
 // A job that must complete with the stub's echo of its marker after `turns` user turns.
 async function turn(baseUrl, what, turns, extra = {}) {
+  if ('resume' in extra) assert.ok(extra.resume, `job (${what}): nothing to resume (a test bug): ${JSON.stringify(extra)}`);
   const mark = marker(what);
   const job = await runJob(baseUrl, { prompt: `${mark}: a recruiter writes about a C++ role`, ...extra });
   const shown = JSON.stringify(job);
@@ -295,11 +296,11 @@ describe('sessions, real CLI, WARM_CLI=off', { timeout: SUITE_TIMEOUT_MS }, () =
     assert.equal(first.resumed_session, null, `a fresh job resumes nothing: ${JSON.stringify(first)}`);
     assert.equal(first.fork, false, JSON.stringify(first));
 
-    const second = await turn(baseUrl, 'chain2', 2, { resume: first.id });
-    const third = await turn(baseUrl, 'chain3', 3, { resume: second.id });
+    const second = await turn(baseUrl, 'chain2', 2, { resume: first.job_id });
+    const third = await turn(baseUrl, 'chain3', 3, { resume: second.job_id });
     for (const [job, parent] of [[second, first], [third, second]]) {
       const shown = JSON.stringify(job);
-      assert.equal(job.resumed_from, parent.id, `resumed_from is the job id given as resume: ${shown}`);
+      assert.equal(job.resumed_from, parent.job_id, `resumed_from is the job id given as resume: ${shown}`);
       assert.equal(job.resumed_session, parent.session_id, `resumed_session is that job's session: ${shown}`);
       assert.equal(job.fork, false, shown);
       assert.equal(job.session_id, first.session_id,
@@ -308,21 +309,21 @@ describe('sessions, real CLI, WARM_CLI=off', { timeout: SUITE_TIMEOUT_MS }, () =
     const now = await sessionCounters(baseUrl);
     assert.equal(moved(before, now).copy_stored, 3,
       `each of the 3 runs' session files is copied into the store: ${JSON.stringify(moved(before, now))}\n${diagnostics()}`);
-    t.diagnostic(`session ${first.session_id}: jobs ${first.id} -> ${second.id} -> ${third.id}`);
+    t.diagnostic(`session ${first.session_id}: jobs ${first.job_id} -> ${second.job_id} -> ${third.job_id}`);
   });
 
   test('fork: a new session with the parent\'s turns + 1; the parent stays resumable and unchanged', async (t) => {
     const parent = await turn(baseUrl, 'parent', 1);
-    const fork = await turn(baseUrl, 'fork', 2, { resume: parent.id, fork: true });
+    const fork = await turn(baseUrl, 'fork', 2, { resume: parent.job_id, fork: true });
     let shown = JSON.stringify(fork);
     assert.equal(fork.fork, true, shown);
-    assert.equal(fork.resumed_from, parent.id, shown);
+    assert.equal(fork.resumed_from, parent.job_id, shown);
     assert.equal(fork.resumed_session, parent.session_id, shown);
     assert.notEqual(fork.session_id, parent.session_id,
       `a fork gets a session of its own, not the parent's ${parent.session_id}: ${shown}\n${diagnostics()}`);
 
     // The parent session did not get the fork's turn: resuming it is its second turn.
-    const again = await turn(baseUrl, 'parent-again', 2, { resume: parent.id });
+    const again = await turn(baseUrl, 'parent-again', 2, { resume: parent.job_id });
     shown = JSON.stringify(again);
     assert.equal(again.session_id, parent.session_id, `resuming the parent continues its session: ${shown}`);
     assert.equal(again.fork, false, shown);
@@ -360,7 +361,7 @@ describe('sessions, real CLI, WARM_CLI=off', { timeout: SUITE_TIMEOUT_MS }, () =
     assert.ok(existsSync(file), `the CLI should keep session ${first.session_id} at ${file}\n${diagnostics()}`);
     rmSync(file);
     const before = await sessionCounters(baseUrl);
-    const second = await turn(baseUrl, 'lost2', 2, { resume: first.id });
+    const second = await turn(baseUrl, 'lost2', 2, { resume: first.job_id });
     assert.equal(second.session_id, first.session_id, JSON.stringify(second));
     const delta = moved(before, await sessionCounters(baseUrl));
     assert.equal(delta.restore_restored, 1,
@@ -410,6 +411,86 @@ describe('sessions, real CLI, WARM_CLI=off', { timeout: SUITE_TIMEOUT_MS }, () =
   });
 });
 
+// ---------------------------------------------------------------- WARM_CLI=on
+
+describe('sessions with the warm CLI on, real CLI', { timeout: SUITE_TIMEOUT_MS }, () => {
+  let service;
+  let baseUrl;
+  let workspace;
+
+  before(async () => {
+    workspace = gitWorkspace('warm');
+    ({ child: service, baseUrl } = await startSessionService(workspace, { WARM_CLI: 'on' }));
+  }, { timeout: 30_000 });
+
+  after(async () => {
+    if (service) await stopChild(service, STOP_TIMEOUT_MS);
+  });
+
+  // The warm-CLI counters, flattened: { hits, miss_none, ..., discard_stale, ... }.
+  async function warmCounters() {
+    const m = await metrics(baseUrl);
+    const out = { hits: m.get('cas_warm_cli_hits_total') };
+    for (const r of ['none', 'arguments', 'stale']) out[`miss_${r}`] = m.get('cas_warm_cli_misses_total', { reason: r });
+    for (const r of ['replaced', 'stale', 'died', 'expired', 'shutdown']) {
+      out[`discard_${r}`] = m.get('cas_warm_cli_discards_total', { reason: r });
+    }
+    return out;
+  }
+
+  // Until the service is idle with a CLI started ahead waiting (a completion is answered
+  // before its CLI exits; the next one is started after that).
+  async function untilWarmWaits(ms = 10_000) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const idle = (await timeUntilIdle(baseUrl, 0)) !== null;
+      if (idle && (await metrics(baseUrl)).get('cas_warm_cli_waiting') === 1) return;
+      if (Date.now() >= deadline) assert.fail(`no warm CLI waiting within ${ms} ms\n${diagnostics()}`);
+      await sleep(25);
+    }
+  }
+
+  test('the third turn of a chat runs in the CLI started ahead with --resume, and sees all three turns', async (t) => {
+    await untilWarmWaits();
+    const u1 = { role: 'user', content: `${marker('warm1')} asks about a C++ role` };
+    const a1 = await chat(baseUrl, 'warm turn 1', [u1], 1);
+    await untilWarmWaits();
+    const u2 = { role: 'user', content: `${marker('warm2')} what is the salary?` };
+    const history2 = [u1, { role: 'assistant', content: a1.text }, u2];
+    const a2 = await chat(baseUrl, 'warm turn 2', history2, 2);
+    await untilWarmWaits(); // now one started with --resume <the session>
+    const before = await warmCounters();
+    const u3 = { role: 'user', content: `${marker('warm3')} and remote work?` };
+    const history3 = [...history2, { role: 'assistant', content: a2.text }, u3];
+    const a3 = await chat(baseUrl, 'warm turn 3', history3, 3);
+    assert.equal(a3.sessionId, a1.sessionId, 'turn 3 continues the session of turn 1');
+    const delta = moved(before, await warmCounters());
+    assert.equal(delta.hits, 1, `turn 3 should run in the waiting CLI (a hit): ${JSON.stringify(delta)}\n${diagnostics()}`);
+    t.diagnostic(`session ${a1.sessionId}; warm counters moved on turn 3 by ${JSON.stringify(delta)}`);
+
+    // The session file deleted while a CLI waits to resume it: that one is stale; the run
+    // gets the file back from the store and still sees every turn.
+    await untilWarmWaits();
+    const file = sessionFile(workspace, a1.sessionId);
+    assert.ok(existsSync(file), `the CLI should keep session ${a1.sessionId} at ${file}\n${diagnostics()}`);
+    rmSync(file);
+    const beforeWarm = await warmCounters();
+    const beforeSessions = await sessionCounters(baseUrl);
+    const u4 = { role: 'user', content: `${marker('warm4')} and the team?` };
+    const history4 = [...history3, { role: 'assistant', content: a3.text }, u4];
+    await chat(baseUrl, 'warm turn 4, file deleted', history4, 4);
+    const warmDelta = moved(beforeWarm, await warmCounters());
+    const sessionDelta = moved(beforeSessions, await sessionCounters(baseUrl));
+    assert.equal(warmDelta.hits ?? 0, 0,
+      `the CLI that waited with the deleted file must not run turn 4: ${JSON.stringify(warmDelta)}\n${diagnostics()}`);
+    assert.ok((warmDelta.miss_stale ?? 0) + (warmDelta.discard_stale ?? 0) >= 1,
+      `the waiting CLI should be found stale: ${JSON.stringify(warmDelta)}\n${diagnostics()}`);
+    assert.equal(sessionDelta.restore_restored, 1,
+      `the file should be restored from the store: ${JSON.stringify(sessionDelta)}\n${diagnostics()}`);
+    t.diagnostic(`turn 4: warm counters moved by ${JSON.stringify(warmDelta)}, session counters by ${JSON.stringify(sessionDelta)}`);
+  });
+});
+
 // ---------------------------------------------------------------- CHAT_WAIT_SECONDS
 
 describe('CHAT_WAIT_SECONDS, real CLI, WARM_CLI=off', { timeout: SUITE_TIMEOUT_MS }, () => {
@@ -444,7 +525,7 @@ describe('CHAT_WAIT_SECONDS, real CLI, WARM_CLI=off', { timeout: SUITE_TIMEOUT_M
   const show = (results) => JSON.stringify(results.map((r) => (r.ok ? { ok: true, ms: r.ms, text: r.text }
     : { ok: false, ms: r.ms, status: r.error?.status, message: r.error?.message })));
 
-  test('CHAT_WAIT_SECONDS=10: two completions at once both succeed, one after the other', async (t) => {
+  test('CHAT_WAIT_SECONDS=10: two completions at once both succeed (the second waits for the slot)', async (t) => {
     const results = await twoAtOnce(waiting.baseUrl);
     assert.ok(results.every((r) => r.ok && turnsOf(r.text) === 1),
       `both completions should succeed (the second waits for the slot): ${show(results)}\n${diagnostics()}`);
