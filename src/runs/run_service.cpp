@@ -184,8 +184,9 @@ boost::asio::awaitable<std::optional<RunService::Handle>> RunService::start_firs
     Timer deadline(executor_, limit);
     for (;;) {
         auto woke = co_await (released_.wait() || deadline.async_wait());
+        if (stopping_) co_return std::nullopt;  // no new run once a shutdown cancelled one
         if (auto handle = take()) co_return handle;
-        if (woke.index() == 1 || stopping_) co_return std::nullopt;
+        if (woke.index() == 1) co_return std::nullopt;
     }
 }
 

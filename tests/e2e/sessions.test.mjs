@@ -21,7 +21,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import {
-  eachLine, installGuards, killAll, liveChildren, serviceBinary, sleep, startChild, startService,
+  descendantsOf, eachLine, installGuards, killAll, liveChildren, serviceBinary, sleep, startChild, startService,
   stopChild, tail, timeUntilIdle, waitForLine, within,
 } from './harness.mjs';
 
@@ -438,27 +438,42 @@ describe('sessions with the warm CLI on, real CLI', { timeout: SUITE_TIMEOUT_MS 
     return out;
   }
 
-  // Until the service is idle with a CLI started ahead waiting (a completion is answered
-  // before its CLI exits; the next one is started after that).
-  async function untilWarmWaits(ms = 10_000) {
+  // The CLI processes below the service (every run reads --input-format stream-json).
+  const cliProcs = () => descendantsOf(service.proc.pid).filter((p) => p.cmdline.includes('--input-format stream-json'));
+
+  // Until the service is idle and exactly one CLI, started ahead, waits below it with a
+  // command line that passes `match`, the same process before and after the service says so
+  // (a completion is answered before its CLI exits; the next one is started after that).
+  async function untilWarmWaits(match, ms = 10_000) {
     const deadline = Date.now() + ms;
+    let procs;
     for (;;) {
-      const idle = (await timeUntilIdle(baseUrl, 0)) !== null;
-      if (idle && (await metrics(baseUrl)).get('cas_warm_cli_waiting') === 1) return;
-      if (Date.now() >= deadline) assert.fail(`no warm CLI waiting within ${ms} ms\n${diagnostics()}`);
+      procs = cliProcs();
+      if (procs.length === 1 && procs[0].ppid === service.proc.pid && match(procs[0].cmdline)) {
+        const idle = (await timeUntilIdle(baseUrl, 0)) !== null;
+        const waiting = (await metrics(baseUrl)).get('cas_warm_cli_waiting');
+        const again = cliProcs();
+        if (idle && waiting === 1 && again.length === 1 && again[0].pid === procs[0].pid) return procs[0];
+      }
+      if (Date.now() >= deadline) {
+        assert.fail(`no single matching warm CLI below the service within ${ms} ms; CLI processes:\n` +
+          `${procs.map((p) => `${p.pid} ppid=${p.ppid}: ${p.cmdline}`).join('\n') || '(none)'}\n${diagnostics()}`);
+      }
       await sleep(25);
     }
   }
+  const fresh = (cmdline) => !cmdline.includes('--resume');
+  const resuming = (sessionId) => (cmdline) => cmdline.includes(`--resume ${sessionId}`);
 
   test('the third turn of a chat runs in the CLI started ahead with --resume, and sees all three turns', async (t) => {
-    await untilWarmWaits();
+    await untilWarmWaits(fresh);
     const u1 = { role: 'user', content: `${marker('warm1')} asks about a C++ role` };
     const a1 = await chat(baseUrl, 'warm turn 1', [u1], 1);
-    await untilWarmWaits();
+    await untilWarmWaits(fresh);
     const u2 = { role: 'user', content: `${marker('warm2')} what is the salary?` };
     const history2 = [u1, { role: 'assistant', content: a1.text }, u2];
     const a2 = await chat(baseUrl, 'warm turn 2', history2, 2);
-    await untilWarmWaits(); // now one started with --resume <the session>
+    await untilWarmWaits(resuming(a1.sessionId)); // started after turn 2, with turn 2 in the file
     const before = await warmCounters();
     const u3 = { role: 'user', content: `${marker('warm3')} and remote work?` };
     const history3 = [...history2, { role: 'assistant', content: a2.text }, u3];
@@ -470,7 +485,7 @@ describe('sessions with the warm CLI on, real CLI', { timeout: SUITE_TIMEOUT_MS 
 
     // The session file deleted while a CLI waits to resume it: that one is stale; the run
     // gets the file back from the store and still sees every turn.
-    await untilWarmWaits();
+    const waiting = await untilWarmWaits(resuming(a1.sessionId));
     const file = sessionFile(workspace, a1.sessionId);
     assert.ok(existsSync(file), `the CLI should keep session ${a1.sessionId} at ${file}\n${diagnostics()}`);
     rmSync(file);
@@ -487,6 +502,9 @@ describe('sessions with the warm CLI on, real CLI', { timeout: SUITE_TIMEOUT_MS 
       `the waiting CLI should be found stale: ${JSON.stringify(warmDelta)}\n${diagnostics()}`);
     assert.equal(sessionDelta.restore_restored, 1,
       `the file should be restored from the store: ${JSON.stringify(sessionDelta)}\n${diagnostics()}`);
+    const goneBy = Date.now() + 2_000;
+    while (cliProcs().some((p) => p.pid === waiting.pid) && Date.now() < goneBy) await sleep(25);
+    assert.ok(!cliProcs().some((p) => p.pid === waiting.pid), `the stale CLI ${waiting.pid} should be gone\n${diagnostics()}`);
     t.diagnostic(`turn 4: warm counters moved by ${JSON.stringify(warmDelta)}, session counters by ${JSON.stringify(sessionDelta)}`);
   });
 });

@@ -11,6 +11,8 @@
 //     valid status, headers without CR/LF/NUL, and JSON bodies (and SSE `data:` lines) that
 //     are valid UTF-8 JSON in the route's error dialect.
 // The App's job store is seeded with finished jobs whose ids are in the corpus.
+#include "agent/cli_command.hpp"
+#include "api/chat_continuation.hpp"
 #include "api/chat_request.hpp"
 #include "api/jobs.hpp"
 #include "api/json_body.hpp"
@@ -347,7 +349,12 @@ void validate_run_body(const Request& request, ErrorDialect dialect, bool chat) 
         if (auto* errors = std::get_if<std::vector<cas::api::FieldError>>(&parsed)) {
             auto response = cas::api::validation_failed(*errors);
             check_response(response, dialect, nullptr);
+            return;
         }
+        // What reaches --resume is the CLI's own form of id, or a job id resolved to one.
+        const auto& resumed = std::get<cas::jobs::NewJob>(parsed).resumed_from;
+        FUZZ_CHECK(!resumed || cas::jobs::is_job_id(*resumed) || cas::agent::is_session_id(*resumed),
+                   "resume accepted in another form");
         return;
     }
     auto parsed =
@@ -364,8 +371,16 @@ void validate_run_body(const Request& request, ErrorDialect dialect, bool chat) 
         check_response(response, dialect, nullptr);
         return;
     }
-    auto prompt = cas::api::chat_prompt(std::get<cas::api::ChatRequest>(parsed).messages);
+    const auto& messages = std::get<cas::api::ChatRequest>(parsed).messages;
+    auto prompt = cas::api::chat_prompt(messages);
     FUZZ_CHECK(cas::is_valid_utf8(prompt), "prompt is not UTF-8");
+    // The continuation of a conversation: its key, and what a resumed CLI would be given.
+    std::span<const cas::api::ChatMessage> all(messages);
+    auto start = cas::api::new_messages_start(all);
+    FUZZ_CHECK(start <= all.size(), "new messages begin past the end");
+    FUZZ_CHECK(cas::api::conversation_key(all.first(start)).size() == 64, "key is not a SHA-256");
+    FUZZ_CHECK(cas::is_valid_utf8(cas::api::continuation_prompt(all.subspan(start))),
+               "continuation prompt is not UTF-8");
 }
 
 // 3. The input as an HTTP request: Server::Impl::session's steps, with http::admit itself.
