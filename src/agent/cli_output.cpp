@@ -143,6 +143,18 @@ bool is_result_line(std::string_view line) {
     return !ec && as_result_object(value) != nullptr;
 }
 
+std::optional<std::string> init_session_id(std::string_view line) {
+    if (line.find(R"("init")") == std::string_view::npos) return std::nullopt;
+    boost::system::error_code ec;
+    auto value = parse_json(line, ec);
+    const auto* obj = ec ? nullptr : value.if_object();
+    if (obj == nullptr || string_field(*obj, "type") != "system" ||
+        string_field(*obj, "subtype") != "init") {
+        return std::nullopt;
+    }
+    return string_field(*obj, "session_id");
+}
+
 InitializeAnswer parse_initialize_answer(std::string_view line) {
     InitializeAnswer answer;
     if (line.find(R"("control_response")") == std::string_view::npos) return answer;

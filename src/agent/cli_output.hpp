@@ -40,6 +40,10 @@ CliResult parse_cli_result(std::string_view stdout_text);
 // Whether one stdout line is the result object: the CLI has nothing more to say after it.
 bool is_result_line(std::string_view line);
 
+// The session id a `{"type":"system","subtype":"init",...}` line names (the CLI's first line
+// for a prompt); nothing for any other line.
+std::optional<std::string> init_session_id(std::string_view line);
+
 // The CLI's answer to the initialize request (cli_command.hpp), as far as the service reads it.
 struct InitializeAnswer {
     bool found = false;  // the line is the control response to our request

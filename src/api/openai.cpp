@@ -140,7 +140,20 @@ struct StreamState {
     bool run_done = false;
     bool client_gone = false;
     Event changed;
-    explicit StreamState(const asio::any_io_executor& executor) : changed(executor) {}
+    // The role event opens the body, and the headers go with it: at once for a session known
+    // ahead (its X-Session-Id is in the headers already), else at the CLI's first line, which
+    // names the new session, or at the first event, the first keep-alive or the run's end if
+    // none comes before.
+    std::string role_event;
+    bool opened = false;
+    StreamState(const asio::any_io_executor& executor, std::string role)
+        : changed(executor), role_event(std::move(role)) {}
+    void open() {
+        if (opened) return;
+        opened = true;
+        pending.insert(0, role_event);
+        changed.notify();
+    }
 };
 
 // Writes pending events as they come, a keep-alive comment while there are none, until the
@@ -158,7 +171,9 @@ asio::awaitable<void> pump(StreamState& state, http::BodyWriter& out,
         auto executor = co_await asio::this_coro::executor;
         Timer tick(executor, keep_alive);
         auto woke = co_await (state.changed.wait() || tick.async_wait());
-        if (woke.index() == 1) {
+        if (woke.index() == 1 && !state.opened) {
+            state.open();  // no keep-alive before the role event
+        } else if (woke.index() == 1) {
             bool written = co_await out.write(http::kSseKeepAlive);
             if (!written) break;
         }
@@ -171,22 +186,30 @@ asio::awaitable<void> stream_completion(const OpenAiContext& ctx, RunService::Ha
                                         ChatRequest chat, ChatSession session,
                                         http::BodyWriter& out, http::ClientConnection* client) {
     const auto& settings = ctx.settings;
-    StreamState state(co_await asio::this_coro::executor);
     ChatChunkEncoder encoder("chatcmpl-" + random_hex(24), chat.model, unix_seconds());
+    StreamState state(co_await asio::this_coro::executor, encoder.role_event());
     agent::LineSplitter lines;
 
-    state.pending = encoder.role_event();
+    if (session.resume) state.open();
     auto request = agent_request(settings, chat, std::move(session));
     request.on_stdout = [&](std::string_view piece) {
         lines.feed(piece, [&](std::string_view line) {
+            if (!state.opened) {
+                if (auto id = agent::init_session_id(line)) {
+                    if (agent::is_session_id(*id)) out.add_header("X-Session-Id", *id);
+                    state.open();
+                }
+            }
             auto events = encoder.on_line(line);
             if (events.empty()) return;
+            state.open();
             state.pending += events;
             state.changed.notify();
         });
     };
     auto run = [&]() -> asio::awaitable<agent::AgentOutcome> {
         auto outcome = co_await run_for_client(handle, std::move(request), chat.model, client);
+        state.open();
         state.run_done = true;
         state.changed.notify();
         co_return outcome;
@@ -285,7 +308,7 @@ void add_openai_routes(http::Router& router, OpenAiContext context) {
         }
 
         // The body is produced after this returns: the handle and request travel with it.
-        // Only a continued session is known before the run: a fresh one's id comes with it.
+        // A fresh session's X-Session-Id is added when the CLI names it (stream_completion).
         http::Response response;
         response.content_type = "text/event-stream";
         response.headers.emplace_back("X-Accel-Buffering", "no");  // for nginx in front

@@ -28,12 +28,16 @@ public:
 // streamed route.
 inline constexpr std::string_view kSseKeepAlive = ": keep-alive\n\n";
 
-// Sends a streamed response body piece by piece, each as soon as it is written.
+// Sends a streamed response body piece by piece, each as soon as it is written. The header
+// block goes with the first piece (or the end of an empty body), so a header learned before
+// it (the chat's X-Session-Id, from the CLI's first line) can still be added.
 class BodyWriter {
 public:
     virtual ~BodyWriter() = default;
     // False once the client is gone.
     virtual boost::asio::awaitable<bool> write(std::string_view data) = 0;
+    // One more response header; false (and nothing added) once the headers are out.
+    virtual bool add_header(std::string_view name, std::string_view value) = 0;
 };
 
 struct Request {

@@ -75,9 +75,19 @@ public:
         co_await never.wait();
     }
 
+    // The header block of a streamed response, sent before its first piece.
+    void hold_head(bhttp::response<bhttp::empty_body> head) { head_ = std::move(head); }
+
+    bool add_header(std::string_view name, std::string_view value) override {
+        if (!head_) return false;
+        head_->set(name, value);
+        return true;
+    }
+
     asio::awaitable<bool> write(std::string_view data) override {
-        if (failed_) co_return false;
-        if (data.empty()) co_return true;  // an empty chunk would end the body
+        if (data.empty()) co_return !failed_;  // an empty chunk would end the body
+        bool headed = co_await send_head();
+        if (!headed) co_return false;
         stream_.expires_after(write_timeout_);
         auto [ec, n] =
             co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data)), kUseNothrow);
@@ -87,13 +97,27 @@ public:
 
     // Ends the chunked body; false if the client is gone.
     asio::awaitable<bool> finish() {
-        if (failed_) co_return false;
+        bool headed = co_await send_head();
+        if (!headed) co_return false;
         stream_.expires_after(write_timeout_);
         auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(), kUseNothrow);
         co_return !ec;
     }
 
 private:
+    asio::awaitable<bool> send_head() {
+        if (failed_) co_return false;
+        if (!head_) co_return true;
+        auto head = std::move(*head_);
+        head_.reset();
+        bhttp::response_serializer<bhttp::empty_body> serializer{head};
+        stream_.expires_after(write_timeout_);
+        auto [ec, bytes] = co_await bhttp::async_write_header(stream_, serializer, kUseNothrow);
+        failed_ = static_cast<bool>(ec);
+        co_return !failed_;
+    }
+
+    std::optional<bhttp::response<bhttp::empty_body>> head_;
     beast::tcp_stream& stream_;
     beast::flat_buffer& buffer_;
     std::chrono::seconds write_timeout_;
@@ -341,11 +365,13 @@ asio::awaitable<bool> Server::Impl::write_streamed(beast::tcp_stream& stream,
     for (auto& [name, value] : response.headers) message.set(name, value);
     message.keep_alive(keep_alive);
     message.chunked(true);
-    bhttp::response_serializer<bhttp::empty_body> serializer{message};
-    stream.expires_after(options.read_timeout);
-    auto [ec, bytes] = co_await bhttp::async_write_header(stream, serializer, kUseNothrow);
-    if (ec) co_return false;
-    if (headers_only(request)) co_return true;  // the stream never starts
+    if (headers_only(request)) {  // the stream never starts
+        bhttp::response_serializer<bhttp::empty_body> serializer{message};
+        stream.expires_after(options.read_timeout);
+        auto [ec, bytes] = co_await bhttp::async_write_header(stream, serializer, kUseNothrow);
+        co_return !ec;
+    }
+    connection.hold_head(std::move(message));
     try {
         co_await response.stream(connection);
     } catch (const std::exception& ex) {

@@ -161,3 +161,14 @@ TEST_CASE("output: the answer to the initialize request, and an agent missing fr
         CHECK(*odd.agents == std::vector<std::string>{"bare", "a"});
     }
 }
+
+TEST_CASE("output: the init line names the session; no other line does") {
+    CHECK(init_session_id(R"({"type":"system","subtype":"init","cwd":"/w","session_id":"abc"})") ==
+          "abc");
+    CHECK_FALSE(init_session_id(R"({"type":"system","subtype":"status","session_id":"abc"})"));
+    CHECK_FALSE(init_session_id(R"({"type":"result","subtype":"init","session_id":"abc"})"));
+    CHECK_FALSE(init_session_id(R"({"type":"system","subtype":"init"})"));
+    CHECK_FALSE(init_session_id(R"({"type":"system","subtype":"init","session_id":5})"));
+    CHECK_FALSE(init_session_id("init"));
+    CHECK_FALSE(init_session_id(""));
+}

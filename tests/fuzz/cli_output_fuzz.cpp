@@ -4,7 +4,8 @@
 //    are valid UTF-8; the answer is the result or the trimmed stdout; the failure reason
 //    is one line of at most 500 bytes (valid UTF-8 when what it quotes is).
 //  - is_result_line, as the runner judges each line: a result line is one parse_cli_result
-//    reads; parse_initialize_answer / unknown_agent: a refusal is one line naming the agent.
+//    reads; init_session_id: a session named only by an init line, as UTF-8;
+//    parse_initialize_answer / unknown_agent: a refusal is one line naming the agent.
 //  - LineSplitter: stdout fed in uneven pieces gives the same lines as splitting it whole,
 //    with over-long lines dropped (checked with the default limit and a small one).
 //  - ChatChunkEncoder::on_line on every line, then the finish, usage and error events as
@@ -232,6 +233,11 @@ void check_stream(const cas::agent::CliResult& parsed, std::string_view out) {
         if (cas::agent::is_result_line(line)) {
             FUZZ_CHECK(cas::agent::parse_cli_result(line).found,
                        "a result line that does not parse as the result: " + escaped(line));
+        }
+        if (auto session = cas::agent::init_session_id(line)) {
+            FUZZ_CHECK(
+                line.find(R"("init")") != std::string_view::npos && cas::is_valid_utf8(*session),
+                "a session from a line that is not an init line: " + escaped(line));
         }
         auto answer = cas::agent::parse_initialize_answer(line);
         FUZZ_CHECK(answer.found || (!answer.ok && !answer.agents),

@@ -142,6 +142,9 @@ public:
         written += data;
         co_return true;
     }
+    bool add_header(std::string_view /*name*/, std::string_view /*value*/) override {
+        return written.empty();
+    }
     std::string written;
 };
 
@@ -353,8 +356,9 @@ void validate_run_body(const Request& request, ErrorDialect dialect, bool chat) 
         }
         // What reaches --resume is the CLI's own form of id, or a job id resolved to one.
         const auto& resumed = std::get<cas::jobs::NewJob>(parsed).resumed_from;
-        FUZZ_CHECK(!resumed || cas::jobs::is_job_id(*resumed) || cas::agent::is_session_id(*resumed),
-                   "resume accepted in another form");
+        FUZZ_CHECK(
+            !resumed || cas::jobs::is_job_id(*resumed) || cas::agent::is_session_id(*resumed),
+            "resume accepted in another form");
         return;
     }
     auto parsed =

@@ -128,10 +128,17 @@ TEST_CASE("streamed completion: a failure after the stream began is an error eve
 }
 
 TEST_CASE("a client that leaves a streamed completion frees the slot within a second") {
-    Service s;
+    // The role event (and the headers) go at the CLI's first line, which names the session,
+    // or, from a CLI silent before it, at the first keep-alive.
+    auto [prompt, env] = GENERATE(
+        std::pair<std::string, std::map<std::string, std::string>>{"x\nFAKE:stall-after-init=30",
+                                                                   {}},
+        std::pair<std::string, std::map<std::string, std::string>>{"x\nFAKE:sleep=30",
+                                                                   {{"SSE_KEEPALIVE_MS", "300"}}});
+    Service s(env);
     {
         Connection conn(s.process.port());
-        conn.send(completion_request("x\nFAKE:sleep=30", true));
+        conn.send(completion_request(prompt, true));
         REQUIRE_FALSE(conn.read_until("\"role\":\"assistant\"", 5s).empty());
         CHECK(s.busy());
         conn.close_now();

@@ -201,13 +201,15 @@ TEST_CASE("sessions: a streamed answer continues too") {
                 json::serialize(json::object{{"messages", history}, {"stream", true}}), kAuth);
     REQUIRE(streamed.status == 200);
     CHECK(streamed_text(streamed.body) == "user-turns=1");
+    auto fresh_session = streamed.header("x-session-id");  // named by the CLI's first line
+    CHECK(cas::agent::is_session_id(fresh_session));
     history.push_back(message("assistant", "user-turns=1"));
     history.push_back(message("user", "second\nFAKE:turns"));
     auto reply =
         request(f.port(), "POST", "/v1/chat/completions",
                 json::serialize(json::object{{"messages", history}, {"stream", true}}), kAuth);
     CHECK(streamed_text(reply.body) == "user-turns=2");
-    CHECK(cas::agent::is_session_id(reply.header("x-session-id")));  // known before the run
+    CHECK(reply.header("x-session-id") == fresh_session);  // known before the run
 }
 
 TEST_CASE("sessions: CHAT_WAIT_SECONDS lets a completion wait for the slot") {
