@@ -115,9 +115,11 @@ struct App::Parts {
                                       .limits = {.max_budget_usd = config.max_budget_usd,
                                                  .max_timeout = config.max_job_timeout},
                                       .keep_alive = keep_alive});
-        api::add_openai_routes(
-            router,
-            {.runs = runs, .store = *store, .metrics = metrics, .settings = openai_settings()});
+        api::add_openai_routes(router, {.runs = runs,
+                                        .store = *store,
+                                        .sessions = sessions,
+                                        .metrics = metrics,
+                                        .settings = openai_settings()});
         api::add_docs_routes(router);
         api::add_metrics_routes(router, metrics, config.metrics_token);
     }

@@ -62,8 +62,9 @@ struct ChatSession {
 };
 
 // X-Session-Id names the session (the CLI gets the last user message); else a history this
-// service answered continues in that answer's session (the CLI gets the new messages); else
-// a fresh session with the transcript prompt.
+// service answered continues in that answer's session (the CLI gets the new messages) if it
+// can still be resumed (its file or a copy is there: a file larger than SESSION_MAX_BYTES
+// has no copy); else a fresh session with the transcript prompt.
 ChatSession choose_session(const OpenAiContext& ctx, const ChatRequest& chat,
                            std::optional<std::string_view> named) {
     std::span<const ChatMessage> messages(chat.messages);
@@ -77,7 +78,8 @@ ChatSession choose_session(const OpenAiContext& ctx, const ChatRequest& chat,
             auto since = unix_seconds() - ctx.settings.session_ttl.count();
             auto earlier =
                 ctx.store.find_conversation(conversation_key(messages.first(start)), since);
-            if (earlier && earlier->agent == ctx.settings.agent) {
+            if (earlier && earlier->agent == ctx.settings.agent &&
+                ctx.sessions.resumable(earlier->session_id)) {
                 return {continuation_prompt(messages.subspan(start)), earlier->session_id,
                         "continued"};
             }

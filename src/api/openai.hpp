@@ -7,6 +7,7 @@
 #include "http/router.hpp"
 #include "jobs/job_store.hpp"
 #include "runs/run_service.hpp"
+#include "sessions/session_keeper.hpp"
 #include "telemetry/metrics.hpp"
 
 #include <chrono>
@@ -29,6 +30,7 @@ struct OpenAiSettings {
 struct OpenAiContext {
     runs::RunService& runs;
     jobs::JobStore& store;  // conversations: history key → session (api/chat_continuation.hpp)
+    const sessions::SessionKeeper& sessions;  // whether a remembered session can still go on
     Metrics& metrics;
     OpenAiSettings settings;
 };

@@ -53,6 +53,17 @@ SessionCopy SessionKeeper::keep(std::string_view session_id) {
     return SessionCopy::stored;
 }
 
+bool SessionKeeper::resumable(std::string_view session_id) const {
+    if (!agent::is_session_id(session_id)) return false;
+    std::error_code ec;
+    if (std::filesystem::exists(file_of(session_id), ec)) return true;
+    try {
+        return store_.find_session(session_id).has_value();
+    } catch (const jobs::StoreError&) {
+        return false;
+    }
+}
+
 SessionRestore SessionKeeper::restore_if_missing(std::string_view session_id) {
     if (!agent::is_session_id(session_id)) return SessionRestore::no_copy;
     auto path = file_of(session_id);

@@ -40,6 +40,8 @@ public:
     SessionCopy keep(std::string_view session_id);
     // Before a run resumes `session_id`: the file as it was last kept, if it is missing.
     SessionRestore restore_if_missing(std::string_view session_id);
+    // Whether a run could resume `session_id`: its file is there, or a copy of it.
+    [[nodiscard]] bool resumable(std::string_view session_id) const;
 
     [[nodiscard]] const SessionSettings& settings() const { return settings_; }
 

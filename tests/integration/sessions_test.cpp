@@ -230,3 +230,17 @@ TEST_CASE("sessions: CHAT_WAIT_SECONDS lets a completion wait for the slot") {
         CHECK(two_at_once(f) == std::pair{200, 503});
     }
 }
+
+TEST_CASE("sessions: a history whose session is gone for good runs fresh, not 503") {
+    Fixture f(Fixture::Env{{"SESSION_MAX_BYTES", "0"}});  // no copies: the file is all there is
+    json::array history{message("user", "first\nFAKE:turns")};
+    auto one = ask(f, history);
+    REQUIRE(one.text == "user-turns=1");
+    std::filesystem::remove_all(f.home.path / ".claude");
+    history.push_back(message("assistant", one.text));
+    history.push_back(message("user", "second\nFAKE:turns"));
+    auto two = ask(f, history);
+    CHECK(two.status == 200);
+    CHECK(two.text == "user-turns=1");  // a new session, with the whole transcript
+    CHECK(f.record.read("prompt").find("Conversation so far:") != std::string::npos);
+}

@@ -39,12 +39,14 @@ TEST_CASE("sessions: a kept copy comes back when the file is gone, and only then
     Keeper k;
     CHECK(k.keeper.keep(kSession) == sessions::SessionCopy::no_file);
     CHECK(k.keeper.restore_if_missing(kSession) == sessions::SessionRestore::no_copy);
+    CHECK_FALSE(k.keeper.resumable(kSession));
 
     k.dir.write(fs::relative(k.file(), k.dir.path).string(), "{\"turn\":1}\n");
     CHECK(k.keeper.keep(kSession) == sessions::SessionCopy::stored);
     CHECK(k.keeper.restore_if_missing(kSession) == sessions::SessionRestore::present);
 
     fs::remove(k.file());
+    CHECK(k.keeper.resumable(kSession));  // by its copy
     CHECK(k.keeper.restore_if_missing(kSession) == sessions::SessionRestore::restored);
     CHECK(k.dir.read(fs::relative(k.file(), k.dir.path).string()) == "{\"turn\":1}\n");
 
