@@ -4,5 +4,4 @@ find_package(Boost 1.81 REQUIRED COMPONENTS json url filesystem)
 find_package(fmt REQUIRED)
 find_package(Threads REQUIRED)
 find_package(SQLite3 REQUIRED)
-find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # SHA-256 of chat conversations
 find_package(prometheus-cpp CONFIG REQUIRED)

@@ -22,7 +22,7 @@ cli_lock="$root/tests/e2e/package-lock.json"
 build_pkgs=(
   build-essential cmake ninja-build git pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-filesystem1.81-dev
-  libfmt-dev catch2 libsqlite3-dev prometheus-cpp-dev libssl-dev
+  libfmt-dev catch2 libsqlite3-dev prometheus-cpp-dev
 )
 # npm installs the Claude Code CLI (a native binary once installed: node's version does not matter).
 cli_pkgs=(nodejs npm ca-certificates)

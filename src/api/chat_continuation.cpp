@@ -2,10 +2,7 @@
 // (a text holding a separator cannot pass for two messages).
 #include "api/chat_continuation.hpp"
 
-#include <fmt/format.h>
-
-#include <array>
-#include <openssl/evp.h>
+#include "util/sha256.hpp"
 
 namespace cas::api {
 namespace {
@@ -24,17 +21,6 @@ std::string encode(std::span<const ChatMessage> messages) {
         append_field(out, message.name);
     }
     return out;
-}
-
-std::string sha256_hex(std::string_view bytes) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int size = 0;
-    if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1) {
-        throw std::runtime_error("SHA-256 failed");
-    }
-    std::string hex;
-    for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", digest.at(i));
-    return hex;
 }
 
 std::string label_of(const ChatMessage& message) {
