@@ -201,3 +201,40 @@ export function descendantsOf(ancestor) {
   }
   return out;
 }
+
+// ---------------------------------------------------------------- HTTP
+
+// One request with the bearer token (and a JSON body, if any): { status, json (if the body
+// is JSON), text }.
+export async function apiRequest(baseUrl, token, method, path, body) {
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, json, text };
+}
+
+// GET /metrics as { text, get(name, labels) }: get is the sample's value, 0 when absent.
+export async function scrapeMetrics(baseUrl, token) {
+  const res = await apiRequest(baseUrl, token, 'GET', '/metrics');
+  if (res.status !== 200) throw new Error(`GET /metrics should answer 200, got ${res.status}: ${res.text}`);
+  const samples = new Map();
+  for (const line of res.text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/);
+    if (m) samples.set(m[1] + (m[2] ?? ''), Number(m[3]));
+  }
+  const key = (name, labels = {}) => {
+    const parts = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    return parts.length ? `${name}{${parts.join(',')}}` : name;
+  };
+  return {
+    text: res.text,
+    get: (name, labels) => samples.get(key(name, labels)) ?? 0,
+  };
+}

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import {
-  descendantsOf, eachLine, installGuards, killAll, liveChildren, processTable, serviceBinary, sleep, startChild,
+  apiRequest, descendantsOf, eachLine, installGuards, killAll, liveChildren, processTable, serviceBinary, sleep, startChild,
   startService, stopChild, tail, waitForLine, within,
 } from './harness.mjs';
 
@@ -49,18 +49,7 @@ function diagnostics() {
   return [service, stub].filter(Boolean).map((c) => tail(c, 25, notPoll)).join('\n');
 }
 
-async function api(method, path, body) {
-  const res = await fetch(baseUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  let json;
-  try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: res.status, json, text };
-}
+const api = (method, path, body) => apiRequest(baseUrl, TOKEN, method, path, body);
 
 async function startJob(prompt, agent) {
   const res = await api('POST', '/execute', { prompt, agent });

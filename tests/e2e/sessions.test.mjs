@@ -21,6 +21,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import {
+  apiRequest, scrapeMetrics,
   descendantsOf, eachLine, installGuards, killAll, liveChildren, serviceBinary, sleep, startChild, startService,
   stopChild, tail, timeUntilIdle, waitForLine, within,
 } from './harness.mjs';
@@ -165,38 +166,9 @@ async function startSessionService(workspace, extra = {}) {
 
 // ---------------------------------------------------------------- helpers
 
-async function api(baseUrl, method, path, body) {
-  const res = await fetch(baseUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  let json;
-  try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: res.status, json, text };
-}
+const api = (baseUrl, method, path, body) => apiRequest(baseUrl, TOKEN, method, path, body);
 
-// GET /metrics as { text, get(name, labels) }: get is the sample's value, 0 when absent.
-async function metrics(baseUrl) {
-  const res = await api(baseUrl, 'GET', '/metrics');
-  assert.equal(res.status, 200, `GET /metrics should answer 200, got ${res.status}: ${res.text}`);
-  const samples = new Map();
-  for (const line of res.text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/);
-    if (m) samples.set(m[1] + (m[2] ?? ''), Number(m[3]));
-  }
-  const key = (name, labels = {}) => {
-    const parts = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-    return parts.length ? `${name}{${parts.join(',')}}` : name;
-  };
-  return {
-    text: res.text,
-    get: (name, labels) => samples.get(key(name, labels)) ?? 0,
-  };
-}
+const metrics = (baseUrl) => scrapeMetrics(baseUrl, TOKEN);
 
 // The session counters, flattened: { chat_continued, ..., copy_stored, ..., restore_restored, ... }.
 async function sessionCounters(baseUrl) {
