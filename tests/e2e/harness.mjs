@@ -1,8 +1,9 @@
 // Shared helpers for the end-to-end tests: child processes that are never left behind,
-// line-wise output capture, starting claude-agent-service on an ephemeral port, and a walk
-// of /proc for the processes a service started.
+// line-wise output capture, starting claude-agent-service on an ephemeral port, a walk of
+// /proc for the processes a service started, HTTP with the token, and the real CLI offline
+// (its clean environment, git, the Messages API stub).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -237,4 +238,44 @@ export async function scrapeMetrics(baseUrl, token) {
     text: res.text,
     get: (name, labels) => samples.get(key(name, labels)) ?? 0,
   };
+}
+
+// ---------------------------------------------------------------- the real CLI offline
+
+// A clean environment, as in run-cli-against-stub.sh: nothing from the caller's (e.g. a real
+// ANTHROPIC_API_KEY or ~/.claude) may leak into the CLI or into git.
+export const cleanEnv = (home) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home });
+
+// What a service needs in its environment to run the real CLI against the stub on `stubPort`.
+export const realCliEnv = (home, stubPort) => ({
+  ...cleanEnv(home),
+  ANTHROPIC_BASE_URL: `http://127.0.0.1:${stubPort}`,
+  ANTHROPIC_API_KEY: 'stub-key',
+  IS_SANDBOX: '1',
+  DISABLE_AUTOUPDATER: '1',
+  DISABLE_TELEMETRY: '1',
+  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+});
+
+// git with the clean environment and a fixed author.
+export function gitIn(home, cwd, ...args) {
+  return execFileSync('git', args, {
+    cwd,
+    env: {
+      ...cleanEnv(home),
+      GIT_AUTHOR_NAME: 'e2e', GIT_AUTHOR_EMAIL: 'e2e@example.invalid',
+      GIT_COMMITTER_NAME: 'e2e', GIT_COMMITTER_EMAIL: 'e2e@example.invalid',
+    },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
+}
+
+// messages-stub.mjs (`stubFile`) started with `env`; { stub, port } once it listens.
+export async function startStub(stubFile, env, startupMs) {
+  const stub = startChild('messages-stub', process.execPath, [stubFile, '--port', '0'], { env });
+  eachLine(stub.proc.stderr, stub.log);
+  const port = await waitForLine(stub, stub.proc.stdout,
+    (line) => line.match(/^LISTENING (\d+)$/)?.[1], startupMs);
+  return { stub, port };
 }

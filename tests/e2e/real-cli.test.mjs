@@ -16,8 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import {
-  apiRequest, descendantsOf, eachLine, installGuards, killAll, liveChildren, processTable, serviceBinary, sleep, startChild,
-  startService, stopChild, tail, waitForLine, within,
+  apiRequest, cleanEnv, descendantsOf, installGuards, killAll, liveChildren, processTable,
+  realCliEnv, serviceBinary, sleep, startService, startStub, stopChild, tail, within,
 } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -98,27 +98,15 @@ describe('claude-agent-service with the real Claude Code CLI', { timeout: SUITE_
       '',
     ].join('\n'));
 
-    // A clean environment, as in run-cli-against-stub.sh: nothing from the caller's
-    // (e.g. a real ANTHROPIC_API_KEY or ~/.claude) may leak into the CLI.
-    const baseEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home };
-
-    stub = startChild('messages-stub', process.execPath, [STUB, '--port', '0'], { env: baseEnv });
-    eachLine(stub.proc.stderr, stub.log);
-    const stubPort = await waitForLine(stub, stub.proc.stdout,
-      (line) => line.match(/^LISTENING (\d+)$/)?.[1], STARTUP_TIMEOUT_MS);
+    let stubPort;
+    ({ stub, port: stubPort } = await startStub(STUB, cleanEnv(home), STARTUP_TIMEOUT_MS));
 
     ({ child: service, baseUrl } = await startService({
       binary,
       cwd: tmp,
       startupMs: STARTUP_TIMEOUT_MS,
       env: {
-        ...baseEnv,
-        ANTHROPIC_BASE_URL: `http://127.0.0.1:${stubPort}`,
-        ANTHROPIC_API_KEY: 'stub-key',
-        IS_SANDBOX: '1',
-        DISABLE_AUTOUPDATER: '1',
-        DISABLE_TELEMETRY: '1',
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        ...realCliEnv(home, stubPort),
         API_BEARER_TOKEN: TOKEN,
         WORKSPACE_DIR: workspace,
         CLAUDE_BIN,

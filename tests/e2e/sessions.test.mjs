@@ -11,7 +11,6 @@
 // CLI's session files, the stub's request dumps, logs).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import {
   accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync,
 } from 'node:fs';
@@ -21,9 +20,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import {
-  apiRequest, scrapeMetrics,
-  descendantsOf, eachLine, installGuards, killAll, liveChildren, serviceBinary, sleep, startChild, startService,
-  stopChild, tail, timeUntilIdle, waitForLine, within,
+  apiRequest, cleanEnv, descendantsOf, gitIn, installGuards, killAll, liveChildren, realCliEnv,
+  scrapeMetrics, serviceBinary, sleep, startService, startStub, stopChild, tail, timeUntilIdle,
+  within,
 } from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -53,22 +52,8 @@ let dumpDir;
 let stub;
 let stubPort;
 
-// A clean environment, as in run-cli-against-stub.sh: nothing from the caller's (e.g. a
-// real ANTHROPIC_API_KEY or ~/.claude) may leak into the CLI or into git.
-const baseEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home });
-
-function git(cwd, ...args) {
-  return execFileSync('git', args, {
-    cwd,
-    env: {
-      ...baseEnv(),
-      GIT_AUTHOR_NAME: 'e2e', GIT_AUTHOR_EMAIL: 'e2e@example.invalid',
-      GIT_COMMITTER_NAME: 'e2e', GIT_COMMITTER_EMAIL: 'e2e@example.invalid',
-    },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }).trim();
-}
+const baseEnv = () => cleanEnv(home);
+const git = (cwd, ...args) => gitIn(home, cwd, ...args);
 
 const agentText = [
   '---',
@@ -111,11 +96,7 @@ before(async () => {
   dumpDir = join(tmp, 'dump');
   mkdirSync(home);
   mkdirSync(dumpDir);
-  stub = startChild('messages-stub', process.execPath, [STUB, '--port', '0'],
-    { env: { ...baseEnv(), STUB_DUMP_DIR: dumpDir, STUB_COUNT_TURNS: '1' } });
-  eachLine(stub.proc.stderr, stub.log);
-  stubPort = await waitForLine(stub, stub.proc.stdout,
-    (line) => line.match(/^LISTENING (\d+)$/)?.[1], STARTUP_TIMEOUT_MS);
+  ({ stub, port: stubPort } = await startStub(STUB, { ...baseEnv(), STUB_DUMP_DIR: dumpDir, STUB_COUNT_TURNS: '1' }, STARTUP_TIMEOUT_MS));
 }, { timeout: 20_000 });
 
 after(async () => {
@@ -140,13 +121,7 @@ async function startSessionService(workspace, extra = {}) {
     cwd: tmp,
     startupMs: STARTUP_TIMEOUT_MS,
     env: {
-      ...baseEnv(),
-      ANTHROPIC_BASE_URL: `http://127.0.0.1:${stubPort}`,
-      ANTHROPIC_API_KEY: 'stub-key',
-      IS_SANDBOX: '1',
-      DISABLE_AUTOUPDATER: '1',
-      DISABLE_TELEMETRY: '1',
-      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      ...realCliEnv(home, stubPort),
       API_BEARER_TOKEN: TOKEN,
       WORKSPACE_DIR: workspace,
       DATA_DIR: dataDir,
