@@ -102,9 +102,12 @@ http::Response job_not_found() {
     return http::error_response(ErrorDialect::detail, 404, "Job not found");
 }
 
-std::optional<jobs::Job> find_job(const JobsContext& ctx, const http::Request& request) {
+asio::awaitable<std::optional<jobs::Job>> find_job(const JobsContext& ctx,
+                                                   const http::Request& request) {
     auto id = request.param("id").value_or("");
-    return jobs::is_job_id(id) ? ctx.store.find(id) : std::nullopt;
+    if (!jobs::is_job_id(id)) co_return std::nullopt;
+    auto job = co_await ctx.store.find(id);
+    co_return job;
 }
 
 bool valid_idempotency_key(std::string_view key) {
@@ -120,7 +123,7 @@ asio::awaitable<http::Response> execute(const JobsContext& ctx, const http::Requ
         co_return validation_failed(*errors);
     auto job = std::get<jobs::NewJob>(std::move(parsed));
     if (job.resumed_from) {
-        auto session = jobs::session_to_resume(ctx.store, *job.resumed_from);
+        auto session = co_await jobs::session_to_resume(ctx.store, *job.resumed_from);
         if (auto* problem = std::get_if<std::string>(&session)) {
             co_return validation_failed({{"resume", std::move(*problem), "value_error"}});
         }
@@ -134,7 +137,7 @@ asio::awaitable<http::Response> execute(const JobsContext& ctx, const http::Requ
         }
         job.idempotency_key = std::string(*key);
     }
-    auto submission = ctx.registry.submit(std::move(job));
+    auto submission = co_await ctx.registry.submit(std::move(job));
     using Kind = jobs::Submission::Kind;
     switch (submission.kind) {
         case Kind::busy: co_return http::error_response(ErrorDialect::detail, 409, "Agent is busy");
@@ -197,7 +200,7 @@ asio::awaitable<http::Response> list_jobs(const JobsContext& ctx, const http::Re
         filter.limit = static_cast<std::size_t>(*limit);
     filter.before = positive("cursor", std::numeric_limits<std::int64_t>::max());
     if (!errors.empty()) co_return validation_failed(errors);
-    auto page = ctx.store.list(filter);
+    auto page = co_await ctx.store.list(filter);
     json::array data(page.jobs.begin(), page.jobs.end());
     co_return http::json_response(
         200, json::object{{"jobs", std::move(data)},
@@ -228,7 +231,8 @@ asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http
     auto events = ctx.registry.events(id);
     if (!events) {
         // Finished: replay from the record.
-        if (auto job = ctx.store.find(id)) co_await out.write(jobs::replay_events(*job));
+        auto job = co_await ctx.store.find(id);
+        if (job) co_await out.write(jobs::replay_events(*job));
         co_return;
     }
     auto executor = co_await asio::this_coro::executor;
@@ -276,7 +280,7 @@ void add_jobs_routes(http::Router& router, JobsContext context) {
     add("GET", "/jobs", [ctx](const http::Request& request) { return list_jobs(*ctx, request); });
     add("GET", "/jobs/{id}",
         [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
-            auto job = find_job(*ctx, request);
+            auto job = co_await find_job(*ctx, request);
             if (!job) co_return job_not_found();
             auto response = http::json_response(200, jobs::to_json(*job));
             response.job_id = job->id;
@@ -287,7 +291,7 @@ void add_jobs_routes(http::Router& router, JobsContext context) {
     add("POST", "/jobs/{id}/cancel", cancel);
     add("GET", "/jobs/{id}/events",
         [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
-            auto job = find_job(*ctx, request);
+            auto job = co_await find_job(*ctx, request);
             if (!job) co_return job_not_found();
             http::Response response;
             response.content_type = "text/event-stream";

@@ -65,40 +65,43 @@ struct ChatSession {
 // service answered continues in that answer's session (the CLI gets the new messages) if it
 // can still be resumed (its file or a copy is there: a file larger than SESSION_MAX_BYTES
 // has no copy); else a fresh session with the transcript prompt.
-ChatSession choose_session(const OpenAiContext& ctx, const ChatRequest& chat,
-                           std::optional<std::string_view> named) {
+asio::awaitable<ChatSession> choose_session(const OpenAiContext& ctx, const ChatRequest& chat,
+                                            std::optional<std::string_view> named) {
     std::span<const ChatMessage> messages(chat.messages);
     if (named) {
         auto last_user = std::find_if(messages.rbegin(), messages.rend(),
                                       [](const ChatMessage& m) { return m.role == "user"; });
-        return {last_user->content, std::string(*named), "explicit"};
+        co_return ChatSession{last_user->content, std::string(*named), "explicit"};
     }
     if (auto start = new_messages_start(messages); start > 0) {
         try {
             auto since = unix_seconds() - ctx.settings.session_ttl.count();
-            auto earlier =
-                ctx.store.find_conversation(conversation_key(messages.first(start)), since);
-            if (earlier && earlier->agent == ctx.settings.agent &&
-                ctx.sessions.resumable(earlier->session_id)) {
-                return {continuation_prompt(messages.subspan(start)), earlier->session_id,
-                        "continued"};
+            auto key = conversation_key(messages.first(start));
+            auto earlier = co_await ctx.store.find_conversation(key, since);
+            if (earlier && earlier->agent == ctx.settings.agent) {
+                auto resumable = co_await ctx.sessions.resumable(earlier->session_id);
+                if (resumable) {
+                    co_return ChatSession{continuation_prompt(messages.subspan(start)),
+                                          earlier->session_id, "continued"};
+                }
             }
         } catch (const jobs::StoreError& e) {
             log::warn("cannot look up the conversation; running it fresh", {{"error", e.what()}});
         }
     }
-    return {chat_prompt(chat.messages), std::nullopt, "fresh"};
+    co_return ChatSession{chat_prompt(chat.messages), std::nullopt, "fresh"};
 }
 
 // So the next turn, whose history ends with this answer, continues this run's session.
-void remember_answer(const OpenAiContext& ctx, const ChatRequest& chat, std::string_view answer,
-                     const std::string& session_id) {
-    if (!agent::is_session_id(session_id)) return;
+asio::awaitable<void> remember_answer(const OpenAiContext& ctx, const ChatRequest& chat,
+                                      std::string_view answer, const std::string& session_id) {
+    if (!agent::is_session_id(session_id)) co_return;
     try {
-        ctx.store.save_conversation({.key = answered_key(chat.messages, answer),
-                                     .session_id = session_id,
-                                     .model = chat.model,
-                                     .agent = ctx.settings.agent});
+        jobs::Conversation conversation{.key = answered_key(chat.messages, answer),
+                                        .session_id = session_id,
+                                        .model = chat.model,
+                                        .agent = ctx.settings.agent};
+        co_await ctx.store.save_conversation(conversation);
     } catch (const jobs::StoreError& e) {
         log::warn("cannot remember the conversation", {{"error", e.what()}});
     }
@@ -220,7 +223,7 @@ asio::awaitable<void> stream_completion(const OpenAiContext& ctx, RunService::Ha
     if (state.client_gone) co_return;
 
     if (outcome.status == agent::RunStatus::completed) {
-        remember_answer(ctx, chat, encoder.streamed_text(), outcome.cli.session_id);
+        co_await remember_answer(ctx, chat, encoder.streamed_text(), outcome.cli.session_id);
         auto stop = outcome.cli.stop_reason ? outcome.cli.stop_reason : encoder.stop_reason();
         std::string tail = encoder.finish_event(finish_reason_for(stop));
         if (chat.include_usage) tail += encoder.usage_event(outcome.cli.tokens);
@@ -231,13 +234,14 @@ asio::awaitable<void> stream_completion(const OpenAiContext& ctx, RunService::Ha
     }
 }
 
-http::Response completion_response(const OpenAiContext& ctx, const ChatRequest& chat,
-                                   const agent::AgentOutcome& outcome) {
+asio::awaitable<http::Response> completion_response(const OpenAiContext& ctx,
+                                                    const ChatRequest& chat,
+                                                    const agent::AgentOutcome& outcome) {
     if (outcome.status != agent::RunStatus::completed) {
-        return http::error_response(ErrorDialect::openai, 503, failure_message(outcome));
+        co_return http::error_response(ErrorDialect::openai, 503, failure_message(outcome));
     }
     auto text = to_valid_utf8(agent::answer_text(outcome.cli, outcome.process.out.text));
-    remember_answer(ctx, chat, text, outcome.cli.session_id);
+    co_await remember_answer(ctx, chat, text, outcome.cli.session_id);
     auto response = http::json_response(
         200,
         json::object{
@@ -255,7 +259,7 @@ http::Response completion_response(const OpenAiContext& ctx, const ChatRequest& 
     if (agent::is_session_id(outcome.cli.session_id)) {
         response.headers.emplace_back("X-Session-Id", outcome.cli.session_id);
     }
-    return response;
+    co_return response;
 }
 
 http::Response busy() {
@@ -300,13 +304,14 @@ void add_openai_routes(http::Router& router, OpenAiContext context) {
         auto handle = co_await ctx->runs.start_first(settings.chat_wait);
         if (!handle) co_return busy();
         auto chat = std::get<ChatRequest>(std::move(parsed));
-        auto session = choose_session(*ctx, chat, named);
+        auto session = co_await choose_session(*ctx, chat, named);
         ctx->metrics.record_chat_session(session.how);
         if (!chat.stream) {
             auto outcome =
                 co_await run_for_client(*handle, agent_request(settings, chat, std::move(session)),
                                         chat.model, request.client);
-            co_return completion_response(*ctx, chat, outcome);
+            auto response = co_await completion_response(*ctx, chat, outcome);
+            co_return response;
         }
 
         // The body is produced after this returns: the handle and request travel with it.

@@ -47,10 +47,18 @@ JobRegistry::JobRegistry(asio::any_io_executor executor, JobStore& store, runs::
       stopping_(executor_) {}
 
 void JobRegistry::recover_and_start() {
-    for (auto& job : store_.unfinished()) {
+    asio::co_spawn(executor_, recover_then_dispatch(),
+                   [](const std::exception_ptr& e) { log_failure("job dispatcher failed", e); });
+    asio::co_spawn(executor_, sweep(),
+                   [](const std::exception_ptr& e) { log_failure("retention sweep failed", e); });
+}
+
+asio::awaitable<void> JobRegistry::recover_then_dispatch() {
+    auto unfinished = co_await store_.unfinished();
+    for (auto& job : unfinished) {
         if (job.status == JobStatus::running) {
             mark_interrupted_by_restart(job, utc_now_iso());
-            store_.save(job);
+            co_await store_.save(job);
             log::warn("job interrupted by a restart", {{"job_id", job.id}});
         } else {
             auto events = std::make_shared<JobEvents>(executor_);
@@ -60,10 +68,7 @@ void JobRegistry::recover_and_start() {
             log::info("job queued again after a restart", {{"job_id", job.id}});
         }
     }
-    asio::co_spawn(executor_, dispatch(),
-                   [](const std::exception_ptr& e) { log_failure("job dispatcher failed", e); });
-    asio::co_spawn(executor_, sweep(),
-                   [](const std::exception_ptr& e) { log_failure("retention sweep failed", e); });
+    co_await dispatch();
 }
 
 void JobRegistry::stop() {
@@ -94,13 +99,14 @@ Job JobRegistry::new_record(NewJob request, JobStatus status) {
     return job;
 }
 
-Submission JobRegistry::submit(NewJob request) {
+asio::awaitable<Submission> JobRegistry::submit(NewJob request) {
     if (request.idempotency_key) {
         auto since = unix_seconds() - options_.idempotency_window.count();
-        if (auto earlier = store_.find_by_idempotency_key(*request.idempotency_key, since)) {
+        auto earlier = co_await store_.find_by_idempotency_key(*request.idempotency_key, since);
+        if (earlier) {
             auto kind = same_request(*earlier, request) ? Submission::Kind::replayed
                                                         : Submission::Kind::key_reused;
-            return {kind, std::move(earlier), 0};
+            co_return Submission{kind, std::move(earlier), 0};
         }
     }
     // FIFO: while others wait, a new job waits behind them even if the slot is free.
@@ -108,25 +114,25 @@ Submission JobRegistry::submit(NewJob request) {
         if (auto handle = runs_.try_start()) {
             auto job = new_record(std::move(request), JobStatus::running);
             job.started_at = job.created_at;
-            begin(job, std::move(*handle));
-            return {Submission::Kind::started, std::move(job), 0};
+            co_await begin(job, std::move(*handle));
+            co_return Submission{Submission::Kind::started, std::move(job), 0};
         }
     }
-    if (options_.queue_depth == 0) return {Submission::Kind::busy, std::nullopt, 0};
+    if (options_.queue_depth == 0) co_return Submission{Submission::Kind::busy, std::nullopt, 0};
     if (queue_.size() >= options_.queue_depth)
-        return {Submission::Kind::queue_full, std::nullopt, 0};
+        co_return Submission{Submission::Kind::queue_full, std::nullopt, 0};
     auto job = new_record(std::move(request), JobStatus::queued);
-    store_.save(job);
+    co_await store_.save(job);
     auto events = std::make_shared<JobEvents>(executor_);
     events->status(job);
     active_[job.id] = {nullptr, events};
     queue_.push_back(job.id);
     queue_changed_.notify();
-    return {Submission::Kind::queued, std::move(job), queue_.size()};
+    co_return Submission{Submission::Kind::queued, std::move(job), queue_.size()};
 }
 
 asio::awaitable<CancelResult> JobRegistry::cancel(std::string id) {
-    auto job = store_.find(id);
+    auto job = co_await store_.find(id);
     if (!job) co_return CancelResult{CancelResult::Kind::not_found, std::nullopt};
     if (is_finished(job->status)) co_return CancelResult{CancelResult::Kind::finished, job};
     auto it = active_.find(id);
@@ -138,11 +144,12 @@ asio::awaitable<CancelResult> JobRegistry::cancel(std::string id) {
         if (const auto& final_record = progress->final_record()) {
             co_return CancelResult{CancelResult::Kind::cancelled, final_record};
         }
-        co_return CancelResult{CancelResult::Kind::cancelled, store_.find(id)};
+        auto saved = co_await store_.find(id);
+        co_return CancelResult{CancelResult::Kind::cancelled, std::move(saved)};
     }
     // Queued: it never ran, so it ends here (saved first: if that fails, nothing changed).
     mark_cancelled_before_run(*job, utc_now_iso());
-    store_.save(*job);
+    co_await store_.save(*job);
     std::erase(queue_, job->id);
     finish_events(*job);  // a queued job's record is small: a copy
     co_return CancelResult{CancelResult::Kind::cancelled, std::move(job)};
@@ -153,9 +160,9 @@ std::shared_ptr<JobEvents> JobRegistry::events(std::string_view id) const {
     return it == active_.end() ? nullptr : it->second.events;
 }
 
-void JobRegistry::begin(Job job, runs::RunService::Handle handle) {
+asio::awaitable<void> JobRegistry::begin(Job job, runs::RunService::Handle handle) {
     mark_running(job, utc_now_iso());
-    store_.save(job);
+    co_await store_.save(job);
     auto& active = active_[job.id];
     if (!active.events) active.events = std::make_shared<JobEvents>(executor_);
     active.cancel = handle.cancellation();
@@ -212,7 +219,7 @@ asio::awaitable<void> JobRegistry::save_final(const Job& job) {
     Timer pause(executor_);
     for (bool first = true;; first = false) {
         try {
-            store_.save(job);
+            co_await store_.save(job);
             if (!first) log::info("job's final record saved after all", {{"job_id", job.id}});
             co_return;
         } catch (const StoreError& e) {
@@ -241,9 +248,9 @@ asio::awaitable<void> JobRegistry::dispatch() {
         if (queue_.empty()) continue;  // the waiting jobs were cancelled meanwhile
         auto id = queue_.front();
         queue_.pop_front();
-        auto job = store_.find(id);
+        auto job = co_await store_.find(id);
         if (!job || job->status != JobStatus::queued) continue;
-        begin(std::move(*job), std::move(*handle));
+        co_await begin(std::move(*job), std::move(*handle));
     }
 }
 
@@ -252,11 +259,12 @@ asio::awaitable<void> JobRegistry::sweep() {
     while (!stopping_.requested()) {
         try {
             auto now = unix_seconds();
-            auto deleted = store_.prune(now - options_.retention.count(), options_.max_records);
+            auto deleted =
+                co_await store_.prune(now - options_.retention.count(), options_.max_records);
             if (deleted > 0) log::info("old job records deleted", {{"count", deleted}});
             auto sessions_kept = std::max(options_.retention, options_.session_ttl);
-            auto forgotten = store_.prune_sessions(now - options_.session_ttl.count(),
-                                                   now - sessions_kept.count());
+            auto forgotten = co_await store_.prune_sessions(now - options_.session_ttl.count(),
+                                                            now - sessions_kept.count());
             if (forgotten > 0)
                 log::info("old conversations and sessions deleted", {{"count", forgotten}});
         } catch (const std::exception& e) {

@@ -59,7 +59,7 @@ public:
     // Ends the dispatcher and the sweep (shutdown); queued jobs stay queued in the store.
     void stop();
 
-    Submission submit(NewJob request);
+    boost::asio::awaitable<Submission> submit(NewJob request);
     // A queued job ends `cancelled` at once; a running one is stopped, and the answer waits
     // for its final record however long the kill sequence and the final save take (it may
     // have finished otherwise meanwhile: the record says how it ended).
@@ -75,11 +75,12 @@ private:
     };
 
     Job new_record(NewJob request, JobStatus status);
-    void begin(Job job, runs::RunService::Handle handle);
+    boost::asio::awaitable<void> begin(Job job, runs::RunService::Handle handle);
     // `progress` is the job's event log, named apart from events() (see README, GCC 12 bugs).
     boost::asio::awaitable<void> run(Job job, runs::RunService::Handle handle,
                                      std::shared_ptr<JobEvents> progress);
     boost::asio::awaitable<void> save_final(const Job& job);
+    boost::asio::awaitable<void> recover_then_dispatch();
     boost::asio::awaitable<void> dispatch();
     boost::asio::awaitable<void> sweep();
     // Ends the job's event log with its final record and forgets it.

@@ -16,7 +16,7 @@ struct SessionToResume {
 // The session `resume` names, or why it names none (for a 422 on `resume`): a job id the
 // store does not know, or a job that has no session (it ended before the CLI gave one).
 // A session id is taken as it is: whether the CLI knows it shows when the run starts.
-std::variant<SessionToResume, std::string> session_to_resume(const JobStore& store,
-                                                             std::string_view resume);
+boost::asio::awaitable<std::variant<SessionToResume, std::string>> session_to_resume(
+    JobStore& store, std::string_view resume);
 
 }  // namespace cas::jobs

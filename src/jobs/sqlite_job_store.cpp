@@ -229,7 +229,7 @@ SqliteJobStore::~SqliteJobStore() {
     sqlite3_close(db_);
 }
 
-void SqliteJobStore::save(const Job& job) {
+JobStore::Awaitable<void> SqliteJobStore::save(const Job& job) {
     // Bound without a copy (a record holds up to the output cap), so declared before the
     // statement, whose end unbinds them.
     auto summary = json_text(to_summary_json(job));
@@ -252,16 +252,17 @@ void SqliteJobStore::save(const Job& job) {
     stmt.bind(6, unix_seconds());
     stmt.bind_unowned(7, summary).bind_unowned(8, record);
     stmt.step();
+    co_return;
 }
 
-std::optional<Job> SqliteJobStore::find(std::string_view id) const {
+JobStore::Awaitable<std::optional<Job>> SqliteJobStore::find(std::string_view id) {
     Statement stmt(*cache_, "SELECT record FROM jobs WHERE id = ?1");
     stmt.bind(1, id);
-    if (!stmt.step()) return std::nullopt;
-    return read_record(stmt.text(0));
+    if (!stmt.step()) co_return std::nullopt;
+    co_return read_record(stmt.text(0));
 }
 
-JobPage SqliteJobStore::list(const JobFilter& filter) const {
+JobStore::Awaitable<JobPage> SqliteJobStore::list(const JobFilter& filter) {
     // Only the conditions in use go into the SQL: "?1 IS NULL OR ..." would keep SQLite
     // from walking the rowid range and the indexes, making every page a full scan.
     std::string sql = "SELECT seq, summary FROM jobs WHERE 1";
@@ -284,28 +285,29 @@ JobPage SqliteJobStore::list(const JobFilter& filter) const {
         page.jobs.push_back(std::move(summary));
     }
     if (page.jobs.size() == filter.limit && filter.limit > 0) page.next = last;
-    return page;
+    co_return page;
 }
 
-std::optional<Job> SqliteJobStore::find_by_idempotency_key(std::string_view key,
-                                                           std::int64_t since_unix) const {
+JobStore::Awaitable<std::optional<Job>> SqliteJobStore::find_by_idempotency_key(
+    std::string_view key, std::int64_t since_unix) {
     Statement stmt(*cache_, R"(
         SELECT record FROM jobs WHERE idempotency_key = ?1 AND created_unix >= ?2
         ORDER BY seq DESC LIMIT 1)");
     stmt.bind(1, key).bind(2, since_unix);
-    if (!stmt.step()) return std::nullopt;
-    return read_record(stmt.text(0));
+    if (!stmt.step()) co_return std::nullopt;
+    co_return read_record(stmt.text(0));
 }
 
-std::vector<Job> SqliteJobStore::unfinished() const {
+JobStore::Awaitable<std::vector<Job>> SqliteJobStore::unfinished() {
     Statement stmt(*cache_,
                    "SELECT record FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq");
     std::vector<Job> out;
     while (stmt.step()) out.push_back(read_record(stmt.text(0)));
-    return out;
+    co_return out;
 }
 
-std::size_t SqliteJobStore::prune(std::int64_t cutoff_unix, std::size_t max_records) {
+JobStore::Awaitable<std::size_t> SqliteJobStore::prune(std::int64_t cutoff_unix,
+                                                     std::size_t max_records) {
     exec(db_, "BEGIN IMMEDIATE");
     try {
         Statement old(*cache_,
@@ -321,29 +323,32 @@ std::size_t SqliteJobStore::prune(std::int64_t cutoff_unix, std::size_t max_reco
         excess.step();
         deleted += static_cast<std::size_t>(sqlite3_changes(db_));
         exec(db_, "COMMIT");
-        return deleted;
+        co_return deleted;
     } catch (...) {
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
         throw;
     }
 }
 
-void SqliteJobStore::save_session(std::string_view session_id, std::string_view bytes) {
+JobStore::Awaitable<void> SqliteJobStore::save_session(std::string_view session_id,
+                                                     std::string_view bytes) {
     Statement stmt(*cache_, R"(
         INSERT INTO sessions (session_id, data, saved_unix) VALUES (?1, ?2, ?3)
         ON CONFLICT(session_id) DO UPDATE SET data = ?2, saved_unix = ?3)");
     stmt.bind(1, session_id).bind_blob_unowned(2, bytes).bind(3, unix_seconds());
     stmt.step();
+    co_return;
 }
 
-std::optional<std::string> SqliteJobStore::find_session(std::string_view session_id) const {
+JobStore::Awaitable<std::optional<std::string>> SqliteJobStore::find_session(
+    std::string_view session_id) {
     Statement stmt(*cache_, "SELECT data FROM sessions WHERE session_id = ?1");
     stmt.bind(1, session_id);
-    if (!stmt.step()) return std::nullopt;
-    return std::string(stmt.blob(0));
+    if (!stmt.step()) co_return std::nullopt;
+    co_return std::string(stmt.blob(0));
 }
 
-void SqliteJobStore::save_conversation(const Conversation& conversation) {
+JobStore::Awaitable<void> SqliteJobStore::save_conversation(const Conversation& conversation) {
     Statement stmt(*cache_, R"(
         INSERT INTO conversations (key, session_id, model, agent, saved_unix)
         VALUES (?1, ?2, ?3, ?4, ?5)
@@ -354,22 +359,23 @@ void SqliteJobStore::save_conversation(const Conversation& conversation) {
         .bind(4, conversation.agent)
         .bind(5, unix_seconds());
     stmt.step();
+    co_return;
 }
 
-std::optional<Conversation> SqliteJobStore::find_conversation(std::string_view key,
-                                                              std::int64_t since_unix) const {
+JobStore::Awaitable<std::optional<Conversation>> SqliteJobStore::find_conversation(
+    std::string_view key, std::int64_t since_unix) {
     Statement stmt(*cache_, R"(
         SELECT session_id, model, agent FROM conversations WHERE key = ?1 AND saved_unix >= ?2)");
     stmt.bind(1, key).bind(2, since_unix);
-    if (!stmt.step()) return std::nullopt;
-    return Conversation{.key = std::string(key),
+    if (!stmt.step()) co_return std::nullopt;
+    co_return Conversation{.key = std::string(key),
                         .session_id = std::string(stmt.text(0)),
                         .model = std::string(stmt.text(1)),
                         .agent = std::string(stmt.text(2))};
 }
 
-std::size_t SqliteJobStore::prune_sessions(std::int64_t conversations_before_unix,
-                                           std::int64_t sessions_before_unix) {
+JobStore::Awaitable<std::size_t> SqliteJobStore::prune_sessions(
+    std::int64_t conversations_before_unix, std::int64_t sessions_before_unix) {
     Statement conversations(*cache_, "DELETE FROM conversations WHERE saved_unix < ?1");
     conversations.bind(1, conversations_before_unix);
     conversations.step();
@@ -377,7 +383,7 @@ std::size_t SqliteJobStore::prune_sessions(std::int64_t conversations_before_uni
     Statement sessions(*cache_, "DELETE FROM sessions WHERE saved_unix < ?1");
     sessions.bind(1, sessions_before_unix);
     sessions.step();
-    return deleted + static_cast<std::size_t>(sqlite3_changes(db_));
+    co_return deleted + static_cast<std::size_t>(sqlite3_changes(db_));
 }
 
 }  // namespace cas::jobs

@@ -105,7 +105,7 @@ boost::asio::awaitable<agent::AgentOutcome> RunService::run_to_end(agent::AgentR
                                                                    agent::Cancellation& cancel) {
     auto launch = agent::cli_launch(settings_, request.cli);
     if (sessions_ != nullptr && request.cli.resume) {
-        auto restored = sessions_->restore_if_missing(*request.cli.resume);
+        auto restored = co_await sessions_->restore_if_missing(*request.cli.resume);
         if (restored != sessions::SessionRestore::present) {
             metrics_.record_session_restore(boost::describe::enum_to_string(restored, ""));
         }
@@ -121,7 +121,7 @@ boost::asio::awaitable<agent::AgentOutcome> RunService::run_to_end(agent::AgentR
     }
     metrics_.record_run(agent::run_report(outcome, kind, model));
     if (sessions_ != nullptr && !outcome.cli.session_id.empty()) {
-        auto copied = sessions_->keep(outcome.cli.session_id);
+        auto copied = co_await sessions_->keep(outcome.cli.session_id);
         metrics_.record_session_copy(boost::describe::enum_to_string(copied, ""));
     }
     // The next run is most likely like this one. Posted: the caller answers first.

@@ -29,55 +29,57 @@ std::filesystem::path SessionKeeper::file_of(std::string_view session_id) const 
     return session_file(settings_.home, settings_.workspace_dir, session_id);
 }
 
-SessionCopy SessionKeeper::keep(std::string_view session_id) {
-    if (!agent::is_session_id(session_id)) return SessionCopy::no_file;
+boost::asio::awaitable<SessionCopy> SessionKeeper::keep(std::string_view session_id) {
+    if (!agent::is_session_id(session_id)) co_return SessionCopy::no_file;
     auto path = file_of(session_id);
     std::error_code ec;
     auto size = std::filesystem::file_size(path, ec);
-    if (ec) return SessionCopy::no_file;
+    if (ec) co_return SessionCopy::no_file;
     if (size > settings_.max_bytes) {
         log::warn("session kept on disk only: larger than SESSION_MAX_BYTES",
                   {{"session_id", session_id}, {"bytes", size}, {"max", settings_.max_bytes}});
-        return SessionCopy::too_large;
+        co_return SessionCopy::too_large;
     }
     std::ifstream in(path, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) return SessionCopy::no_file;
+    if (!in.good() && !in.eof()) co_return SessionCopy::no_file;
     try {
-        store_.save_session(session_id, bytes);
+        co_await store_.save_session(session_id, bytes);
     } catch (const jobs::StoreError& e) {
         log::error("cannot keep a copy of the session",
                    {{"session_id", session_id}, {"error", e.what()}});
-        return SessionCopy::store_failed;
+        co_return SessionCopy::store_failed;
     }
-    return SessionCopy::stored;
+    co_return SessionCopy::stored;
 }
 
-bool SessionKeeper::resumable(std::string_view session_id) const {
-    if (!agent::is_session_id(session_id)) return false;
+boost::asio::awaitable<bool> SessionKeeper::resumable(std::string_view session_id) const {
+    if (!agent::is_session_id(session_id)) co_return false;
     std::error_code ec;
-    if (std::filesystem::exists(file_of(session_id), ec)) return true;
+    if (std::filesystem::exists(file_of(session_id), ec)) co_return true;
     try {
-        return store_.find_session(session_id).has_value();
+        auto copy = co_await store_.find_session(session_id);
+        co_return copy.has_value();
     } catch (const jobs::StoreError&) {
-        return false;
+        co_return false;
     }
 }
 
-SessionRestore SessionKeeper::restore_if_missing(std::string_view session_id) {
-    if (!agent::is_session_id(session_id)) return SessionRestore::no_copy;
+boost::asio::awaitable<SessionRestore> SessionKeeper::restore_if_missing(
+    std::string_view session_id) {
+    if (!agent::is_session_id(session_id)) co_return SessionRestore::no_copy;
     auto path = file_of(session_id);
     std::error_code ec;
-    if (std::filesystem::exists(path, ec)) return SessionRestore::present;
+    if (std::filesystem::exists(path, ec)) co_return SessionRestore::present;
     std::optional<std::string> copy;
     try {
-        copy = store_.find_session(session_id);
+        copy = co_await store_.find_session(session_id);
     } catch (const jobs::StoreError& e) {
         log::error("cannot read the session's copy",
                    {{"session_id", session_id}, {"error", e.what()}});
-        return SessionRestore::failed;
+        co_return SessionRestore::failed;
     }
-    if (!copy) return SessionRestore::no_copy;
+    if (!copy) co_return SessionRestore::no_copy;
     std::filesystem::create_directories(path.parent_path(), ec);
     auto temporary = path;
     temporary += ".restoring";
@@ -87,17 +89,17 @@ SessionRestore SessionKeeper::restore_if_missing(std::string_view session_id) {
         if (!out.good()) {
             log::error("cannot restore the session's file", {{"path", path.string()}});
             std::filesystem::remove(temporary, ec);
-            return SessionRestore::failed;
+            co_return SessionRestore::failed;
         }
     }
     std::filesystem::rename(temporary, path, ec);
     if (ec) {
         log::error("cannot restore the session's file",
                    {{"path", path.string()}, {"error", ec.message()}});
-        return SessionRestore::failed;
+        co_return SessionRestore::failed;
     }
     log::info("session restored from the store", {{"session_id", session_id}});
-    return SessionRestore::restored;
+    co_return SessionRestore::restored;
 }
 
 }  // namespace cas::sessions

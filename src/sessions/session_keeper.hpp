@@ -8,6 +8,7 @@
 
 #include "jobs/job_store.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/describe/enum.hpp>
 
 #include <cstddef>
@@ -37,11 +38,11 @@ public:
     SessionKeeper(jobs::JobStore& store, SessionSettings settings);
 
     // After a run: the session's file, copied into the store (replacing an older copy).
-    SessionCopy keep(std::string_view session_id);
+    boost::asio::awaitable<SessionCopy> keep(std::string_view session_id);
     // Before a run resumes `session_id`: the file as it was last kept, if it is missing.
-    SessionRestore restore_if_missing(std::string_view session_id);
+    boost::asio::awaitable<SessionRestore> restore_if_missing(std::string_view session_id);
     // Whether a run could resume `session_id`: its file is there, or a copy of it.
-    [[nodiscard]] bool resumable(std::string_view session_id) const;
+    boost::asio::awaitable<bool> resumable(std::string_view session_id) const;
 
     [[nodiscard]] const SessionSettings& settings() const { return settings_; }
 

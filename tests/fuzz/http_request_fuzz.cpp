@@ -31,6 +31,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -76,6 +77,10 @@ void remove_world_dir() {
     std::filesystem::remove_all(world->dir, ignored);
 }
 
+asio::awaitable<void> save_all(cas::jobs::JobStore& store, std::vector<cas::jobs::Job> jobs) {
+    for (const auto& job : jobs) co_await store.save(job);
+}
+
 // Finished jobs, so no handler waits on a run: GET shows them, cancel answers 409.
 void seed_jobs(const std::string& db_path) {
     cas::jobs::SqliteJobStore store(db_path);
@@ -105,7 +110,6 @@ void seed_jobs(const std::string& db_path) {
     done.duration_ms = 254;
     done.git_sync = "ok";
     done.idempotency_key = "nightly-2026-01-02";
-    store.save(done);
 
     cas::jobs::Job failed = done;
     failed.id = "fedcba987654";
@@ -121,7 +125,6 @@ void seed_jobs(const std::string& db_path) {
     failed.subtype.reset();
     failed.usage = nullptr;
     failed.idempotency_key.reset();
-    store.save(failed);
 
     cas::jobs::Job cancelled = failed;
     cancelled.id = "00000000000c";
@@ -130,7 +133,10 @@ void seed_jobs(const std::string& db_path) {
     cancelled.started_at.reset();
     cancelled.exit_code.reset();
     cancelled.stderr_text.clear();
-    store.save(cancelled);
+    asio::io_context io;
+    auto saved = asio::co_spawn(io, save_all(store, {done, failed, cancelled}), asio::use_future);
+    io.run();
+    saved.get();
 }
 
 // The client as a handler sees it: already gone (so nothing waits on it), and a body
