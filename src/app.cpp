@@ -9,6 +9,7 @@
 #include "api/openai.hpp"
 #include "http/server.hpp"
 #include "jobs/job_registry.hpp"
+#include "jobs/postgres_job_store.hpp"
 #include "jobs/sqlite_job_store.hpp"
 #include "runs/run_service.hpp"
 #include "sessions/session_keeper.hpp"
@@ -19,6 +20,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/system/system_error.hpp>
 #include <fmt/format.h>
 
@@ -44,16 +46,34 @@ agent::AgentSettings agent_settings(const Config& config) {
         .kill_grace = config.kill_grace,
         .stall_timeout = config.stall_timeout,
         .result_exit_grace = config.result_exit_grace,
-        .secret_env = {"API_BEARER_TOKEN", "METRICS_TOKEN"},
+        .secret_env = {"API_BEARER_TOKEN", "METRICS_TOKEN", "DATABASE_URL"},
         .run_marker = run_marker(config.data_dir),
     };
 }
 
-std::unique_ptr<jobs::SqliteJobStore> open_store(const std::string& data_dir) {
+// PostgreSQL when DATABASE_URL names one, else SQLite in DATA_DIR. Opening PostgreSQL
+// (connect, migrate) runs the io_context until it is done: start-up, before any request.
+std::unique_ptr<jobs::JobStore> open_store(boost::asio::io_context& io, const Config& config) {
     try {
-        std::filesystem::create_directories(data_dir);
-        return std::make_unique<jobs::SqliteJobStore>(
-            (std::filesystem::path(data_dir) / "jobs.db").string());
+        if (config.database_url.empty()) {
+            std::filesystem::create_directories(config.data_dir);
+            return std::make_unique<jobs::SqliteJobStore>(
+                (std::filesystem::path(config.data_dir) / "jobs.db").string());
+        }
+        auto opening = boost::asio::co_spawn(
+            io,
+            jobs::PostgresJobStore::open(io.get_executor(),
+                                         {.conninfo = config.database_url,
+                                          .max_connections = config.database_pool_size,
+                                          .connect_timeout = std::chrono::seconds(10),
+                                          .wait_timeout = std::chrono::seconds(10),
+                                          .statement_timeout = std::chrono::seconds(30)}),
+            boost::asio::use_future);
+        while (opening.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+            io.run_one();
+        }
+        io.restart();  // run_one stopped it if it ran out of work: main's run() comes next
+        return opening.get();
     } catch (const std::exception& e) {
         throw StartupError(e.what());
     }
@@ -71,7 +91,7 @@ struct App::Parts {
     boost::asio::io_context& io;
     Config config;
     Metrics metrics;
-    std::unique_ptr<jobs::SqliteJobStore> store;
+    std::unique_ptr<jobs::JobStore> store;
     sessions::SessionKeeper sessions;
     runs::RunService runs;
     jobs::JobRegistry registry;
@@ -81,7 +101,7 @@ struct App::Parts {
     Parts(boost::asio::io_context& io_, Config config_)
         : io(io_),
           config(std::move(config_)),
-          store(open_store(config.data_dir)),
+          store(open_store(io, config)),
           sessions(*store, {.home = home_dir(),
                             .workspace_dir = config.workspace_dir,
                             .max_bytes = config.session_max_bytes}),

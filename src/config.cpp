@@ -160,6 +160,22 @@ const Option kOptions[] = {
          return std::nullopt;
      },
      [](const Config&) { return std::string("(empty)"); }},
+    {"DATABASE_URL", nullptr, "URI",
+     "PostgreSQL connection URI (libpq), e.g. postgresql:///cas?host=/run/postgresql: replicas "
+     "naming the same database share their jobs. Empty: the job store is SQLite in DATA_DIR. "
+     "Environment only (it may hold a password), and hidden from the agent.",
+     [](Config& c, std::string_view v) -> SetResult {
+         c.database_url = v;
+         return std::nullopt;
+     },
+     [](const Config&) { return std::string("(empty: SQLite)"); }},
+    {"DATABASE_POOL_SIZE", "--database-pool-size", "N",
+     "Connections to DATABASE_URL this replica opens at most (one more listens for "
+     "notifications).",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<std::size_t>(v, 1, 100, c.database_pool_size);
+     },
+     [](const Config& c) { return std::to_string(c.database_pool_size); }},
     {"WORKSPACE_DIR", "--workspace-dir", "DIR", "Git workspace the agent runs in.",
      [](Config& c, std::string_view v) { return parse_non_empty(v, c.workspace_dir); },
      [](const Config& c) { return c.workspace_dir; }},

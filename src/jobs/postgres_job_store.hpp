@@ -1,0 +1,48 @@
+// Job records in PostgreSQL, shared by every replica that names the same DATABASE_URL.
+// The same contract as the SQLite store (job_store_contract_test.cpp runs on both); the
+// schema is versioned in `cas_schema` and migrated at start-up under an advisory lock, so
+// replicas starting together migrate once. Every call borrows a pooled connection driven
+// from the io_context (pg/pool.hpp); a database that is down is a StoreError (503).
+#pragma once
+
+#include "jobs/job_store.hpp"
+#include "pg/pool.hpp"
+
+#include <memory>
+
+namespace cas::jobs {
+
+class PostgresJobStore final : public JobStore {
+public:
+    // Connects and migrates; throws StoreError.
+    static boost::asio::awaitable<std::unique_ptr<PostgresJobStore>> open(
+        boost::asio::any_io_executor executor, pg::PoolSettings settings);
+
+    Awaitable<void> save(const Job& job) override;
+    Awaitable<std::optional<Job>> find(std::string_view id) override;
+    Awaitable<JobPage> list(const JobFilter& filter) override;
+    Awaitable<std::optional<Job>> find_by_idempotency_key(std::string_view key,
+                                                          std::int64_t since_unix) override;
+    Awaitable<std::vector<Job>> unfinished() override;
+    Awaitable<std::size_t> prune(std::int64_t cutoff_unix, std::size_t max_records) override;
+    Awaitable<void> save_session(std::string_view session_id, std::string_view bytes) override;
+    Awaitable<std::optional<std::string>> find_session(std::string_view session_id) override;
+    Awaitable<void> save_conversation(const Conversation& conversation) override;
+    Awaitable<std::optional<Conversation>> find_conversation(std::string_view key,
+                                                             std::int64_t since_unix) override;
+    Awaitable<std::size_t> prune_sessions(std::int64_t conversations_before_unix,
+                                          std::int64_t sessions_before_unix) override;
+
+    [[nodiscard]] pg::Pool& pool() { return pool_; }
+
+private:
+    PostgresJobStore(const boost::asio::any_io_executor& executor, pg::PoolSettings settings);
+    Awaitable<void> migrate();
+    // One statement on a pooled connection; a pg::Error becomes a StoreError.
+    Awaitable<pg::Result> query(std::string_view sql, const pg::Params& params,
+                                pg::ResultFormat format = pg::ResultFormat::text);
+
+    pg::Pool pool_;
+};
+
+}  // namespace cas::jobs

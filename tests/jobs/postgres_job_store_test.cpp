@@ -1,0 +1,155 @@
+// What only the PostgreSQL store has: replicas migrating the same database at once, a
+// schema newer than the build, and a server that goes away and comes back. The rest of its
+// behaviour is the store contract (job_store_contract_test.cpp), built into this binary.
+#include "jobs/postgres_job_store.hpp"
+
+#include "postgres_server.hpp"
+#include "temp_dir.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+using namespace cas;
+using namespace cas::jobs;
+namespace asio = boost::asio;
+
+namespace {
+
+Job make_job(std::string id) {
+    Job job;
+    job.id = std::move(id);
+    job.status = JobStatus::completed;
+    job.prompt = "prompt";
+    job.agent = "a";
+    job.created_at = utc_now_iso();
+    job.finished_at = job.created_at;
+    return job;
+}
+
+asio::awaitable<std::string> scalar(asio::any_io_executor executor, std::string conninfo,
+                                    std::string sql) {
+    auto connection = co_await pg::Connection::connect(executor, conninfo, std::chrono::seconds(5),
+                                                       std::chrono::seconds(30));
+    pg::Params none;
+    auto result = co_await connection->query(sql, none);
+    co_return std::string(result.text(0, 0));
+}
+
+// A server of this test's own, which it may stop and start.
+struct OwnServer {
+    test::TempDir dir;
+    std::string socket_dir = (dir.path / "pg").string();
+    std::string script = std::string(CAS_FIXTURES_DIR) + "/postgres-server.sh";
+    OwnServer() {
+        // As root the server runs as `postgres`, which must reach its directory.
+        std::filesystem::permissions(dir.path, std::filesystem::perms::others_exec,
+                                     std::filesystem::perm_options::add);
+        control("start");
+    }
+    ~OwnServer() { control("stop"); }
+    OwnServer(const OwnServer&) = delete;
+    OwnServer& operator=(const OwnServer&) = delete;
+    void control(const std::string& command) const {
+        auto line = fmt::format("{} {} {}", script, command, socket_dir);
+        REQUIRE(std::system(line.c_str()) == 0);  // NOLINT(concurrency-mt-unsafe)
+    }
+    [[nodiscard]] pg::PoolSettings settings() const {
+        return {.conninfo = fmt::format("host={} user=postgres dbname=postgres", socket_dir),
+                .max_connections = 2,
+                .connect_timeout = std::chrono::seconds(2),
+                .wait_timeout = std::chrono::seconds(2),
+                .statement_timeout = std::chrono::seconds(10)};
+    }
+};
+
+}  // namespace
+
+TEST_CASE("postgres store: replicas starting at once migrate the schema once") {
+    asio::io_context io;
+    test::TestDatabase database(io);
+    std::vector<std::future<std::unique_ptr<PostgresJobStore>>> opening;
+    for (int i = 0; i < 4; ++i) {
+        opening.push_back(asio::co_spawn(
+            io, PostgresJobStore::open(io.get_executor(), database.settings()), asio::use_future));
+    }
+    io.restart();
+    io.run_for(std::chrono::seconds(20));
+    std::vector<std::unique_ptr<PostgresJobStore>> stores;
+    for (auto& open : opening) {
+        REQUIRE(open.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+        stores.push_back(open.get());
+    }
+    CHECK(test::run_coroutine_test(io, scalar(io.get_executor(), database.conninfo(),
+                                              "SELECT count(*) FROM cas_schema")) == "1");
+    CHECK(test::run_coroutine_test(io, scalar(io.get_executor(), database.conninfo(),
+                                              "SELECT version FROM cas_schema")) == "1");
+    // Each sees what another wrote.
+    test::run_coroutine_test(io, stores[0]->save(make_job("00000000000a")));
+    CHECK(test::run_coroutine_test(io, stores[3]->find("00000000000a")));
+}
+
+TEST_CASE("postgres store: a schema newer than the build is refused, saying so") {
+    asio::io_context io;
+    test::TestDatabase database(io);
+    {
+        auto store = test::run_coroutine_test(
+            io, PostgresJobStore::open(io.get_executor(), database.settings()));
+    }
+    test::run_coroutine_test(io, test::execute_on(io.get_executor(), database.conninfo(),
+                                                  "UPDATE cas_schema SET version = 99"));
+    CHECK_THROWS_WITH(test::run_coroutine_test(
+                          io, PostgresJobStore::open(io.get_executor(), database.settings())),
+                      Catch::Contains("schema version 99 is newer than this build knows"));
+}
+
+TEST_CASE("postgres store: a server that is down is a StoreError at once, and comes back") {
+    OwnServer server;
+    asio::io_context io;
+    auto store =
+        test::run_coroutine_test(io, PostgresJobStore::open(io.get_executor(), server.settings()));
+    test::run_coroutine_test(io, store->save(make_job("00000000000b")));
+
+    server.control("restart");  // the pooled connection is now dead
+    CHECK_THROWS_AS(test::run_coroutine_test(io, store->find("00000000000b")), StoreError);
+    // A fresh connection: the record is there, nothing lost.
+    auto found = test::run_coroutine_test(io, store->find("00000000000b"));
+    REQUIRE(found);
+    CHECK(found->status == JobStatus::completed);
+
+    server.control("stop");
+    auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH(test::run_coroutine_test(io, store->find("00000000000b")),
+                      Catch::Contains("job database") && Catch::Contains("connect"));
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(3));
+
+    server.control("start");  // a fresh, empty cluster in the same place
+    auto reopened =
+        test::run_coroutine_test(io, PostgresJobStore::open(io.get_executor(), server.settings()));
+    CHECK_FALSE(test::run_coroutine_test(io, reopened->find("00000000000b")));
+    // The first store reconnects by itself, too.
+    CHECK_FALSE(test::run_coroutine_test(io, store->find("00000000000b")));
+}
+
+TEST_CASE("postgres store: bytes and text of every kind survive") {
+    asio::io_context io;
+    test::TestDatabase database(io);
+    auto store = test::run_coroutine_test(
+        io, PostgresJobStore::open(io.get_executor(), database.settings()));
+    std::string all_bytes;
+    for (int c = 0; c < 256; ++c) all_bytes.push_back(static_cast<char>(c));
+    test::run_coroutine_test(io, store->save_session("e23b6204-45c8-4286-8939-accea201a19a",
+                                                     all_bytes));
+    CHECK(test::run_coroutine_test(io, store->find_session("e23b6204-45c8-4286-8939-accea201a19a")) ==
+          all_bytes);
+    auto job = make_job("00000000000c");
+    job.prompt = "quotes ' \" $1 \\ and caf\xC3\xA9 \xF0\x9F\x98\x80; DROP TABLE jobs; --";
+    job.metadata = boost::json::object{{"nul", std::string("a\0b", 3)}};
+    test::run_coroutine_test(io, store->save(job));
+    auto found = test::run_coroutine_test(io, store->find(job.id));
+    REQUIRE(found);
+    CHECK(found->prompt == job.prompt);
+    CHECK(found->metadata == job.metadata);
+}

@@ -1,0 +1,72 @@
+// The tests' PostgreSQL: the server tests/fixtures/postgres-server.sh started (its socket
+// directory in CAS_TEST_POSTGRES_DIR, set by CTest's `postgres` fixture), and a database of
+// one test's own on it, created fresh and dropped (with its connections) at the end.
+#pragma once
+
+#include "coroutine_test.hpp"
+#include "pg/pool.hpp"
+#include "util/random_id.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace cas::test {
+
+// "host=<socket dir> user=postgres"; fails the test when the fixture did not run.
+inline std::string postgres_server() {
+    const char* dir = std::getenv("CAS_TEST_POSTGRES_DIR");  // NOLINT(concurrency-mt-unsafe)
+    if (dir == nullptr || *dir == '\0') {
+        FAIL("CAS_TEST_POSTGRES_DIR is not set: run these tests through ctest, whose `postgres` "
+             "fixture starts the server (tests/fixtures/postgres-server.sh)");
+    }
+    return fmt::format("host={} user=postgres", dir);
+}
+
+inline boost::asio::awaitable<void> execute_on(boost::asio::any_io_executor executor,
+                                               std::string conninfo, std::string sql) {
+    auto connection = co_await pg::Connection::connect(executor, conninfo,
+                                                       std::chrono::seconds(10),
+                                                       std::chrono::seconds(30));
+    co_await connection->execute(sql);
+}
+
+class TestDatabase {
+public:
+    explicit TestDatabase(boost::asio::io_context& io)
+        : io_(&io), name_("cas_test_" + random_hex(12)) {
+        admin(fmt::format("CREATE DATABASE {}", name_));
+    }
+    ~TestDatabase() {
+        if (io_ != nullptr) admin(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", name_));
+    }
+    TestDatabase(TestDatabase&& other) noexcept
+        : io_(std::exchange(other.io_, nullptr)), name_(std::move(other.name_)) {}
+    TestDatabase& operator=(TestDatabase&&) = delete;
+    TestDatabase(const TestDatabase&) = delete;
+    TestDatabase& operator=(const TestDatabase&) = delete;
+
+    [[nodiscard]] std::string conninfo() const {
+        return fmt::format("{} dbname={}", postgres_server(), name_);
+    }
+    [[nodiscard]] pg::PoolSettings settings() const {
+        return {.conninfo = conninfo(),
+                .max_connections = 4,
+                .connect_timeout = std::chrono::seconds(5),
+                .wait_timeout = std::chrono::seconds(5),
+                .statement_timeout = std::chrono::seconds(30)};
+    }
+
+private:
+    void admin(const std::string& sql) {
+        run_coroutine_test(*io_, execute_on(io_->get_executor(),
+                                            postgres_server() + " dbname=postgres", sql));
+    }
+    boost::asio::io_context* io_;
+    std::string name_;
+};
+
+}  // namespace cas::test
