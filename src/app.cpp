@@ -24,6 +24,9 @@
 #include <boost/system/system_error.hpp>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <array>
 #include <filesystem>
 
 namespace cas {
@@ -79,6 +82,14 @@ std::unique_ptr<jobs::JobStore> open_store(boost::asio::io_context& io, const Co
     }
 }
 
+// REPLICA_ID, or hostname:pid: unique among the replicas of one store.
+std::string replica_id(const Config& config) {
+    if (!config.replica_id.empty()) return config.replica_id;
+    std::array<char, 256> host{};
+    if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+    return fmt::format("{}:{}", host.data(), ::getpid());
+}
+
 // The CLI's HOME: the service's own (the CLI inherits it), where it keeps its sessions.
 std::string home_dir() {
     const char* home = std::getenv("HOME");  // NOLINT(concurrency-mt-unsafe): before threads
@@ -109,11 +120,16 @@ struct App::Parts {
                {.enabled = config.warm_cli, .max_age = config.warm_cli_max_age}, metrics,
                &sessions),
           registry(io.get_executor(), *store, runs,
-                   {.queue_depth = config.queue_depth,
+                   {.replica_id = replica_id(config),
+                    .queue_depth = config.queue_depth,
                     .retention = config.job_retention,
                     .max_records = config.job_max_records,
                     .sweep_interval = config.retention_sweep,
-                    .session_ttl = config.session_ttl}),
+                    .idempotency_window = std::chrono::hours(24),
+                    .session_ttl = config.session_ttl,
+                    .save_retry_interval = std::chrono::seconds(1),
+                    .lease = config.lease,
+                    .poll_interval = std::chrono::seconds(1)}),
           server(io, router,
                  {.host = config.host,
                   .port = config.port,
@@ -127,7 +143,8 @@ struct App::Parts {
                       metrics.record_request(route, method, status, took);
                   }}) {
         metrics.set_gauges([this] { return runs.busy(); }, [this] { return registry.queued(); },
-                           [this] { return runs.warm_cli().waiting_pid().has_value(); });
+                           [this] { return runs.warm_cli().waiting_pid().has_value(); },
+                           [this] { return registry.live_replicas(); });
         auto keep_alive = config.sse_keepalive;
         api::add_health_routes(router, [this] { return runs.busy(); });
         api::add_jobs_routes(router, {.registry = registry,

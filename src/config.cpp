@@ -176,6 +176,21 @@ const Option kOptions[] = {
          return parse_unsigned<std::size_t>(v, 1, 100, c.database_pool_size);
      },
      [](const Config& c) { return std::to_string(c.database_pool_size); }},
+    {"REPLICA_ID", "--replica-id", "NAME",
+     "This replica's name in the job store (the owner of the jobs it runs). Default: "
+     "hostname:pid. Keep it stable across restarts and a restart interrupts the jobs it left "
+     "at once, rather than when their lease runs out.",
+     [](Config& c, std::string_view v) -> SetResult {
+         if (v.empty() || v.size() > 200) return "must be 1 to 200 characters";
+         c.replica_id = v;
+         return std::nullopt;
+     },
+     [](const Config&) { return std::string("hostname:pid"); }},
+    {"LEASE_SECONDS", "--lease-seconds", "S",
+     "A running job's lease: its replica renews it every third of this; a job whose lease ran "
+     "out (its replica died) becomes interrupted, swept by any replica at least this often.",
+     [](Config& c, std::string_view v) { return parse_count(v, 3, 3600, c.lease); },
+     [](const Config& c) { return std::to_string(c.lease.count()); }},
     {"WORKSPACE_DIR", "--workspace-dir", "DIR", "Git workspace the agent runs in.",
      [](Config& c, std::string_view v) { return parse_non_empty(v, c.workspace_dir); },
      [](const Config& c) { return c.workspace_dir; }},

@@ -225,16 +225,35 @@ asio::awaitable<http::Response> cancel_job(const JobsContext& ctx, const http::R
     co_return response;
 }
 
-// Streams a job's events: what happened so far, then live ones, ending with the record.
+// Streams a job's events: what happened so far, then live ones, ending with the record. A job
+// that does not run here (queued, or running on another replica) is followed through the
+// store: its status as it changes, then, once it has finished, its output and record; if it
+// starts here meanwhile, the live log takes over.
 asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http::BodyWriter& out,
                                     http::ClientConnection* client) {
-    auto events = ctx.registry.events(id);
-    if (!events) {
-        // Finished: replay from the record.
+    std::optional<jobs::JobStatus> sent;
+    auto last_write = std::chrono::steady_clock::now();
+    while (!ctx.registry.events(id)) {
         auto job = co_await ctx.store.find(id);
-        if (job) co_await out.write(jobs::replay_events(*job));
-        co_return;
+        if (!job) co_return;
+        if (jobs::is_finished(job->status)) {
+            co_await out.write(jobs::replay_events(*job));
+            co_return;
+        }
+        if (sent != job->status) {
+            if (!co_await out.write(jobs::status_event(*job))) co_return;
+            sent = job->status;
+            last_write = std::chrono::steady_clock::now();
+        } else if (std::chrono::steady_clock::now() - last_write >= ctx.keep_alive) {
+            if (!co_await out.write(http::kSseKeepAlive)) co_return;
+            last_write = std::chrono::steady_clock::now();
+        }
+        if (ctx.registry.stopping()) co_return;
+        auto woke = co_await (ctx.registry.wait_for_change(ctx.registry.options().poll_interval) ||
+                              client->wait_gone());
+        if (woke.index() == 1) co_return;
     }
+    auto events = ctx.registry.events(id);
     auto executor = co_await asio::this_coro::executor;
     std::size_t seen = 0;
     for (;;) {

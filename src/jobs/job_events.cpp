@@ -18,10 +18,6 @@ std::string sse_event(std::string_view name, const json::value& data) {
     return out;
 }
 
-std::string status_event(const Job& job) {
-    return sse_event("status", json::object{{"job_id", job.id}, {"status", to_string(job.status)}});
-}
-
 std::string output_event(std::string_view line) {
     return sse_event("output", json::object{{"line", to_valid_utf8(line)}});
 }
@@ -31,6 +27,10 @@ std::string record_event(const Job& job) {
 }
 
 }  // namespace
+
+std::string status_event(const Job& job) {
+    return sse_event("status", json::object{{"job_id", job.id}, {"status", to_string(job.status)}});
+}
 
 void JobEvents::push(std::string event) {
     events_.push_back(std::move(event));

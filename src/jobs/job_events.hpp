@@ -46,6 +46,9 @@ private:
     Event changed_;
 };
 
+// The `status` event of the job as it is now.
+std::string status_event(const Job& job);
+
 // Everything a live stream of this finished job sent: its status, its output lines, and
 // its record (the first status is the final one: the record keeps no history).
 std::string replay_events(const Job& job);

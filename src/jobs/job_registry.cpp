@@ -1,6 +1,9 @@
-// Status changes: queued → running → a finished status, or queued → cancelled. Each one is
-// saved, then published to the job's event log. Runs use `stream-json`, so the event log
-// carries the CLI's lines as they come.
+// Status changes: queued → running → a finished status, or queued → cancelled, or running
+// → interrupted (a replica died, or this one restarted). The store's queue decides: a new
+// job starts here at once only when this replica's slot is free and nothing is queued
+// anywhere; else it queues (within QUEUE_DEPTH, cluster-wide) for the first replica with a
+// free slot to claim it. Runs use `stream-json`, so the event log carries the CLI's lines as
+// they come.
 #include "jobs/job_registry.hpp"
 
 #include "agent/line_splitter.hpp"
@@ -37,54 +40,59 @@ std::size_t output_bytes(const Job& job) {
 
 }  // namespace
 
+struct JobRegistry::RunState {
+    RunState(const asio::any_io_executor& executor, std::shared_ptr<agent::Cancellation> cancel_)
+        : cancel(std::move(cancel_)), ended_event(executor) {}
+    std::shared_ptr<agent::Cancellation> cancel;
+    bool ended = false;
+    Event ended_event;
+    bool lease_lost = false;
+};
+
 JobRegistry::JobRegistry(asio::any_io_executor executor, JobStore& store, runs::RunService& runs,
                          RegistryOptions options)
     : executor_(std::move(executor)),
       store_(store),
       runs_(runs),
-      options_(options),
+      options_(std::move(options)),
       queue_changed_(executor_),
+      jobs_changed_(executor_),
       stopping_(executor_) {}
 
 void JobRegistry::recover_and_start() {
-    asio::co_spawn(executor_, recover_then_dispatch(),
+    asio::co_spawn(executor_, start_up(),
                    [](const std::exception_ptr& e) { log_failure("job dispatcher failed", e); });
-    asio::co_spawn(executor_, sweep(),
-                   [](const std::exception_ptr& e) { log_failure("retention sweep failed", e); });
 }
 
-asio::awaitable<void> JobRegistry::recover_then_dispatch() {
-    auto unfinished = co_await store_.unfinished();
-    for (auto& job : unfinished) {
-        if (job.status == JobStatus::running) {
-            mark_interrupted_by_restart(job, utc_now_iso());
-            co_await store_.save(job);
+asio::awaitable<void> JobRegistry::start_up() {
+    try {
+        auto left = co_await store_.interrupt_leftovers(options_.replica_id);
+        for (const auto& job : left) {
             log::warn("job interrupted by a restart", {{"job_id", job.id}});
-        } else {
-            auto events = std::make_shared<JobEvents>(executor_);
-            events->status(job);
-            active_[job.id] = {nullptr, events};
-            queue_.push_back(job.id);
-            log::info("job queued again after a restart", {{"job_id", job.id}});
         }
+    } catch (const StoreError& e) {
+        log::error("cannot look for jobs left running by a restart", {{"error", e.what()}});
     }
+    auto spawn = [this](asio::awaitable<void> task, const char* what) {
+        asio::co_spawn(executor_, std::move(task),
+                       [what](const std::exception_ptr& e) { log_failure(what, e); });
+    };
+    spawn(heartbeat(), "replica heartbeat failed");
+    spawn(listen(), "listening for other replicas failed");
+    spawn(sweep(), "retention sweep failed");
     co_await dispatch();
 }
 
 void JobRegistry::stop() {
     stopping_.request();
     queue_changed_.notify();
-    // Queued jobs stay queued for the next start; their event streams end now so that no
-    // client holds the shutdown open. Running jobs close theirs when their run ends.
-    for (auto& [id, active] : active_) {
-        if (!active.cancel) active.events->close();
-    }
+    jobs_changed_.notify();
 }
 
-Job JobRegistry::new_record(NewJob request, JobStatus status) {
+Job JobRegistry::new_record(NewJob request) {
     Job job;
     job.id = new_job_id();
-    job.status = status;
+    job.status = JobStatus::queued;
     job.prompt = std::move(request.prompt);
     job.agent = std::move(request.agent);
     job.metadata = std::move(request.metadata);
@@ -100,43 +108,39 @@ Job JobRegistry::new_record(NewJob request, JobStatus status) {
 }
 
 asio::awaitable<Submission> JobRegistry::submit(NewJob request) {
-    if (request.idempotency_key) {
-        auto since = unix_seconds() - options_.idempotency_window.count();
-        auto earlier = co_await store_.find_by_idempotency_key(*request.idempotency_key, since);
-        if (earlier) {
-            auto kind = same_request(*earlier, request) ? Submission::Kind::replayed
-                                                        : Submission::Kind::key_reused;
-            co_return Submission{kind, std::move(earlier), 0};
+    auto handle = runs_.try_start();
+    InsertRules rules{
+        .owner = {options_.replica_id, 0},
+        .start_here = handle.has_value(),
+        .queue_depth = options_.queue_depth,
+        .key_since_unix = unix_seconds() - options_.idempotency_window.count(),
+        .lease_seconds = options_.lease.count(),
+    };
+    auto job = new_record(request);
+    auto inserted = co_await store_.insert(job, rules);
+    switch (inserted.kind) {
+        case Inserted::Kind::key_taken: {
+            auto kind = same_request(inserted.job, request) ? Submission::Kind::replayed
+                                                            : Submission::Kind::key_reused;
+            co_return Submission{kind, std::move(inserted.job), 0};
         }
+        case Inserted::Kind::started:
+            begin(inserted.job, std::move(*handle), {options_.replica_id, 1});
+            co_return Submission{Submission::Kind::started, std::move(inserted.job), 0};
+        case Inserted::Kind::queued:
+            cluster_.queued = inserted.position;
+            queue_changed_.notify();
+            co_return Submission{Submission::Kind::queued, std::move(inserted.job),
+                                 inserted.position};
+        case Inserted::Kind::full: break;
     }
-    // FIFO: while others wait, a new job waits behind them even if the slot is free.
-    if (queue_.empty()) {
-        if (auto handle = runs_.try_start()) {
-            auto job = new_record(std::move(request), JobStatus::running);
-            job.started_at = job.created_at;
-            co_await begin(job, std::move(*handle));
-            co_return Submission{Submission::Kind::started, std::move(job), 0};
-        }
-    }
-    if (options_.queue_depth == 0) co_return Submission{Submission::Kind::busy, std::nullopt, 0};
-    if (queue_.size() >= options_.queue_depth)
-        co_return Submission{Submission::Kind::queue_full, std::nullopt, 0};
-    auto job = new_record(std::move(request), JobStatus::queued);
-    co_await store_.save(job);
-    auto events = std::make_shared<JobEvents>(executor_);
-    events->status(job);
-    active_[job.id] = {nullptr, events};
-    queue_.push_back(job.id);
-    queue_changed_.notify();
-    co_return Submission{Submission::Kind::queued, std::move(job), queue_.size()};
+    auto refused = options_.queue_depth == 0 ? Submission::Kind::busy
+                                             : Submission::Kind::queue_full;
+    co_return Submission{refused, std::nullopt, 0};
 }
 
 asio::awaitable<CancelResult> JobRegistry::cancel(std::string id) {
-    auto job = co_await store_.find(id);
-    if (!job) co_return CancelResult{CancelResult::Kind::not_found, std::nullopt};
-    if (is_finished(job->status)) co_return CancelResult{CancelResult::Kind::finished, job};
-    auto it = active_.find(id);
-    if (job->status == JobStatus::running && it != active_.end() && it->second.cancel) {
+    if (auto it = active_.find(id); it != active_.end()) {
         // This coroutine's own reference: the run drops its own when it ends.
         std::shared_ptr<JobEvents> progress = it->second.events;
         it->second.cancel->request();
@@ -147,12 +151,38 @@ asio::awaitable<CancelResult> JobRegistry::cancel(std::string id) {
         auto saved = co_await store_.find(id);
         co_return CancelResult{CancelResult::Kind::cancelled, std::move(saved)};
     }
-    // Queued: it never ran, so it ends here (saved first: if that fails, nothing changed).
-    mark_cancelled_before_run(*job, utc_now_iso());
-    co_await store_.save(*job);
-    std::erase(queue_, job->id);
-    finish_events(*job);  // a queued job's record is small: a copy
-    co_return CancelResult{CancelResult::Kind::cancelled, std::move(job)};
+    auto request = co_await store_.request_cancel(id);
+    switch (request.kind) {
+        case CancelRequest::Kind::not_found:
+            co_return CancelResult{CancelResult::Kind::not_found, std::nullopt};
+        case CancelRequest::Kind::finished:
+            co_return CancelResult{CancelResult::Kind::finished, std::move(request.job)};
+        case CancelRequest::Kind::cancelled:
+            if (cluster_.queued > 0) --cluster_.queued;
+            jobs_changed_.notify();
+            co_return CancelResult{CancelResult::Kind::cancelled, std::move(request.job)};
+        case CancelRequest::Kind::requested: break;
+    }
+    // Running on another replica (or it just started here): its owner stops it and saves
+    // the final record, which the answer waits for.
+    auto final_record = co_await wait_until_finished(id, std::move(*request.job));
+    co_return CancelResult{CancelResult::Kind::cancelled, std::move(final_record)};
+}
+
+asio::awaitable<Job> JobRegistry::wait_until_finished(std::string id, Job job) {
+    while (!is_finished(job.status) && !stopping_.requested()) {
+        if (auto it = active_.find(id); it != active_.end()) {
+            std::shared_ptr<JobEvents> progress = it->second.events;
+            it->second.cancel->request();
+            co_await progress->wait_closed();
+        } else {
+            co_await wait_for_change(options_.poll_interval / 4);
+        }
+        auto now = co_await store_.find(id);
+        if (!now) break;
+        job = std::move(*now);
+    }
+    co_return job;
 }
 
 std::shared_ptr<JobEvents> JobRegistry::events(std::string_view id) const {
@@ -160,20 +190,55 @@ std::shared_ptr<JobEvents> JobRegistry::events(std::string_view id) const {
     return it == active_.end() ? nullptr : it->second.events;
 }
 
-asio::awaitable<void> JobRegistry::begin(Job job, runs::RunService::Handle handle) {
-    mark_running(job, utc_now_iso());
-    co_await store_.save(job);
+asio::awaitable<void> JobRegistry::wait_for_change(std::chrono::milliseconds interval) {
+    if (stopping_.requested()) co_return;
+    Timer tick(executor_, interval);
+    co_await (jobs_changed_.wait() || tick.async_wait() || stopping_.wait());
+}
+
+void JobRegistry::begin(Job job, runs::RunService::Handle handle, Ownership owner) {
     auto& active = active_[job.id];
-    if (!active.events) active.events = std::make_shared<JobEvents>(executor_);
+    active.events = std::make_shared<JobEvents>(executor_);
     active.cancel = handle.cancellation();
     active.events->status(job);
-    asio::co_spawn(executor_, run(std::move(job), std::move(handle), active.events),
+    jobs_changed_.notify();
+    asio::co_spawn(executor_,
+                   run(std::move(job), std::move(handle), active.events, std::move(owner)),
                    asio::detached);
 }
 
 asio::awaitable<void> JobRegistry::run(Job job, runs::RunService::Handle handle,
-                                       std::shared_ptr<JobEvents> progress) {
+                                       std::shared_ptr<JobEvents> progress, Ownership owner) {
     log::info("job started", {{"job_id", job.id}, {"agent", job.agent}});
+    auto state = std::make_shared<RunState>(executor_, handle.cancellation());
+    co_await (execute(job, handle, progress, state) && keep_lease(job.id, owner, state));
+    bool saved = false;
+    if (!state->lease_lost) saved = co_await save_final(job, owner);
+    if (!saved) {
+        // Another replica marked it interrupted when the lease ran out: that is the record.
+        log::error("job's lease was lost: its record is the sweeper's", {{"job_id", job.id}});
+        try {
+            auto stored = co_await store_.find(job.id);
+            if (stored) job = std::move(*stored);
+        } catch (const StoreError& e) {
+            log::error("cannot read the job's record", {{"job_id", job.id}, {"error", e.what()}});
+        }
+    }
+    log::info("job finished", {{"job_id", job.id}, {"status", to_string(job.status)}});
+    // Recording a large output takes several copies of it at once (lines, JSON, the stored
+    // text); glibc keeps what is freed for reuse, so without a trim the peak stays for good.
+    const bool large = output_bytes(job) >= 1024 * 1024;
+    finish_events(std::move(job));  // the record moves into the event log, not copied
+    progress.reset();  // the event log now lives only as long as a client still reading it
+    if (large) ::malloc_trim(0);
+    jobs_changed_.notify();
+    queue_changed_.notify();  // the slot is free (as this frame ends) for a queued job
+    // The slot is released as this frame ends (with the handle), after the record is saved.
+}
+
+asio::awaitable<void> JobRegistry::execute(Job& job, runs::RunService::Handle& handle,
+                                           std::shared_ptr<JobEvents> progress,
+                                           std::shared_ptr<RunState> state) {
     try {
         const auto output_cap = runs_.settings().output_cap;
         agent::LineSplitter lines(output_cap);
@@ -201,27 +266,44 @@ asio::awaitable<void> JobRegistry::run(Job job, runs::RunService::Handle handle,
     } catch (const std::exception& e) {
         mark_internal_error(job, e.what(), utc_now_iso());
     }
-    co_await save_final(job);
-    log::info("job finished", {{"job_id", job.id}, {"status", to_string(job.status)}});
-    // Recording a large output takes several copies of it at once (lines, JSON, the stored
-    // text); glibc keeps what is freed for reuse, so without a trim the peak stays for good.
-    const bool large = output_bytes(job) >= 1024 * 1024;
-    finish_events(std::move(job));  // the record moves into the event log, not copied
-    progress.reset();  // the event log now lives only as long as a client still reading it
-    if (large) ::malloc_trim(0);
-    // The slot is released as this frame ends (with the handle), after the record is saved.
+    state->ended = true;
+    state->ended_event.notify();
 }
 
-asio::awaitable<void> JobRegistry::save_final(const Job& job) {
-    // A full disk must not lose an outcome: the run keeps the slot (nothing new could be
-    // recorded either) and retries until the save succeeds. Only a shutdown that cancels
-    // runs gives up; the next start then reads the job `interrupted`.
+asio::awaitable<void> JobRegistry::keep_lease(std::string id, Ownership owner,
+                                              std::shared_ptr<RunState> state) {
+    Timer tick(executor_);
+    while (!state->ended) {
+        tick.expires_after(options_.lease / 3);
+        co_await (tick.async_wait() || state->ended_event.wait());
+        if (state->ended) co_return;
+        try {
+            auto lease = co_await store_.renew(id, owner, options_.lease.count());
+            if (!lease.owned) {
+                log::error("job's lease was lost (interrupted by another replica): stopping it",
+                           {{"job_id", id}});
+                state->lease_lost = true;
+                state->cancel->request();
+                co_return;
+            }
+            if (lease.cancel_requested) state->cancel->request();
+        } catch (const StoreError& e) {
+            log::warn("cannot renew the job's lease; retrying", {{"job_id", id}, {"error", e.what()}});
+        }
+    }
+}
+
+asio::awaitable<bool> JobRegistry::save_final(const Job& job, const Ownership& owner) {
+    // A full disk or a database that is down must not lose an outcome: the run keeps the
+    // slot (nothing new could be recorded either) and retries until the save succeeds. Only
+    // a shutdown that cancels runs gives up; the record then reads `interrupted`, by a
+    // restart or by another replica's lease sweep.
     Timer pause(executor_);
     for (bool first = true;; first = false) {
         try {
-            co_await store_.save(job);
+            bool owned = co_await store_.save_owned(job, owner);
             if (!first) log::info("job's final record saved after all", {{"job_id", job.id}});
-            co_return;
+            co_return owned;
         } catch (const StoreError& e) {
             if (first) {
                 log::error("cannot save the job's final record; retrying",
@@ -230,7 +312,7 @@ asio::awaitable<void> JobRegistry::save_final(const Job& job) {
         }
         if (runs_.stopping()) {
             log::error("job's final record not saved: shutting down", {{"job_id", job.id}});
-            co_return;
+            co_return true;
         }
         pause.expires_after(options_.save_retry_interval);
         co_await pause.async_wait();
@@ -238,19 +320,93 @@ asio::awaitable<void> JobRegistry::save_final(const Job& job) {
 }
 
 asio::awaitable<void> JobRegistry::dispatch() {
+    // Whether a queued job may be waiting: at start, and after every wake-up until a claim
+    // finds none.
+    bool maybe_queued = true;
+    Timer poll(executor_);
     while (!stopping_.requested()) {
-        if (queue_.empty()) {
-            co_await (queue_changed_.wait() || stopping_.wait());
+        if (!maybe_queued) {
+            if (store_.shared()) {
+                poll.expires_after(options_.poll_interval);
+                co_await (queue_changed_.wait() || poll.async_wait() || stopping_.wait());
+            } else {
+                co_await (queue_changed_.wait() || stopping_.wait());
+            }
+            maybe_queued = true;
             continue;
         }
         auto handle = co_await runs_.start(stopping_);
         if (!handle) co_return;
-        if (queue_.empty()) continue;  // the waiting jobs were cancelled meanwhile
-        auto id = queue_.front();
-        queue_.pop_front();
-        auto job = co_await store_.find(id);
-        if (!job || job->status != JobStatus::queued) continue;
-        co_await begin(std::move(*job), std::move(*handle));
+        std::optional<std::pair<Job, Ownership>> claimed;
+        try {
+            claimed = co_await store_.claim(options_.replica_id, options_.lease.count());
+        } catch (const StoreError& e) {
+            log::error("cannot claim a queued job", {{"error", e.what()}});
+        }
+        if (!claimed) {
+            maybe_queued = false;
+            continue;  // the handle goes: the slot is free again
+        }
+        if (cluster_.queued > 0) --cluster_.queued;
+        begin(std::move(claimed->first), std::move(*handle), std::move(claimed->second));
+    }
+}
+
+asio::awaitable<void> JobRegistry::heartbeat() {
+    Timer tick(executor_);
+    auto last_sweep = std::chrono::steady_clock::now() - options_.lease;
+    while (!stopping_.requested()) {
+        try {
+            cluster_ = co_await store_.heartbeat(options_.replica_id, runs_.busy(),
+                                                 options_.lease.count());
+            if (std::chrono::steady_clock::now() - last_sweep >= options_.lease / 2) {
+                last_sweep = std::chrono::steady_clock::now();
+                auto interrupted = co_await store_.interrupt_expired();
+                for (const auto& job : interrupted) {
+                    log::warn("job interrupted: its replica stopped renewing its lease",
+                              {{"job_id", job.id}});
+                }
+                if (!interrupted.empty()) jobs_changed_.notify();
+            }
+        } catch (const StoreError& e) {
+            log::warn("replica heartbeat failed", {{"error", e.what()}});
+        }
+        tick.expires_after(std::min<std::chrono::milliseconds>(options_.lease / 3,
+                                                               std::chrono::seconds(5)));
+        co_await (tick.async_wait() || stopping_.wait());
+    }
+    try {
+        co_await store_.leave(options_.replica_id);
+    } catch (const StoreError& e) {
+        log::warn("cannot sign off this replica", {{"error", e.what()}});
+    }
+}
+
+asio::awaitable<void> JobRegistry::listen() {
+    Timer pause(executor_);
+    while (!stopping_.requested()) {
+        std::vector<StoreNotice> notices;
+        bool failed = false;
+        try {
+            auto woke = co_await (store_.notices() || stopping_.wait());
+            if (woke.index() == 1) co_return;
+            notices = std::get<0>(std::move(woke));
+        } catch (const StoreError& e) {
+            log::warn("cannot listen for other replicas; retrying", {{"error", e.what()}});
+            failed = true;
+        }
+        if (failed) {  // the polls cover what is missed meanwhile
+            pause.expires_after(std::chrono::seconds(1));
+            co_await (pause.async_wait() || stopping_.wait());
+            continue;
+        }
+        for (const auto& notice : notices) {
+            if (notice.kind == StoreNotice::Kind::queued) {
+                queue_changed_.notify();
+            } else if (auto it = active_.find(notice.job_id); it != active_.end()) {
+                it->second.cancel->request();
+            }
+        }
     }
 }
 

@@ -1,7 +1,10 @@
-// Owns the jobs that are not finished: starts each through the run service, queues them
-// (opt-in, FIFO) when the slot is taken, cancels them, keeps their live event logs,
-// recovers them after a restart, and prunes old records. Status changes are the pure
-// functions of job_state.hpp; this is where they are saved (before they are reported).
+// The jobs of this replica: admits new ones through the store's queue (shared by every
+// replica of a PostgreSQL store, this process's alone with SQLite), claims queued ones
+// when the slot is free, runs them through the run service while renewing their lease,
+// cancels them (here, or by asking the replica that runs them), keeps the live event logs
+// of the ones running here, and sweeps: leases that ran out (their replica died) and old
+// records. Status changes are the pure functions of job_state.hpp; the store saves them
+// before they are reported.
 #pragma once
 
 #include "agent/cancellation.hpp"
@@ -14,7 +17,6 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,7 +25,10 @@
 namespace cas::jobs {
 
 struct RegistryOptions {
-    std::size_t queue_depth = 0;  // 0: a job is refused while the slot is taken
+    // This replica's name in the store: the owner of the jobs it runs.
+    std::string replica_id = "local";
+    // Jobs that may wait, cluster-wide; 0: a job is refused unless some replica is idle.
+    std::size_t queue_depth = 0;
     std::chrono::seconds retention{30LL * 24 * 3600};
     std::size_t max_records = 100000;
     std::chrono::seconds sweep_interval{3600};
@@ -32,6 +37,12 @@ struct RegistryOptions {
     // whichever is longer (a job can be resumed as long as its record is kept).
     std::chrono::seconds session_ttl{7LL * 24 * 3600};
     std::chrono::milliseconds save_retry_interval{1000};  // a final record that failed to save
+    // A running job's lease: renewed every third of it; a job whose lease ran out is
+    // interrupted by whichever replica sweeps next (every half of it).
+    std::chrono::seconds lease{30};
+    // How often a replica of a shared store looks for queued jobs without being told
+    // (a NOTIFY lost across a reconnect), and polls a job it does not run.
+    std::chrono::milliseconds poll_interval{1000};
 };
 
 struct Submission {
@@ -53,35 +64,54 @@ public:
     JobRegistry(boost::asio::any_io_executor executor, JobStore& store, runs::RunService& runs,
                 RegistryOptions options);
 
-    // Marks jobs left `running` by a previous process `interrupted`, queues the queued ones
-    // again in their order, and starts the dispatcher and the retention sweep.
+    // Marks jobs this replica left `running` `interrupted`, then starts the dispatcher, the
+    // heartbeat and lease sweep, the listener for other replicas' notices and the retention
+    // sweep.
     void recover_and_start();
-    // Ends the dispatcher and the sweep (shutdown); queued jobs stay queued in the store.
+    // Ends them (shutdown); queued jobs stay queued in the store.
     void stop();
 
     boost::asio::awaitable<Submission> submit(NewJob request);
     // A queued job ends `cancelled` at once; a running one is stopped, and the answer waits
     // for its final record however long the kill sequence and the final save take (it may
-    // have finished otherwise meanwhile: the record says how it ended).
+    // have finished otherwise meanwhile: the record says how it ended). A job running on
+    // another replica is stopped by its owner, told through the store.
     boost::asio::awaitable<CancelResult> cancel(std::string id);
-    // The live event log of a queued or running job (null once it has finished).
+    // The live event log of a job running here (null otherwise).
     [[nodiscard]] std::shared_ptr<JobEvents> events(std::string_view id) const;
-    [[nodiscard]] std::size_t queued() const { return queue_.size(); }
+    // Waits until a job started or ended here, or `interval` passed, or the registry stopped.
+    boost::asio::awaitable<void> wait_for_change(std::chrono::milliseconds interval);
+    [[nodiscard]] bool stopping() const { return stopping_.requested(); }
+    // The cluster as the last heartbeat saw it (gauges).
+    [[nodiscard]] std::size_t queued() const { return cluster_.queued; }
+    [[nodiscard]] std::size_t live_replicas() const { return cluster_.live_replicas; }
+    [[nodiscard]] const RegistryOptions& options() const { return options_; }
 
 private:
     struct Active {
-        std::shared_ptr<agent::Cancellation> cancel;  // null while queued
+        std::shared_ptr<agent::Cancellation> cancel;
         std::shared_ptr<JobEvents> events;
     };
+    // What a run and its lease keeper share.
+    struct RunState;
 
-    Job new_record(NewJob request, JobStatus status);
-    boost::asio::awaitable<void> begin(Job job, runs::RunService::Handle handle);
+    Job new_record(NewJob request);
+    void begin(Job job, runs::RunService::Handle handle, Ownership owner);
     // `progress` is the job's event log, named apart from events() (see README, GCC 12 bugs).
     boost::asio::awaitable<void> run(Job job, runs::RunService::Handle handle,
-                                     std::shared_ptr<JobEvents> progress);
-    boost::asio::awaitable<void> save_final(const Job& job);
-    boost::asio::awaitable<void> recover_then_dispatch();
+                                     std::shared_ptr<JobEvents> progress, Ownership owner);
+    boost::asio::awaitable<void> execute(Job& job, runs::RunService::Handle& handle,
+                                         std::shared_ptr<JobEvents> progress,
+                                         std::shared_ptr<RunState> state);
+    boost::asio::awaitable<void> keep_lease(std::string id, Ownership owner,
+                                            std::shared_ptr<RunState> state);
+    // Saves the final record while this replica owns the job; false when it lost the lease.
+    boost::asio::awaitable<bool> save_final(const Job& job, const Ownership& owner);
+    boost::asio::awaitable<Job> wait_until_finished(std::string id, Job job);
+    boost::asio::awaitable<void> start_up();
     boost::asio::awaitable<void> dispatch();
+    boost::asio::awaitable<void> heartbeat();
+    boost::asio::awaitable<void> listen();
     boost::asio::awaitable<void> sweep();
     // Ends the job's event log with its final record and forgets it.
     void finish_events(Job job);
@@ -90,9 +120,10 @@ private:
     JobStore& store_;
     runs::RunService& runs_;
     RegistryOptions options_;
-    std::deque<std::string> queue_;
     std::map<std::string, Active, std::less<>> active_;
-    Event queue_changed_;
+    ClusterState cluster_;
+    Event queue_changed_;  // a job was queued, or the slot may be free for one
+    Event jobs_changed_;   // a job started or ended here
     agent::Cancellation stopping_;
 };
 

@@ -48,6 +48,14 @@ void mark_interrupted_by_restart(Job& job, const std::string& now) {
     job.error = "interrupted: the service stopped during the run";
 }
 
+void mark_interrupted_lease_lost(Job& job, const std::string& now) {
+    job.status = JobStatus::interrupted;
+    job.finished_at = now;
+    job.error =
+        "interrupted: the replica running it stopped renewing its lease (it died, or lost the "
+        "database)";
+}
+
 void mark_internal_error(Job& job, const std::string& what, const std::string& now) {
     job.status = JobStatus::error;
     job.error = "internal error: " + to_valid_utf8(what);

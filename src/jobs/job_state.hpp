@@ -39,6 +39,9 @@ void mark_running(Job& job, const std::string& now);
 void mark_cancelled_before_run(Job& job, const std::string& now);
 // A job found `running` at start-up: the process that ran it is gone.
 void mark_interrupted_by_restart(Job& job, const std::string& now);
+// A job found `running` with its lease run out: the replica that ran it died, or lost the
+// database for longer than the lease.
+void mark_interrupted_lease_lost(Job& job, const std::string& now);
 // The run ended: its status, error, exit code, output and what the CLI's result said.
 void apply_outcome(Job& job, const agent::AgentOutcome& outcome, const std::string& now);
 // The unexpected (an exception) still ends the record, never leaves it `running`.

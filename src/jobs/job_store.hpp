@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cas::jobs {
@@ -47,6 +48,59 @@ struct Conversation {
     std::string agent;
 };
 
+// Which attempt at a job a replica holds: the fence on every write about a running job. A
+// replica whose lease ran out (another replica marked the job interrupted) writes nothing
+// more about it.
+struct Ownership {
+    std::string replica;
+    std::int64_t attempt = 0;
+};
+
+struct InsertRules {
+    Ownership owner;          // the inserting replica (attempt unused)
+    bool start_here = false;  // it holds a free slot: the job may start there at once
+    // Jobs that may wait cluster-wide; 0: as many as there are idle other replicas (so a
+    // job is refused only when no replica could take it).
+    std::size_t queue_depth = 0;
+    std::int64_t key_since_unix = 0;  // an idempotency key counts if used at or after this
+    std::int64_t lease_seconds = 30;
+};
+
+struct Inserted {
+    // started: saved running, owned by the inserter (attempt 1); queued: saved queued;
+    // full: nothing saved, nowhere to wait; key_taken: nothing saved, `existing` has the key.
+    enum class Kind { started, queued, full, key_taken };
+    Kind kind;
+    Job job;                   // started, queued: as saved; key_taken: the earlier job
+    std::size_t position = 0;  // queued: 1-based place among the queued jobs
+};
+
+struct LeaseState {
+    bool owned = false;             // false: the lease is lost, stop the run and write nothing
+    bool cancel_requested = false;  // DELETE /jobs/{id} reached another replica
+};
+
+struct CancelRequest {
+    // cancelled: it was queued and is now cancelled (`job`); requested: it is running and
+    // its owner was told to stop; finished: it had ended (`job` as it was).
+    enum class Kind { not_found, finished, cancelled, requested };
+    Kind kind;
+    std::optional<Job> job;
+};
+
+struct ClusterState {
+    std::size_t queued = 0;
+    std::size_t live_replicas = 0;
+};
+
+// What another replica announced (PostgreSQL NOTIFY): a job was queued, or a running job is
+// to be cancelled (its id).
+struct StoreNotice {
+    enum class Kind { queued, cancel };
+    Kind kind;
+    std::string job_id;
+};
+
 class JobStore {
 public:
     template <class T>
@@ -60,8 +114,39 @@ public:
     // The job created with this idempotency key at or after `since_unix`, if any.
     virtual Awaitable<std::optional<Job>> find_by_idempotency_key(std::string_view key,
                                                                   std::int64_t since_unix) = 0;
-    // Queued and running jobs, oldest first (for recovery at start-up).
-    virtual Awaitable<std::vector<Job>> unfinished() = 0;
+
+    // The queue, shared by every replica of the store. A new job (`job`, status ignored),
+    // admitted by `rules` in one transaction: the idempotency key, then FIFO (it starts at
+    // once only if nothing is queued anywhere), then the queue's bound.
+    virtual Awaitable<Inserted> insert(const Job& job, const InsertRules& rules) = 0;
+    // The oldest queued job, now running, owned by `replica` (a new attempt, leased for
+    // `lease_seconds`); none if nothing is queued.
+    virtual Awaitable<std::optional<std::pair<Job, Ownership>>> claim(
+        const std::string& replica, std::int64_t lease_seconds) = 0;
+    // Extends the lease of a running job while `owner` still holds this attempt.
+    virtual Awaitable<LeaseState> renew(std::string_view id, const Ownership& owner,
+                                        std::int64_t lease_seconds) = 0;
+    // Saves a record of a running job (its final one, usually) while `owner` holds the
+    // attempt; false when it no longer does (nothing written).
+    virtual Awaitable<bool> save_owned(const Job& job, const Ownership& owner) = 0;
+    // Cancels a queued job, or asks the owner of a running one to stop it.
+    virtual Awaitable<CancelRequest> request_cancel(std::string_view id) = 0;
+    // Running jobs whose lease ran out (their replica died) become `interrupted`, by one
+    // replica at a time; returns them. Not retried: a run changes its workspace.
+    virtual Awaitable<std::vector<Job>> interrupt_expired() = 0;
+    // At start-up: running jobs this replica left (a restart with the same REPLICA_ID, or
+    // the only node of a SQLite store) become `interrupted` at once; returns them.
+    virtual Awaitable<std::vector<Job>> interrupt_leftovers(const std::string& replica) = 0;
+    // This replica is alive (and busy or idle); what the cluster looks like.
+    virtual Awaitable<ClusterState> heartbeat(const std::string& replica, bool busy,
+                                              std::int64_t lease_seconds) = 0;
+    // This replica is leaving (shutdown).
+    virtual Awaitable<void> leave(const std::string& replica) = 0;
+    // Waits for what other replicas announce. A store without other replicas (SQLite)
+    // never returns; PostgreSQL may lose some across a reconnect (callers also poll).
+    virtual Awaitable<std::vector<StoreNotice>> notices() = 0;
+    // Whether other processes share this store (callers poll it as well as listen).
+    [[nodiscard]] virtual bool shared() const = 0;
     // Deletes finished jobs that finished before `cutoff_unix`, then the oldest finished ones
     // beyond `max_records` in total. Returns how many were deleted.
     virtual Awaitable<std::size_t> prune(std::int64_t cutoff_unix, std::size_t max_records) = 0;

@@ -3,6 +3,7 @@
 // store. `seq` orders jobs by creation and is the listing cursor.
 #include "jobs/postgres_job_store.hpp"
 
+#include "jobs/job_state.hpp"
 #include "util/json_limits.hpp"
 #include "util/json_text.hpp"
 #include "util/wall_clock.hpp"
@@ -14,8 +15,21 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Held while migrating, so that replicas starting together migrate once ('cas' in ASCII).
-constexpr std::int64_t kMigrationLock = 0x636173;
+// Advisory locks: migrating (replicas starting together migrate once), admitting a new job
+// (the queue's bound and FIFO are counts: one admission at a time, cluster-wide), and the
+// sweeps that one replica at a time does.
+constexpr std::int64_t kMigrationLock = 0x636173'00;
+constexpr std::int64_t kAdmissionLock = 0x636173'01;
+constexpr std::int64_t kLeaseSweepLock = 0x636173'02;
+constexpr std::int64_t kRetentionLock = 0x636173'03;
+
+// The database's clock, in unix seconds: leases compare times written by different machines.
+constexpr const char* kNow = "extract(epoch from clock_timestamp())::bigint";
+
+// NOTIFY channels: a job was queued (wake an idle replica), a running job is to be cancelled
+// (its id; its owner stops it).
+constexpr const char* kQueuedChannel = "cas_job_queued";
+constexpr const char* kCancelChannel = "cas_job_cancel";
 
 // Schema migrations, in order; cas_schema.version is the number applied.
 constexpr const char* kMigrations[] = {
@@ -28,12 +42,22 @@ constexpr const char* kMigrations[] = {
          idempotency_key text,
          created_unix bigint NOT NULL,
          summary text NOT NULL,
-         record text NOT NULL);
+         record text NOT NULL,
+         owner text,
+         attempt integer NOT NULL DEFAULT 0,
+         lease_expires_unix bigint,
+         cancel_requested boolean NOT NULL DEFAULT false);
        CREATE INDEX jobs_status ON jobs (status, seq);
        CREATE INDEX jobs_agent ON jobs (agent, seq);
        CREATE INDEX jobs_finished ON jobs (finished_unix) WHERE finished_unix IS NOT NULL;
-       CREATE INDEX jobs_idempotency ON jobs (idempotency_key, created_unix)
+       CREATE UNIQUE INDEX jobs_idempotency ON jobs (idempotency_key)
          WHERE idempotency_key IS NOT NULL;
+       CREATE INDEX jobs_queued ON jobs (seq) WHERE status = 'queued';
+       CREATE INDEX jobs_leases ON jobs (lease_expires_unix) WHERE status = 'running';
+       CREATE TABLE replicas (
+         id text PRIMARY KEY,
+         heartbeat_unix bigint NOT NULL,
+         busy boolean NOT NULL);
        CREATE TABLE sessions (
          session_id text PRIMARY KEY,
          data bytea NOT NULL,
@@ -57,6 +81,36 @@ Job read_record(std::string_view text) {
 
 StoreError store_error(const pg::Error& e) {
     return StoreError(fmt::format("job database: {}", e.what()));
+}
+
+// A record as stored: its summary and whole JSON (parameters refer to these).
+struct RecordTexts {
+    explicit RecordTexts(const Job& job)
+        : summary(json_text(to_summary_json(job))), record(json_text(to_json(job))) {}
+    std::string summary;
+    std::string record;
+};
+
+// Updates a record (status, texts); with `owner`, only while it holds the running attempt.
+asio::awaitable<bool> update_record(pg::Connection& connection, const Job& job,
+                                    const Ownership* owner) {
+    RecordTexts texts(job);
+    pg::Params params;
+    params.text(job.id).text(to_string(job.status));
+    if (is_finished(job.status)) {
+        params.integer(unix_seconds());
+    } else {
+        params.null();
+    }
+    params.text(texts.summary).text(texts.record);
+    std::string sql =
+        "UPDATE jobs SET status = $2, finished_unix = $3, summary = $4, record = $5 WHERE id = $1";
+    if (owner != nullptr) {
+        params.text(owner->replica).integer(owner->attempt);
+        sql += " AND owner = $6 AND attempt = $7 AND status = 'running'";
+    }
+    auto result = co_await connection.query(sql, params);
+    co_return result.affected() == 1;
 }
 
 }  // namespace
@@ -189,13 +243,289 @@ JobStore::Awaitable<std::optional<Job>> PostgresJobStore::find_by_idempotency_ke
     co_return read_record(result.text(0, 0));
 }
 
-JobStore::Awaitable<std::vector<Job>> PostgresJobStore::unfinished() {
+JobStore::Awaitable<Inserted> PostgresJobStore::insert(const Job& job, const InsertRules& rules) {
+    try {
+        auto connection = co_await pool_.acquire();
+        co_await connection->execute("BEGIN");
+        pg::Params lock;
+        lock.integer(kAdmissionLock);
+        co_await connection->query("SELECT pg_advisory_xact_lock($1::bigint)", lock);
+        if (job.idempotency_key) {
+            pg::Params key;
+            key.text(*job.idempotency_key).integer(rules.key_since_unix);
+            auto earlier = co_await connection->query(
+                "SELECT record, created_unix >= $2 FROM jobs WHERE idempotency_key = $1", key);
+            if (earlier.rows() > 0 && earlier.boolean(0, 1)) {
+                auto existing = read_record(earlier.text(0, 0));
+                co_await connection->execute("COMMIT");
+                co_return Inserted{Inserted::Kind::key_taken, std::move(existing), 0};
+            }
+            if (earlier.rows() > 0) {  // used before the window: the key is free again
+                pg::Params stale;
+                stale.text(*job.idempotency_key);
+                co_await connection->query(
+                    "UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key = $1", stale);
+            }
+        }
+        pg::Params who;
+        who.text(rules.owner.replica).integer(rules.lease_seconds);
+        auto counts = co_await connection->query(
+            fmt::format(R"(
+                SELECT (SELECT count(*) FROM jobs WHERE status = 'queued'),
+                       (SELECT count(*) FROM replicas
+                        WHERE id <> $1 AND NOT busy AND heartbeat_unix >= {} - $2))",
+                        kNow),
+            who);
+        auto queued = static_cast<std::size_t>(counts.integer(0, 0));
+        Job saved = job;
+        Inserted::Kind kind = Inserted::Kind::queued;
+        if (rules.start_here && queued == 0) {
+            mark_running(saved, saved.created_at);
+            kind = Inserted::Kind::started;
+        } else {
+            auto capacity = rules.queue_depth > 0 ? rules.queue_depth
+                                                  : static_cast<std::size_t>(counts.integer(0, 1));
+            if (queued >= capacity) {
+                co_await connection->execute("COMMIT");
+                co_return Inserted{Inserted::Kind::full, std::move(saved), 0};
+            }
+            saved.status = JobStatus::queued;
+        }
+        RecordTexts texts(saved);
+        pg::Params row;
+        row.text(saved.id)
+            .text(to_string(saved.status))
+            .text(saved.agent)
+            .optional_text(saved.idempotency_key)
+            .integer(unix_seconds())
+            .text(texts.summary)
+            .text(texts.record);
+        if (kind == Inserted::Kind::started) {
+            row.text(rules.owner.replica).integer(rules.lease_seconds);
+            co_await connection->query(
+                fmt::format(R"(
+                    INSERT INTO jobs (id, status, agent, idempotency_key, created_unix, summary,
+                                      record, owner, attempt, lease_expires_unix)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, {} + $9))",
+                            kNow),
+                row);
+        } else {
+            co_await connection->query(R"(
+                INSERT INTO jobs (id, status, agent, idempotency_key, created_unix, summary, record)
+                VALUES ($1, $2, $3, $4, $5, $6, $7))",
+                                       row);
+            co_await connection->execute(fmt::format("NOTIFY {}", kQueuedChannel));
+        }
+        co_await connection->execute("COMMIT");
+        co_return Inserted{kind, std::move(saved), kind == Inserted::Kind::queued ? queued + 1 : 0};
+    } catch (const pg::Error& e) {
+        throw store_error(e);
+    }
+}
+
+JobStore::Awaitable<std::optional<std::pair<Job, Ownership>>> PostgresJobStore::claim(
+    const std::string& replica, std::int64_t lease_seconds) {
+    try {
+        auto connection = co_await pool_.acquire();
+        co_await connection->execute("BEGIN");
+        // The CTE picks one row (a plain subquery may be run for more than one), skipping
+        // those another replica is claiming right now.
+        pg::Params params;
+        params.text(replica).integer(lease_seconds);
+        auto taken = co_await connection->query(
+            fmt::format(R"(
+                WITH next AS (
+                  SELECT seq FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1
+                  FOR UPDATE SKIP LOCKED)
+                UPDATE jobs SET status = 'running', owner = $1, attempt = jobs.attempt + 1,
+                                lease_expires_unix = {} + $2, cancel_requested = false
+                FROM next WHERE jobs.seq = next.seq
+                RETURNING jobs.record, jobs.attempt)",
+                        kNow),
+            params);
+        if (taken.rows() == 0) {
+            co_await connection->execute("COMMIT");
+            co_return std::nullopt;
+        }
+        auto job = read_record(taken.text(0, 0));
+        Ownership owner{replica, taken.integer(0, 1)};
+        mark_running(job, utc_now_iso());
+        co_await update_record(*connection, job, &owner);
+        co_await connection->execute("COMMIT");
+        co_return std::pair{std::move(job), std::move(owner)};
+    } catch (const pg::Error& e) {
+        throw store_error(e);
+    }
+}
+
+JobStore::Awaitable<LeaseState> PostgresJobStore::renew(std::string_view id,
+                                                        const Ownership& owner,
+                                                        std::int64_t lease_seconds) {
+    pg::Params params;
+    params.text(id).text(owner.replica).integer(owner.attempt).integer(lease_seconds);
+    auto result = co_await query(fmt::format(R"(
+        UPDATE jobs SET lease_expires_unix = {} + $4
+        WHERE id = $1 AND owner = $2 AND attempt = $3 AND status = 'running'
+        RETURNING cancel_requested)",
+                                             kNow),
+                                 params);
+    if (result.rows() == 0) co_return LeaseState{false, false};
+    co_return LeaseState{true, result.boolean(0, 0)};
+}
+
+JobStore::Awaitable<bool> PostgresJobStore::save_owned(const Job& job, const Ownership& owner) {
+    try {
+        auto connection = co_await pool_.acquire();
+        auto saved = co_await update_record(*connection, job, &owner);
+        co_return saved;
+    } catch (const pg::Error& e) {
+        throw store_error(e);
+    }
+}
+
+JobStore::Awaitable<CancelRequest> PostgresJobStore::request_cancel(std::string_view id) {
+    try {
+        auto connection = co_await pool_.acquire();
+        co_await connection->execute("BEGIN");
+        pg::Params params;
+        params.text(id);
+        auto found = co_await connection->query(
+            "SELECT record FROM jobs WHERE id = $1 FOR UPDATE", params);
+        if (found.rows() == 0) {
+            co_await connection->execute("COMMIT");
+            co_return CancelRequest{CancelRequest::Kind::not_found, std::nullopt};
+        }
+        auto job = read_record(found.text(0, 0));
+        auto kind = CancelRequest::Kind::finished;
+        if (job.status == JobStatus::queued) {
+            mark_cancelled_before_run(job, utc_now_iso());
+            co_await update_record(*connection, job, nullptr);
+            kind = CancelRequest::Kind::cancelled;
+        } else if (job.status == JobStatus::running) {
+            pg::Params notice;
+            notice.text(id);
+            co_await connection->query("UPDATE jobs SET cancel_requested = true WHERE id = $1",
+                                       notice);
+            co_await connection->query(fmt::format("SELECT pg_notify('{}', $1)", kCancelChannel),
+                                       notice);
+            kind = CancelRequest::Kind::requested;
+        }
+        co_await connection->execute("COMMIT");
+        co_return CancelRequest{kind, std::move(job)};
+    } catch (const pg::Error& e) {
+        throw store_error(e);
+    }
+}
+
+asio::awaitable<std::vector<Job>> PostgresJobStore::interrupt_where(std::string condition,
+                                                                    pg::Params params,
+                                                                    bool lease_lost) {
+    try {
+        auto connection = co_await pool_.acquire();
+        co_await connection->execute("BEGIN");
+        std::vector<Job> jobs;
+        if (lease_lost) {  // one sweeping replica at a time; the others skip this round
+            pg::Params lock;
+            lock.integer(kLeaseSweepLock);
+            auto got = co_await connection->query("SELECT pg_try_advisory_xact_lock($1::bigint)",
+                                                  lock);
+            if (!got.boolean(0, 0)) {
+                co_await connection->execute("COMMIT");
+                co_return jobs;
+            }
+        }
+        auto found = co_await connection->query(
+            "SELECT record FROM jobs WHERE status = 'running' AND " + condition +
+                " FOR UPDATE SKIP LOCKED",
+            params);
+        auto now = utc_now_iso();
+        for (int row = 0; row < found.rows(); ++row) {
+            auto job = read_record(found.text(row, 0));
+            if (lease_lost) {
+                mark_interrupted_lease_lost(job, now);
+            } else {
+                mark_interrupted_by_restart(job, now);
+            }
+            co_await update_record(*connection, job, nullptr);
+            jobs.push_back(std::move(job));
+        }
+        co_await connection->execute("COMMIT");
+        co_return jobs;
+    } catch (const pg::Error& e) {
+        throw store_error(e);
+    }
+}
+
+JobStore::Awaitable<std::vector<Job>> PostgresJobStore::interrupt_expired() {
     pg::Params none;
-    auto result = co_await query(
-        "SELECT record FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq", none);
-    std::vector<Job> jobs;
-    for (int row = 0; row < result.rows(); ++row) jobs.push_back(read_record(result.text(row, 0)));
+    auto jobs = co_await interrupt_where(fmt::format("lease_expires_unix < {}", kNow),
+                                         std::move(none), true);
     co_return jobs;
+}
+
+JobStore::Awaitable<std::vector<Job>> PostgresJobStore::interrupt_leftovers(
+    const std::string& replica) {
+    pg::Params owner;
+    owner.text(replica);
+    auto jobs = co_await interrupt_where("owner = $1", std::move(owner), false);
+    co_return jobs;
+}
+
+JobStore::Awaitable<ClusterState> PostgresJobStore::heartbeat(const std::string& replica,
+                                                              bool busy,
+                                                              std::int64_t lease_seconds) {
+    pg::Params params;
+    params.text(replica).integer(busy ? 1 : 0).integer(lease_seconds);
+    auto result = co_await query(fmt::format(R"(
+        WITH beat AS (
+          INSERT INTO replicas (id, heartbeat_unix, busy) VALUES ($1, {0}, $2::integer <> 0)
+          ON CONFLICT (id) DO UPDATE SET heartbeat_unix = EXCLUDED.heartbeat_unix,
+                                         busy = EXCLUDED.busy),
+        gone AS (DELETE FROM replicas WHERE heartbeat_unix < {0} - 86400)
+        SELECT (SELECT count(*) FROM jobs WHERE status = 'queued'),
+               (SELECT count(*) FROM replicas WHERE id <> $1 AND heartbeat_unix >= {0} - $3) + 1)",
+                                             kNow),
+                                 params);
+    co_return ClusterState{static_cast<std::size_t>(result.integer(0, 0)),
+                           static_cast<std::size_t>(result.integer(0, 1))};
+}
+
+JobStore::Awaitable<void> PostgresJobStore::leave(const std::string& replica) {
+    pg::Params params;
+    params.text(replica);
+    co_await query("DELETE FROM replicas WHERE id = $1", params);
+}
+
+JobStore::Awaitable<std::vector<StoreNotice>> PostgresJobStore::notices() {
+    for (;;) {
+        if (!listener_ || listener_->broken()) {
+            listener_.reset();
+            try {
+                auto connection = co_await pool_.connect();
+                co_await connection->execute(
+                    fmt::format("LISTEN {}; LISTEN {}", kQueuedChannel, kCancelChannel));
+                listener_ = std::move(connection);
+            } catch (const pg::Error& e) {
+                throw store_error(e);
+            }
+            // What was announced while no one listened is found by the callers' polls.
+        }
+        std::vector<pg::Notification> received;
+        try {
+            received = co_await listener_->notifications();
+        } catch (const pg::Error& e) {
+            throw store_error(e);
+        }
+        std::vector<StoreNotice> notices;
+        for (auto& n : received) {
+            if (n.channel == kQueuedChannel) {
+                notices.push_back({StoreNotice::Kind::queued, ""});
+            } else if (n.channel == kCancelChannel) {
+                notices.push_back({StoreNotice::Kind::cancel, std::move(n.payload)});
+            }
+        }
+        if (!notices.empty()) co_return notices;
+    }
 }
 
 JobStore::Awaitable<std::size_t> PostgresJobStore::prune(std::int64_t cutoff_unix,

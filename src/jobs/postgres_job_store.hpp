@@ -8,6 +8,8 @@
 #include "jobs/job_store.hpp"
 #include "pg/pool.hpp"
 
+#include <string>
+
 #include <memory>
 
 namespace cas::jobs {
@@ -23,7 +25,20 @@ public:
     Awaitable<JobPage> list(const JobFilter& filter) override;
     Awaitable<std::optional<Job>> find_by_idempotency_key(std::string_view key,
                                                           std::int64_t since_unix) override;
-    Awaitable<std::vector<Job>> unfinished() override;
+    Awaitable<Inserted> insert(const Job& job, const InsertRules& rules) override;
+    Awaitable<std::optional<std::pair<Job, Ownership>>> claim(
+        const std::string& replica, std::int64_t lease_seconds) override;
+    Awaitable<LeaseState> renew(std::string_view id, const Ownership& owner,
+                                std::int64_t lease_seconds) override;
+    Awaitable<bool> save_owned(const Job& job, const Ownership& owner) override;
+    Awaitable<CancelRequest> request_cancel(std::string_view id) override;
+    Awaitable<std::vector<Job>> interrupt_expired() override;
+    Awaitable<std::vector<Job>> interrupt_leftovers(const std::string& replica) override;
+    Awaitable<ClusterState> heartbeat(const std::string& replica, bool busy,
+                                      std::int64_t lease_seconds) override;
+    Awaitable<void> leave(const std::string& replica) override;
+    Awaitable<std::vector<StoreNotice>> notices() override;
+    [[nodiscard]] bool shared() const override { return true; }
     Awaitable<std::size_t> prune(std::int64_t cutoff_unix, std::size_t max_records) override;
     Awaitable<void> save_session(std::string_view session_id, std::string_view bytes) override;
     Awaitable<std::optional<std::string>> find_session(std::string_view session_id) override;
@@ -42,7 +57,12 @@ private:
     Awaitable<pg::Result> query(std::string_view sql, const pg::Params& params,
                                 pg::ResultFormat format = pg::ResultFormat::text);
 
+    // Running jobs matching `condition` (SQL on `params`) become interrupted.
+    Awaitable<std::vector<Job>> interrupt_where(std::string condition, pg::Params params,
+                                                bool lease_lost);
+
     pg::Pool pool_;
+    std::unique_ptr<pg::Connection> listener_;  // LISTENs for notices(), outside the pool
 };
 
 }  // namespace cas::jobs

@@ -3,10 +3,13 @@
 // creation and is the listing cursor.
 #include "jobs/sqlite_job_store.hpp"
 
+#include "jobs/job_state.hpp"
+#include "util/async.hpp"
 #include "util/json_limits.hpp"
 #include "util/json_text.hpp"
 #include "util/wall_clock.hpp"
 
+#include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -46,6 +49,17 @@ constexpr const char* kMigrations[] = {
          agent TEXT NOT NULL,
          saved_unix INTEGER NOT NULL);
        CREATE INDEX conversations_saved ON conversations(saved_unix);)",
+    // The queue in the store (job_store.hpp): who runs a job, which attempt, its lease, a
+    // cancel asked for; the replicas' heartbeats (one here: SQLite is one process's).
+    R"(ALTER TABLE jobs ADD COLUMN owner TEXT;
+       ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+       ALTER TABLE jobs ADD COLUMN lease_expires_unix INTEGER;
+       ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+       CREATE INDEX jobs_queued ON jobs(seq) WHERE status = 'queued';
+       CREATE TABLE replicas (
+         id TEXT PRIMARY KEY,
+         heartbeat_unix INTEGER NOT NULL,
+         busy INTEGER NOT NULL);)",
 };
 
 }  // namespace
@@ -168,6 +182,25 @@ void exec(sqlite3* db, const char* sql) {
     }
 }
 
+// BEGIN IMMEDIATE (the write lock at once: no upgrade deadlock), ROLLBACK unless committed.
+class Transaction {
+public:
+    explicit Transaction(sqlite3* db) : db_(db) { exec(db_, "BEGIN IMMEDIATE"); }
+    ~Transaction() {
+        if (!committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit() {
+        exec(db_, "COMMIT");
+        committed_ = true;
+    }
+
+private:
+    sqlite3* db_;
+    bool committed_ = false;
+};
+
 Job read_record(std::string_view text) {
     boost::system::error_code ec;
     auto value = parse_json(text, ec);
@@ -176,6 +209,14 @@ Job read_record(std::string_view text) {
 }
 
 }  // namespace
+
+// A record as stored: its summary and whole JSON, bound without a copy (kept alive here).
+struct RecordTexts {
+    explicit RecordTexts(const Job& job)
+        : summary(json_text(to_summary_json(job))), record(json_text(to_json(job))) {}
+    std::string summary;
+    std::string record;
+};
 
 SqliteJobStore::SqliteJobStore(const std::string& path) {
     auto fail = [&](const std::string& why) {
@@ -298,12 +339,221 @@ JobStore::Awaitable<std::optional<Job>> SqliteJobStore::find_by_idempotency_key(
     co_return read_record(stmt.text(0));
 }
 
-JobStore::Awaitable<std::vector<Job>> SqliteJobStore::unfinished() {
-    Statement stmt(*cache_,
-                   "SELECT record FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq");
-    std::vector<Job> out;
-    while (stmt.step()) out.push_back(read_record(stmt.text(0)));
-    co_return out;
+std::int64_t SqliteJobStore::insert_row(const Job& job, const std::string* owner,
+                                        std::int64_t lease_seconds) {
+    RecordTexts texts(job);
+    Statement stmt(*cache_, R"(
+        INSERT INTO jobs (id, status, agent, idempotency_key, created_unix, summary, record,
+                          owner, attempt, lease_expires_unix)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))");
+    stmt.bind(1, job.id).bind(2, to_string(job.status)).bind(3, job.agent);
+    if (job.idempotency_key) {
+        stmt.bind(4, *job.idempotency_key);
+    } else {
+        stmt.bind_null(4);
+    }
+    stmt.bind(5, unix_seconds()).bind_unowned(6, texts.summary).bind_unowned(7, texts.record);
+    if (owner != nullptr) {
+        stmt.bind(8, *owner).bind(9, std::int64_t{1}).bind(10, unix_seconds() + lease_seconds);
+    } else {
+        stmt.bind_null(8).bind(9, std::int64_t{0}).bind_null(10);
+    }
+    stmt.step();
+    return 1;
+}
+
+bool SqliteJobStore::update_record(const Job& job, const Ownership* owner) {
+    RecordTexts texts(job);
+    std::string sql = R"(
+        UPDATE jobs SET status = ?2, finished_unix = ?3, summary = ?4, record = ?5
+        WHERE id = ?1)";
+    if (owner != nullptr) sql += " AND owner = ?6 AND attempt = ?7 AND status = 'running'";
+    Statement stmt(*cache_, sql);
+    stmt.bind(1, job.id).bind(2, to_string(job.status));
+    if (is_finished(job.status)) {
+        stmt.bind(3, unix_seconds());
+    } else {
+        stmt.bind_null(3);
+    }
+    stmt.bind_unowned(4, texts.summary).bind_unowned(5, texts.record);
+    if (owner != nullptr) stmt.bind(6, owner->replica).bind(7, owner->attempt);
+    stmt.step();
+    return sqlite3_changes(db_) == 1;
+}
+
+std::size_t SqliteJobStore::count_queued() {
+    Statement stmt(*cache_, "SELECT count(*) FROM jobs WHERE status = 'queued'");
+    stmt.step();
+    return static_cast<std::size_t>(stmt.integer(0));
+}
+
+JobStore::Awaitable<Inserted> SqliteJobStore::insert(const Job& job, const InsertRules& rules) {
+    Transaction transaction(db_);
+    if (job.idempotency_key) {
+        Statement earlier(*cache_, R"(
+            SELECT record FROM jobs WHERE idempotency_key = ?1 AND created_unix >= ?2
+            ORDER BY seq DESC LIMIT 1)");
+        earlier.bind(1, *job.idempotency_key).bind(2, rules.key_since_unix);
+        if (earlier.step()) co_return Inserted{Inserted::Kind::key_taken, read_record(earlier.text(0)), 0};
+    }
+    auto queued = count_queued();
+    Job saved = job;
+    if (rules.start_here && queued == 0) {
+        mark_running(saved, saved.created_at);
+        insert_row(saved, &rules.owner.replica, rules.lease_seconds);
+        transaction.commit();
+        co_return Inserted{Inserted::Kind::started, std::move(saved), 0};
+    }
+    std::size_t capacity = rules.queue_depth;
+    if (capacity == 0) {
+        Statement idle(*cache_, R"(
+            SELECT count(*) FROM replicas
+            WHERE id != ?1 AND busy = 0 AND heartbeat_unix >= ?2)");
+        idle.bind(1, rules.owner.replica).bind(2, unix_seconds() - rules.lease_seconds);
+        idle.step();
+        capacity = static_cast<std::size_t>(idle.integer(0));
+    }
+    if (queued >= capacity) co_return Inserted{Inserted::Kind::full, std::move(saved), 0};
+    saved.status = JobStatus::queued;
+    insert_row(saved, nullptr, 0);
+    transaction.commit();
+    co_return Inserted{Inserted::Kind::queued, std::move(saved), queued + 1};
+}
+
+JobStore::Awaitable<std::optional<std::pair<Job, Ownership>>> SqliteJobStore::claim(
+    const std::string& replica, std::int64_t lease_seconds) {
+    Transaction transaction(db_);
+    Statement next(*cache_,
+                   "SELECT seq, record, attempt FROM jobs WHERE status = 'queued' ORDER BY seq "
+                   "LIMIT 1");
+    if (!next.step()) co_return std::nullopt;
+    auto job = read_record(next.text(1));
+    Ownership owner{replica, next.integer(2) + 1};
+    mark_running(job, utc_now_iso());
+    RecordTexts texts(job);
+    Statement take(*cache_, R"(
+        UPDATE jobs SET status = 'running', owner = ?2, attempt = ?3, lease_expires_unix = ?4,
+                        summary = ?5, record = ?6
+        WHERE seq = ?1)");
+    take.bind(1, next.integer(0))
+        .bind(2, owner.replica)
+        .bind(3, owner.attempt)
+        .bind(4, unix_seconds() + lease_seconds)
+        .bind_unowned(5, texts.summary)
+        .bind_unowned(6, texts.record);
+    take.step();
+    transaction.commit();
+    co_return std::pair{std::move(job), std::move(owner)};
+}
+
+JobStore::Awaitable<LeaseState> SqliteJobStore::renew(std::string_view id, const Ownership& owner,
+                                                      std::int64_t lease_seconds) {
+    Statement stmt(*cache_, R"(
+        UPDATE jobs SET lease_expires_unix = ?4
+        WHERE id = ?1 AND owner = ?2 AND attempt = ?3 AND status = 'running'
+        RETURNING cancel_requested)");
+    stmt.bind(1, id).bind(2, owner.replica).bind(3, owner.attempt);
+    stmt.bind(4, unix_seconds() + lease_seconds);
+    if (!stmt.step()) co_return LeaseState{false, false};
+    LeaseState state{true, stmt.integer(0) != 0};
+    while (stmt.step()) {
+    }
+    co_return state;
+}
+
+JobStore::Awaitable<bool> SqliteJobStore::save_owned(const Job& job, const Ownership& owner) {
+    co_return update_record(job, &owner);
+}
+
+JobStore::Awaitable<CancelRequest> SqliteJobStore::request_cancel(std::string_view id) {
+    Transaction transaction(db_);
+    std::optional<Job> job;
+    {
+        Statement stmt(*cache_, "SELECT record FROM jobs WHERE id = ?1");
+        stmt.bind(1, id);
+        if (stmt.step()) job = read_record(stmt.text(0));
+    }
+    if (!job) co_return CancelRequest{CancelRequest::Kind::not_found, std::nullopt};
+    if (is_finished(job->status)) {
+        co_return CancelRequest{CancelRequest::Kind::finished, std::move(job)};
+    }
+    if (job->status == JobStatus::queued) {
+        mark_cancelled_before_run(*job, utc_now_iso());
+        update_record(*job, nullptr);
+        transaction.commit();
+        co_return CancelRequest{CancelRequest::Kind::cancelled, std::move(job)};
+    }
+    Statement ask(*cache_, "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1");
+    ask.bind(1, id);
+    ask.step();
+    transaction.commit();
+    co_return CancelRequest{CancelRequest::Kind::requested, std::move(job)};
+}
+
+std::vector<Job> SqliteJobStore::interrupt_where(const std::string& condition,
+                                                 std::int64_t value, bool lease_lost) {
+    Transaction transaction(db_);
+    std::vector<Job> jobs;
+    {
+        Statement stmt(*cache_,
+                       "SELECT record FROM jobs WHERE status = 'running' AND " + condition);
+        stmt.bind(1, value);
+        while (stmt.step()) jobs.push_back(read_record(stmt.text(0)));
+    }
+    auto now = utc_now_iso();
+    for (auto& job : jobs) {
+        if (lease_lost) {
+            mark_interrupted_lease_lost(job, now);
+        } else {
+            mark_interrupted_by_restart(job, now);
+        }
+        update_record(job, nullptr);
+    }
+    transaction.commit();
+    return jobs;
+}
+
+JobStore::Awaitable<std::vector<Job>> SqliteJobStore::interrupt_expired() {
+    co_return interrupt_where("lease_expires_unix < ?1", unix_seconds(), true);
+}
+
+// One process owns a SQLite store: whatever it finds running at start-up is its own.
+JobStore::Awaitable<std::vector<Job>> SqliteJobStore::interrupt_leftovers(
+    const std::string& /*replica*/) {
+    co_return interrupt_where("?1 = ?1", 0, false);
+}
+
+JobStore::Awaitable<ClusterState> SqliteJobStore::heartbeat(const std::string& replica, bool busy,
+                                                            std::int64_t lease_seconds) {
+    auto now = unix_seconds();
+    Statement beat(*cache_, R"(
+        INSERT INTO replicas (id, heartbeat_unix, busy) VALUES (?1, ?2, ?3)
+        ON CONFLICT(id) DO UPDATE SET heartbeat_unix = ?2, busy = ?3)");
+    beat.bind(1, replica).bind(2, now).bind(3, std::int64_t{busy ? 1 : 0});
+    beat.step();
+    Statement gone(*cache_, "DELETE FROM replicas WHERE heartbeat_unix < ?1");
+    gone.bind(1, now - 86400);
+    gone.step();
+    Statement others(*cache_,
+                     "SELECT count(*) FROM replicas WHERE id != ?1 AND heartbeat_unix >= ?2");
+    others.bind(1, replica).bind(2, now - lease_seconds);
+    others.step();
+    co_return ClusterState{count_queued(), static_cast<std::size_t>(others.integer(0)) + 1};
+}
+
+JobStore::Awaitable<void> SqliteJobStore::leave(const std::string& replica) {
+    Statement stmt(*cache_, "DELETE FROM replicas WHERE id = ?1");
+    stmt.bind(1, replica);
+    stmt.step();
+    co_return;
+}
+
+// Nobody else writes to this store: everything worth waking for happens in this process.
+JobStore::Awaitable<std::vector<StoreNotice>> SqliteJobStore::notices() {
+    auto executor = co_await boost::asio::this_coro::executor;
+    Timer never(executor, Timer::time_point::max());
+    co_await never.async_wait();
+    co_return std::vector<StoreNotice>{};
 }
 
 JobStore::Awaitable<std::size_t> SqliteJobStore::prune(std::int64_t cutoff_unix,

@@ -26,7 +26,20 @@ public:
     Awaitable<JobPage> list(const JobFilter& filter) override;
     Awaitable<std::optional<Job>> find_by_idempotency_key(std::string_view key,
                                                           std::int64_t since_unix) override;
-    Awaitable<std::vector<Job>> unfinished() override;
+    Awaitable<Inserted> insert(const Job& job, const InsertRules& rules) override;
+    Awaitable<std::optional<std::pair<Job, Ownership>>> claim(
+        const std::string& replica, std::int64_t lease_seconds) override;
+    Awaitable<LeaseState> renew(std::string_view id, const Ownership& owner,
+                                std::int64_t lease_seconds) override;
+    Awaitable<bool> save_owned(const Job& job, const Ownership& owner) override;
+    Awaitable<CancelRequest> request_cancel(std::string_view id) override;
+    Awaitable<std::vector<Job>> interrupt_expired() override;
+    Awaitable<std::vector<Job>> interrupt_leftovers(const std::string& replica) override;
+    Awaitable<ClusterState> heartbeat(const std::string& replica, bool busy,
+                                      std::int64_t lease_seconds) override;
+    Awaitable<void> leave(const std::string& replica) override;
+    Awaitable<std::vector<StoreNotice>> notices() override;
+    [[nodiscard]] bool shared() const override { return false; }
     Awaitable<std::size_t> prune(std::int64_t cutoff_unix, std::size_t max_records) override;
     Awaitable<void> save_session(std::string_view session_id, std::string_view bytes) override;
     Awaitable<std::optional<std::string>> find_session(std::string_view session_id) override;
@@ -39,6 +52,14 @@ public:
     class StatementCache;
 
 private:
+    std::int64_t insert_row(const Job& job, const std::string* owner, std::int64_t lease_seconds);
+    // The record's texts and status; with `owner`, only while it holds the running attempt.
+    bool update_record(const Job& job, const Ownership* owner);
+    std::size_t count_queued();
+    // Running jobs matching `condition` (SQL with ?1 bound to `value`) become interrupted.
+    std::vector<Job> interrupt_where(const std::string& condition, std::int64_t value,
+                                     bool lease_lost);
+
     sqlite3* db_ = nullptr;
     std::unique_ptr<StatementCache> cache_;
 };

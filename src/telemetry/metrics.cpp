@@ -41,8 +41,14 @@ struct Metrics::Families {
                                            .Register(*registry);
     pm::Family<pm::Gauge>& queue_depth = pm::BuildGauge()
                                              .Name("cas_queue_depth")
-                                             .Help("Jobs waiting for the execution slot")
+                                             .Help("Jobs waiting for an execution slot, in the "
+                                                   "whole cluster of replicas of the job store")
                                              .Register(*registry);
+    pm::Family<pm::Gauge>& replicas_live =
+        pm::BuildGauge()
+            .Name("cas_replicas_live")
+            .Help("Replicas of the job store whose heartbeat is within the lease, this one included")
+            .Register(*registry);
     pm::Family<pm::Counter>& cost = pm::BuildCounter()
                                         .Name("cas_cost_usd_total")
                                         .Help("Cost reported by the CLI, in US dollars, by model")
@@ -98,6 +104,7 @@ struct Metrics::Families {
     std::function<bool()> read_busy;
     std::function<std::size_t()> read_queue;
     std::function<bool()> read_warm_waiting;
+    std::function<std::size_t()> read_replicas;
 
     // Family::Add builds a metric (a histogram: 18 buckets) before finding the existing one,
     // so each request's series are looked up here instead. Bounded like the labels.
@@ -154,7 +161,9 @@ Metrics::Metrics() : families_(std::make_unique<Families>()) {
 Metrics::~Metrics() = default;
 
 void Metrics::set_gauges(std::function<bool()> slot_busy, std::function<std::size_t()> queue_depth,
-                         std::function<bool()> warm_cli_waiting) {
+                         std::function<bool()> warm_cli_waiting,
+                         std::function<std::size_t()> replicas_live) {
+    families_->read_replicas = std::move(replicas_live);
     families_->read_busy = std::move(slot_busy);
     families_->read_queue = std::move(queue_depth);
     families_->read_warm_waiting = std::move(warm_cli_waiting);
@@ -227,6 +236,7 @@ std::string Metrics::scrape() const {
     f.slot_busy.Add({}).Set(f.read_busy && f.read_busy() ? 1 : 0);
     f.queue_depth.Add({}).Set(f.read_queue ? static_cast<double>(f.read_queue()) : 0);
     f.warm_waiting.Add({}).Set(f.read_warm_waiting && f.read_warm_waiting() ? 1 : 0);
+    f.replicas_live.Add({}).Set(f.read_replicas ? static_cast<double>(f.read_replicas()) : 0);
     return pm::TextSerializer().Serialize(f.registry->Collect());
 }
 

@@ -36,7 +36,8 @@ public:
     Metrics& operator=(const Metrics&) = delete;
 
     void set_gauges(std::function<bool()> slot_busy, std::function<std::size_t()> queue_depth,
-                    std::function<bool()> warm_cli_waiting);
+                    std::function<bool()> warm_cli_waiting,
+                    std::function<std::size_t()> replicas_live);
     void record_request(std::string_view route, std::string_view method, unsigned status,
                         std::chrono::duration<double> duration);
     void record_run(const RunReport& report);

@@ -83,18 +83,136 @@ TEST_CASE("store: pagination over 1,000 jobs has no duplicates or gaps") {
     CHECK_FALSE(running.next);
 }
 
-TEST_CASE("store: unfinished jobs in creation order") {
+InsertRules rules(std::string replica, bool start_here, std::size_t depth) {
+    return {.owner = {std::move(replica), 0},
+            .start_here = start_here,
+            .queue_depth = depth,
+            .key_since_unix = 0,
+            .lease_seconds = 30};
+}
+
+TEST_CASE("store: a new job starts only when nothing is queued, else queues FIFO within the bound") {
     StoreUnderTest db;
     auto& store = db.store();
-    db(store.save(make_job(1, JobStatus::queued)));
-    db(store.save(make_job(2, JobStatus::completed)));
-    db(store.save(make_job(3, JobStatus::running)));
-    db(store.save(make_job(4, JobStatus::queued)));
-    auto open = db(store.unfinished());
-    REQUIRE(open.size() == 3);
-    CHECK(open[0].id == make_job(1).id);
-    CHECK(open[1].id == make_job(3).id);
-    CHECK(open[2].id == make_job(4).id);
+    auto first = db(store.insert(make_job(1, JobStatus::queued), rules("r1", true, 2)));
+    CHECK(first.kind == Inserted::Kind::started);
+    CHECK(first.job.status == JobStatus::running);
+    CHECK(first.job.started_at == first.job.created_at);
+    CHECK(db(store.find(first.job.id))->status == JobStatus::running);
+
+    auto second = db(store.insert(make_job(2, JobStatus::queued), rules("r1", false, 2)));
+    CHECK(second.kind == Inserted::Kind::queued);
+    CHECK(second.position == 1);
+    // A free slot elsewhere does not jump the queue.
+    auto third = db(store.insert(make_job(3, JobStatus::queued), rules("r2", true, 2)));
+    CHECK(third.kind == Inserted::Kind::queued);
+    CHECK(third.position == 2);
+    auto fourth = db(store.insert(make_job(4, JobStatus::queued), rules("r2", false, 2)));
+    CHECK(fourth.kind == Inserted::Kind::full);
+    CHECK_FALSE(db(store.find(make_job(4).id)));
+
+    // Claims take the oldest first, each a new attempt, the record saying running.
+    auto a = db(store.claim("r2", 30));
+    REQUIRE(a);
+    CHECK(a->first.id == make_job(2).id);
+    CHECK(a->first.status == JobStatus::running);
+    CHECK(a->first.started_at.has_value());
+    CHECK(a->second.replica == "r2");
+    CHECK(a->second.attempt == 1);
+    CHECK(db(store.find(a->first.id))->started_at == a->first.started_at);
+    auto b = db(store.claim("r1", 30));
+    REQUIRE(b);
+    CHECK(b->first.id == make_job(3).id);
+    CHECK_FALSE(db(store.claim("r1", 30)));
+}
+
+TEST_CASE("store: without a queue, a job waits only if another replica is idle to take it") {
+    StoreUnderTest db;
+    auto& store = db.store();
+    CHECK(db(store.heartbeat("r1", true, 30)).live_replicas == 1);
+    CHECK(db(store.insert(make_job(1, JobStatus::queued), rules("r1", false, 0))).kind ==
+          Inserted::Kind::full);
+    db(store.heartbeat("r2", true, 30));  // alive, but busy
+    CHECK(db(store.insert(make_job(2, JobStatus::queued), rules("r1", false, 0))).kind ==
+          Inserted::Kind::full);
+    auto cluster = db(store.heartbeat("r2", false, 30));  // idle now
+    CHECK(cluster.live_replicas == 2);
+    CHECK(db(store.insert(make_job(3, JobStatus::queued), rules("r1", false, 0))).kind ==
+          Inserted::Kind::queued);
+    CHECK(db(store.insert(make_job(4, JobStatus::queued), rules("r1", false, 0))).kind ==
+          Inserted::Kind::full);  // one idle replica, one job already waiting for it
+    CHECK(db(store.heartbeat("r1", true, 30)).queued == 1);
+    db(store.leave("r2"));
+    CHECK(db(store.heartbeat("r1", true, 30)).live_replicas == 1);
+}
+
+TEST_CASE("store: a lease is renewed by its owner only, and one that ran out interrupts the job") {
+    StoreUnderTest db;
+    auto& store = db.store();
+    auto started = db(store.insert(make_job(1, JobStatus::queued), rules("r1", true, 5)));
+    REQUIRE(started.kind == Inserted::Kind::started);
+    Ownership owner{"r1", 1};
+    auto renewed = db(store.renew(started.job.id, owner, 30));
+    CHECK(renewed.owned);
+    CHECK_FALSE(renewed.cancel_requested);
+    CHECK_FALSE(db(store.renew(started.job.id, {"r2", 1}, 30)).owned);
+    CHECK_FALSE(db(store.renew(started.job.id, {"r1", 2}, 30)).owned);
+    CHECK(db(store.interrupt_expired()).empty());
+
+    db(store.renew(started.job.id, owner, -10));  // as if 10 s past its end
+    auto interrupted = db(store.interrupt_expired());
+    REQUIRE(interrupted.size() == 1);
+    CHECK(interrupted[0].status == JobStatus::interrupted);
+    auto record = db(store.find(started.job.id));
+    CHECK(record->status == JobStatus::interrupted);
+    CHECK(record->finished_at.has_value());
+    CHECK_THAT(*record->error, Catch::Contains("lease"));
+    // The replica that lost it can no longer write.
+    CHECK_FALSE(db(store.renew(started.job.id, owner, 30)).owned);
+    auto late = started.job;
+    late.status = JobStatus::completed;
+    CHECK_FALSE(db(store.save_owned(late, owner)));
+    CHECK(db(store.find(started.job.id))->status == JobStatus::interrupted);
+}
+
+TEST_CASE("store: the owner saves the final record; leftovers of a restart are interrupted") {
+    StoreUnderTest db;
+    auto& store = db.store();
+    auto started = db(store.insert(make_job(1, JobStatus::queued), rules("r1", true, 5)));
+    auto done = started.job;
+    done.status = JobStatus::completed;
+    done.finished_at = utc_now_iso();
+    CHECK(db(store.save_owned(done, {"r1", 1})));
+    CHECK(db(store.find(done.id))->status == JobStatus::completed);
+    CHECK_FALSE(db(store.save_owned(done, {"r1", 1})));  // no longer running
+
+    auto left = db(store.insert(make_job(2, JobStatus::queued), rules("r1", true, 5)));
+    REQUIRE(left.kind == Inserted::Kind::started);
+    auto found = db(store.interrupt_leftovers("r1"));
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].id == left.job.id);
+    CHECK(db(store.find(left.job.id))->status == JobStatus::interrupted);
+}
+
+TEST_CASE("store: cancel ends a queued job, asks the owner of a running one") {
+    StoreUnderTest db;
+    auto& store = db.store();
+    auto running = db(store.insert(make_job(1, JobStatus::queued), rules("r1", true, 5)));
+    auto queued = db(store.insert(make_job(2, JobStatus::queued), rules("r1", false, 5)));
+    REQUIRE(queued.kind == Inserted::Kind::queued);
+
+    auto cancelled = db(store.request_cancel(queued.job.id));
+    CHECK(cancelled.kind == CancelRequest::Kind::cancelled);
+    CHECK(cancelled.job->status == JobStatus::cancelled);
+    CHECK_FALSE(cancelled.job->started_at);
+    CHECK(db(store.find(queued.job.id))->status == JobStatus::cancelled);
+    CHECK_FALSE(db(store.claim("r1", 30)));  // it never runs
+
+    auto asked = db(store.request_cancel(running.job.id));
+    CHECK(asked.kind == CancelRequest::Kind::requested);
+    CHECK(db(store.renew(running.job.id, {"r1", 1}, 30)).cancel_requested);
+    CHECK(db(store.request_cancel(queued.job.id)).kind == CancelRequest::Kind::finished);
+    CHECK(db(store.request_cancel("ffffffffffff")).kind == CancelRequest::Kind::not_found);
 }
 
 TEST_CASE("store: idempotency keys within the window") {
@@ -111,6 +229,25 @@ TEST_CASE("store: idempotency keys within the window") {
     CHECK(found->id == job.id);
     CHECK_FALSE(db(store.find_by_idempotency_key("order-42", now + 10)));  // outside the window
     CHECK_FALSE(db(store.find_by_idempotency_key("other", now - 86400)));
+}
+
+TEST_CASE("store: an idempotency key names one job within the window") {
+    StoreUnderTest db;
+    auto& store = db.store();
+    auto job = make_job(1, JobStatus::queued);
+    job.idempotency_key = "order-42";
+    CHECK(db(store.insert(job, rules("r1", true, 5))).kind == Inserted::Kind::started);
+    auto again = make_job(2, JobStatus::queued);
+    again.idempotency_key = "order-42";
+    auto taken = db(store.insert(again, rules("r2", true, 5)));
+    CHECK(taken.kind == Inserted::Kind::key_taken);
+    CHECK(taken.job.id == job.id);
+    CHECK_FALSE(db(store.find(again.id)));
+    // Once the window has passed, the key makes a new job.
+    auto later = rules("r2", false, 5);
+    later.key_since_unix = cas::unix_seconds() + 10;
+    CHECK(db(store.insert(again, later)).kind == Inserted::Kind::queued);
+    CHECK(db(store.find_by_idempotency_key("order-42", 0))->id == again.id);
 }
 
 TEST_CASE("store: retention deletes exactly the old and the excess finished jobs") {

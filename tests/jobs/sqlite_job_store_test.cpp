@@ -60,7 +60,7 @@ TEST_CASE("store: a corrupt or unusable file is a clear error") {
     CHECK_THROWS_AS(SqliteJobStore((db.dir / "missing-dir" / "jobs.db").string()), StoreError);
 }
 
-TEST_CASE("store: a database from before the sessions migration opens and gains the tables") {
+TEST_CASE("store: a database from before the sessions and queue migrations opens and gains them") {
     TempDb db;
     {
         SqliteJobStore store(db.path);
@@ -70,7 +70,12 @@ TEST_CASE("store: a database from before the sessions migration opens and gains 
         sqlite3* raw = nullptr;
         REQUIRE(sqlite3_open(db.path.c_str(), &raw) == SQLITE_OK);
         CHECK(sqlite3_exec(
-                  raw, "DROP TABLE sessions; DROP TABLE conversations; PRAGMA user_version = 1;",
+                  raw,
+                  "DROP TABLE sessions; DROP TABLE conversations; DROP TABLE replicas; "
+                  "DROP INDEX jobs_queued; ALTER TABLE jobs DROP COLUMN owner; "
+                  "ALTER TABLE jobs DROP COLUMN attempt; "
+                  "ALTER TABLE jobs DROP COLUMN lease_expires_unix; "
+                  "ALTER TABLE jobs DROP COLUMN cancel_requested; PRAGMA user_version = 1;",
                   nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(raw);
     }
