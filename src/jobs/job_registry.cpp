@@ -32,6 +32,25 @@ void log_failure(const char* what, const std::exception_ptr& e) {
     }
 }
 
+// A loop's store failures, logged when they start and when they end, not once a round
+// while a database is down.
+class Outage {
+public:
+    explicit Outage(const char* what) : what_(what) {}
+    void failed(const StoreError& e) {
+        if (!down_) log::error(what_, {{"error", e.what()}});
+        down_ = true;
+    }
+    void ok() {
+        if (down_) log::info("the job store answers again", {{"after", what_}});
+        down_ = false;
+    }
+
+private:
+    const char* what_;
+    bool down_ = false;
+};
+
 std::size_t output_bytes(const Job& job) {
     std::size_t bytes = 0;
     for (const auto& line : job.output) bytes += line.size();
@@ -57,6 +76,7 @@ JobRegistry::JobRegistry(asio::any_io_executor executor, JobStore& store, runs::
       options_(std::move(options)),
       queue_changed_(executor_),
       jobs_changed_(executor_),
+      beat_now_(executor_),
       stopping_(executor_) {}
 
 void JobRegistry::recover_and_start() {
@@ -202,6 +222,7 @@ void JobRegistry::begin(Job job, runs::RunService::Handle handle, Ownership owne
     active.cancel = handle.cancellation();
     active.events->status(job);
     jobs_changed_.notify();
+    beat_now_.notify();  // the cluster learns at once that this replica is busy
     asio::co_spawn(executor_,
                    run(std::move(job), std::move(handle), active.events, std::move(owner)),
                    asio::detached);
@@ -233,6 +254,7 @@ asio::awaitable<void> JobRegistry::run(Job job, runs::RunService::Handle handle,
     if (large) ::malloc_trim(0);
     jobs_changed_.notify();
     queue_changed_.notify();  // the slot is free (as this frame ends) for a queued job
+    beat_now_.notify();
     // The slot is released as this frame ends (with the handle), after the record is saved.
 }
 
@@ -324,6 +346,7 @@ asio::awaitable<void> JobRegistry::dispatch() {
     // finds none.
     bool maybe_queued = true;
     Timer poll(executor_);
+    Outage outage("cannot claim a queued job");
     while (!stopping_.requested()) {
         if (!maybe_queued) {
             if (store_.shared()) {
@@ -340,8 +363,9 @@ asio::awaitable<void> JobRegistry::dispatch() {
         std::optional<std::pair<Job, Ownership>> claimed;
         try {
             claimed = co_await store_.claim(options_.replica_id, options_.lease.count());
+            outage.ok();
         } catch (const StoreError& e) {
-            log::error("cannot claim a queued job", {{"error", e.what()}});
+            outage.failed(e);
         }
         if (!claimed) {
             maybe_queued = false;
@@ -355,6 +379,7 @@ asio::awaitable<void> JobRegistry::dispatch() {
 asio::awaitable<void> JobRegistry::heartbeat() {
     Timer tick(executor_);
     auto last_sweep = std::chrono::steady_clock::now() - options_.lease;
+    Outage outage("replica heartbeat failed");
     while (!stopping_.requested()) {
         try {
             cluster_ = co_await store_.heartbeat(options_.replica_id, runs_.busy(),
@@ -368,12 +393,13 @@ asio::awaitable<void> JobRegistry::heartbeat() {
                 }
                 if (!interrupted.empty()) jobs_changed_.notify();
             }
+            outage.ok();
         } catch (const StoreError& e) {
-            log::warn("replica heartbeat failed", {{"error", e.what()}});
+            outage.failed(e);
         }
         tick.expires_after(std::min<std::chrono::milliseconds>(options_.lease / 3,
                                                                std::chrono::seconds(5)));
-        co_await (tick.async_wait() || stopping_.wait());
+        co_await (tick.async_wait() || beat_now_.wait() || stopping_.wait());
     }
     try {
         co_await store_.leave(options_.replica_id);

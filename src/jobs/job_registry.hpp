@@ -124,6 +124,7 @@ private:
     ClusterState cluster_;
     Event queue_changed_;  // a job was queued, or the slot may be free for one
     Event jobs_changed_;   // a job started or ended here
+    Event beat_now_;       // this replica became busy or idle: tell the cluster now
     agent::Cancellation stopping_;
 };
 

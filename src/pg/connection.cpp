@@ -125,11 +125,10 @@ asio::awaitable<std::unique_ptr<Connection>> Connection::connect(
     auto polling = PGRES_POLLING_WRITING;
     while (polling != PGRES_POLLING_OK) {
         if (polling == PGRES_POLLING_FAILED) connection->fail("cannot connect to the database");
-        // The socket may change while libpq tries the addresses a host name has.
-        if (int fd = PQsocket(raw); !socket.is_open() || socket.native_handle() != fd) {
-            if (socket.is_open()) socket.release();
-            socket.assign(fd);
-        }
+        // The socket may change while libpq tries the addresses a host name has, even to a
+        // new socket with the old one's number: registered afresh each time.
+        if (socket.is_open()) socket.release();
+        socket.assign(PQsocket(raw));
         auto wanted = polling == PGRES_POLLING_READING ? Descriptor::wait_read
                                                        : Descriptor::wait_write;
         auto ready = co_await (socket.async_wait(wanted, kUseNothrow) || deadline.async_wait());
@@ -153,10 +152,19 @@ bool Connection::broken() const {
 }
 
 void Connection::fail(std::string_view what) {
+    track_socket();
     throw Error(fmt::format("{}: {}", what, trimmed(PQerrorMessage(conn_))), "");
 }
 
+// libpq closes its socket itself when the connection drops (inside PQconsumeInput, PQflush,
+// a send). The descriptor must let go of that number at once: once reused (by the next
+// connection, a pipe), releasing it later would unregister someone else's descriptor.
+void Connection::track_socket() {
+    if (socket_.is_open() && socket_.native_handle() != PQsocket(conn_)) socket_.release();
+}
+
 asio::awaitable<void> Connection::wait_readable() {
+    if (!socket_.is_open()) throw Error("database connection lost", "");
     auto [ec] = co_await socket_.async_wait(Descriptor::wait_read, kUseNothrow);
     if (ec) throw Error(fmt::format("database connection: {}", ec.message()), "");
 }
@@ -164,8 +172,10 @@ asio::awaitable<void> Connection::wait_readable() {
 asio::awaitable<void> Connection::flush() {
     for (;;) {
         int pending = PQflush(conn_);
+        track_socket();
         if (pending == 0) co_return;
         if (pending < 0) fail("database connection lost");
+        if (!socket_.is_open()) throw Error("database connection lost", "");
         auto [ec] = co_await socket_.async_wait(Descriptor::wait_write, kUseNothrow);
         if (ec) throw Error(fmt::format("database connection: {}", ec.message()), "");
     }
@@ -185,8 +195,10 @@ asio::awaitable<Result> Connection::collect() {
         while (PQisBusy(conn_) != 0) {
             co_await wait_readable();
             if (PQconsumeInput(conn_) == 0) fail("database connection lost");
+            track_socket();
         }
         pg_result* result = PQgetResult(conn_);
+        track_socket();
         if (result == nullptr) break;
         Result held(result);
         auto status = PQresultStatus(result);
@@ -232,6 +244,7 @@ asio::awaitable<std::vector<Notification>> Connection::notifications() {
     while (pending_.empty()) {
         co_await wait_readable();
         if (PQconsumeInput(conn_) == 0) fail("database connection lost");
+        track_socket();
         take_notifications();
     }
     co_return std::exchange(pending_, {});

@@ -111,6 +111,7 @@ private:
     boost::asio::awaitable<Result> collect();
     boost::asio::awaitable<void> wait_readable();
     [[noreturn]] void fail(std::string_view what);
+    void track_socket();
     void take_notifications();
 
     pg_conn* conn_;

@@ -4,13 +4,13 @@
 #include "jobs/postgres_job_store.hpp"
 
 #include "postgres_server.hpp"
-#include "temp_dir.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <set>
 
 using namespace cas;
 using namespace cas::jobs;
@@ -29,42 +29,6 @@ Job make_job(std::string id) {
     return job;
 }
 
-asio::awaitable<std::string> scalar(asio::any_io_executor executor, std::string conninfo,
-                                    std::string sql) {
-    auto connection = co_await pg::Connection::connect(executor, conninfo, std::chrono::seconds(5),
-                                                       std::chrono::seconds(30));
-    pg::Params none;
-    auto result = co_await connection->query(sql, none);
-    co_return std::string(result.text(0, 0));
-}
-
-// A server of this test's own, which it may stop and start.
-struct OwnServer {
-    test::TempDir dir;
-    std::string socket_dir = (dir.path / "pg").string();
-    std::string script = std::string(CAS_FIXTURES_DIR) + "/postgres-server.sh";
-    OwnServer() {
-        // As root the server runs as `postgres`, which must reach its directory.
-        std::filesystem::permissions(dir.path, std::filesystem::perms::others_exec,
-                                     std::filesystem::perm_options::add);
-        control("start");
-    }
-    ~OwnServer() { control("stop"); }
-    OwnServer(const OwnServer&) = delete;
-    OwnServer& operator=(const OwnServer&) = delete;
-    void control(const std::string& command) const {
-        auto line = fmt::format("{} {} {}", script, command, socket_dir);
-        REQUIRE(std::system(line.c_str()) == 0);  // NOLINT(concurrency-mt-unsafe)
-    }
-    [[nodiscard]] pg::PoolSettings settings() const {
-        return {.conninfo = fmt::format("host={} user=postgres dbname=postgres", socket_dir),
-                .max_connections = 2,
-                .connect_timeout = std::chrono::seconds(2),
-                .wait_timeout = std::chrono::seconds(2),
-                .statement_timeout = std::chrono::seconds(10)};
-    }
-};
-
 }  // namespace
 
 TEST_CASE("postgres store: replicas starting at once migrate the schema once") {
@@ -82,9 +46,9 @@ TEST_CASE("postgres store: replicas starting at once migrate the schema once") {
         REQUIRE(open.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
         stores.push_back(open.get());
     }
-    CHECK(test::run_coroutine_test(io, scalar(io.get_executor(), database.conninfo(),
+    CHECK(test::run_coroutine_test(io, test::scalar(io.get_executor(), database.conninfo(),
                                               "SELECT count(*) FROM cas_schema")) == "1");
-    CHECK(test::run_coroutine_test(io, scalar(io.get_executor(), database.conninfo(),
+    CHECK(test::run_coroutine_test(io, test::scalar(io.get_executor(), database.conninfo(),
                                               "SELECT version FROM cas_schema")) == "1");
     // Each sees what another wrote.
     test::run_coroutine_test(io, stores[0]->save(make_job("00000000000a")));
@@ -106,7 +70,7 @@ TEST_CASE("postgres store: a schema newer than the build is refused, saying so")
 }
 
 TEST_CASE("postgres store: a server that is down is a StoreError at once, and comes back") {
-    OwnServer server;
+    test::OwnServer server;
     asio::io_context io;
     auto store =
         test::run_coroutine_test(io, PostgresJobStore::open(io.get_executor(), server.settings()));
@@ -152,4 +116,85 @@ TEST_CASE("postgres store: bytes and text of every kind survive") {
     REQUIRE(found);
     CHECK(found->prompt == job.prompt);
     CHECK(found->metadata == job.metadata);
+}
+
+namespace {
+
+asio::awaitable<std::vector<std::string>> claim_all(PostgresJobStore& store, std::string replica) {
+    std::vector<std::string> ids;
+    for (;;) {
+        auto claimed = co_await store.claim(replica, 30);
+        if (!claimed) co_return ids;
+        ids.push_back(claimed->first.id);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("postgres store: three replicas claiming at once take each queued job exactly once") {
+    asio::io_context io;
+    test::TestDatabase database(io);
+    std::vector<std::unique_ptr<PostgresJobStore>> replicas;
+    for (int i = 0; i < 3; ++i) {
+        replicas.push_back(test::run_coroutine_test(
+            io, PostgresJobStore::open(io.get_executor(), database.settings())));
+    }
+    InsertRules rules{.owner = {"r0", 0},
+                      .start_here = false,
+                      .queue_depth = 1000,
+                      .key_since_unix = 0,
+                      .lease_seconds = 30};
+    for (int i = 0; i < 300; ++i) {
+        test::run_coroutine_test(
+            io, replicas[0]->insert(make_job(fmt::format("{:012x}", i)), rules));
+    }
+    std::vector<std::future<std::vector<std::string>>> claiming;
+    for (int i = 0; i < 3; ++i) {
+        // Two claimers per replica: its pool's connections are used side by side too.
+        for (int j = 0; j < 2; ++j) {
+            claiming.push_back(asio::co_spawn(
+                io, claim_all(*replicas[static_cast<std::size_t>(i)], fmt::format("r{}", i)),
+                asio::use_future));
+        }
+    }
+    io.restart();
+    io.run_for(std::chrono::seconds(30));
+    std::set<std::string> claimed;
+    std::size_t total = 0;
+    std::size_t claimers_with_work = 0;
+    for (auto& c : claiming) {
+        REQUIRE(c.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+        auto ids = c.get();
+        total += ids.size();
+        if (!ids.empty()) ++claimers_with_work;
+        claimed.insert(ids.begin(), ids.end());
+    }
+    CHECK(total == 300);
+    CHECK(claimed.size() == 300);
+    CHECK(claimers_with_work > 1);
+}
+
+TEST_CASE("postgres store: the same idempotency key inserted by two replicas at once is one job") {
+    asio::io_context io;
+    test::TestDatabase database(io);
+    auto a = test::run_coroutine_test(io, PostgresJobStore::open(io.get_executor(), database.settings()));
+    auto b = test::run_coroutine_test(io, PostgresJobStore::open(io.get_executor(), database.settings()));
+    InsertRules rules{.owner = {"r", 0},
+                      .start_here = false,
+                      .queue_depth = 1000,
+                      .key_since_unix = 0,
+                      .lease_seconds = 30};
+    for (int round = 0; round < 20; ++round) {
+        auto first = make_job(fmt::format("{:012x}", 2 * round));
+        auto second = make_job(fmt::format("{:012x}", 2 * round + 1));
+        first.idempotency_key = second.idempotency_key = fmt::format("key-{}", round);
+        auto x = asio::co_spawn(io, a->insert(first, rules), asio::use_future);
+        auto y = asio::co_spawn(io, b->insert(second, rules), asio::use_future);
+        io.restart();
+        io.run_for(std::chrono::seconds(10));
+        auto rx = x.get();
+        auto ry = y.get();
+        CHECK((rx.kind == Inserted::Kind::key_taken) != (ry.kind == Inserted::Kind::key_taken));
+        CHECK(rx.job.id == ry.job.id);
+    }
 }

@@ -5,6 +5,7 @@
 
 #include "coroutine_test.hpp"
 #include "pg/pool.hpp"
+#include "temp_dir.hpp"
 #include "util/random_id.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -12,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 namespace cas::test {
@@ -33,6 +35,46 @@ inline boost::asio::awaitable<void> execute_on(boost::asio::any_io_executor exec
                                                        std::chrono::seconds(30));
     co_await connection->execute(sql);
 }
+
+// The first column of the first row `sql` gives, on a connection of its own.
+inline boost::asio::awaitable<std::string> scalar(boost::asio::any_io_executor executor,
+                                                  std::string conninfo, std::string sql) {
+    auto connection = co_await pg::Connection::connect(executor, conninfo, std::chrono::seconds(5),
+                                                       std::chrono::seconds(30));
+    pg::Params none;
+    auto result = co_await connection->query(sql, none);
+    co_return std::string(result.text(0, 0));
+}
+
+// A server of one test's own, which it may stop and start (the shared one must stay up).
+struct OwnServer {
+    TempDir dir;
+    std::string socket_dir = (dir.path / "pg").string();
+    std::string script = std::string(CAS_FIXTURES_DIR) + "/postgres-server.sh";
+    OwnServer() {
+        // As root the server runs as `postgres`, which must reach its directory.
+        std::filesystem::permissions(dir.path, std::filesystem::perms::others_exec,
+                                     std::filesystem::perm_options::add);
+        control("start");
+    }
+    ~OwnServer() { control("stop"); }
+    OwnServer(const OwnServer&) = delete;
+    OwnServer& operator=(const OwnServer&) = delete;
+    void control(const std::string& command) const {
+        auto line = fmt::format("{} {} {}", script, command, socket_dir);
+        REQUIRE(std::system(line.c_str()) == 0);  // NOLINT(concurrency-mt-unsafe)
+    }
+    [[nodiscard]] std::string conninfo() const {
+        return fmt::format("host={} user=postgres dbname=postgres", socket_dir);
+    }
+    [[nodiscard]] pg::PoolSettings settings() const {
+        return {.conninfo = conninfo(),
+                .max_connections = 2,
+                .connect_timeout = std::chrono::seconds(2),
+                .wait_timeout = std::chrono::seconds(2),
+                .statement_timeout = std::chrono::seconds(10)};
+    }
+};
 
 class TestDatabase {
 public:
