@@ -358,9 +358,26 @@ asio::awaitable<void> JobRegistry::dispatch() {
             maybe_queued = true;
             continue;
         }
+        // Looked for before the slot is taken: a claim on a database takes a round trip,
+        // and a new job that finds the slot held meanwhile would queue, or be refused.
+        JobFilter any_queued;
+        any_queued.status = JobStatus::queued;
+        any_queued.limit = 1;
+        std::optional<std::pair<Job, Ownership>> claimed;
+        try {
+            auto waiting = co_await store_.list(any_queued);
+            outage.ok();
+            if (waiting.jobs.empty()) {
+                maybe_queued = false;
+                continue;
+            }
+        } catch (const StoreError& e) {
+            outage.failed(e);
+            maybe_queued = false;
+            continue;
+        }
         auto handle = co_await runs_.start(stopping_);
         if (!handle) co_return;
-        std::optional<std::pair<Job, Ownership>> claimed;
         try {
             claimed = co_await store_.claim(options_.replica_id, options_.lease.count());
             outage.ok();

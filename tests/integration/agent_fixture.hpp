@@ -5,6 +5,9 @@
 #include "agent/process_tree.hpp"
 #include "integration/service_process.hpp"
 #include "temp_dir.hpp"
+#ifdef CAS_INTEGRATION_ON_POSTGRES
+#include "jobs/postgres_server.hpp"
+#endif
 
 #include <signal.h>
 #include <unistd.h>
@@ -28,13 +31,18 @@ inline const std::string kFake = CAS_FIXTURES_DIR "/fake-claude";
 inline const std::map<std::string, std::string> kAuth{{"Authorization", "Bearer test-token"}};
 
 // A service with the fake CLI, a temporary workspace and data directory, git sync off and
-// no warm CLI unless asked. (A process waiting for the next run would rewrite the fake's
+// no warm CLI unless asked. Built with CAS_INTEGRATION_ON_POSTGRES (cas_postgres_integration_tests),
+// its job store is a fresh database of its own on the tests' PostgreSQL server instead. (A process waiting for the next run would rewrite the fake's
 // record files and count as a descendant; warm_cli_test.cpp covers it.)
 struct Fixture {
     TempDir workspace;
     TempDir record;
     TempDir data;
     TempDir home;  // the CLI's HOME: its session files
+#ifdef CAS_INTEGRATION_ON_POSTGRES
+    boost::asio::io_context io;
+    TestDatabase database{io};
+#endif
     std::map<std::string, std::string> env;
     std::unique_ptr<ServiceProcess> service;
 
@@ -48,6 +56,10 @@ struct Fixture {
         env.try_emplace("FAKE_CLAUDE_RECORD_DIR", record.path.string());
         env.try_emplace("DATA_DIR", data.path.string());
         env.try_emplace("HOME", home.path.string());
+#ifdef CAS_INTEGRATION_ON_POSTGRES
+        env.try_emplace("DATABASE_URL", database.conninfo());
+        env.try_emplace("REPLICA_ID", "the-only-one");  // a restart finds its leftovers at once
+#endif
         service = std::make_unique<ServiceProcess>(env);
     }
     // Stops the service with `signal` and starts a new one on the same data directory.

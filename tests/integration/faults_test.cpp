@@ -205,7 +205,8 @@ TEST_CASE("git pull on a remote that never answers ends at the git timeout") {
     }
 }
 
-TEST_CASE("a full disk under the job store: 503 for new jobs, a finished run's record waits") {
+TEST_CASE("a full disk under the job store: 503 for new jobs, a finished run's record waits",
+          "[sqlite]") {
     SmallDisk disk(4U * 1024U * 1024U);
     if (!disk.mounted) {
         WARN("not checked: mounting a tmpfs needs root (errno " << errno << ")");

@@ -249,7 +249,7 @@ TEST_CASE("events: a running job's lines arrive before it finishes, then the fin
     CHECK(request(f.port(), "GET", "/jobs/000000000000/events", "", kAuth).status == 404);
 }
 
-TEST_CASE("a corrupt or unwritable database stops start-up with exit code 2") {
+TEST_CASE("a corrupt or unwritable database stops start-up with exit code 2", "[sqlite]") {
     TempDir dir;
     {
         std::ofstream garbage(dir.path / "jobs.db", std::ios::binary);
