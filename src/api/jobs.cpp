@@ -225,22 +225,54 @@ asio::awaitable<http::Response> cancel_job(const JobsContext& ctx, const http::R
     co_return response;
 }
 
+// What a job running on another replica has added to its shared log since `seq`, all of it
+// (up to its end, the record event); whether the end was among it.
+asio::awaitable<bool> relay_shared_events(const JobsContext& ctx, const std::string& id,
+                                          std::size_t& seq, http::BodyWriter& out) {
+    for (;;) {
+        auto batch = co_await ctx.store.events_from(id, seq);
+        if (batch.empty()) co_return false;
+        std::string text;
+        bool ended = false;
+        for (const auto& event : batch) {
+            text += event;
+            ended = ended || jobs::is_record_event(event);
+        }
+        seq += batch.size();
+        if (!co_await out.write(text) || ended) co_return true;
+    }
+}
+
 // Streams a job's events: what happened so far, then live ones, ending with the record. A job
-// that does not run here (queued, or running on another replica) is followed through the
-// store: its status as it changes, then, once it has finished, its output and record; if it
-// starts here meanwhile, the live log takes over.
+// that does not run here is followed through the store: a queued one's status as it changes;
+// one running on another replica by its log shared in the store; one that has finished by
+// its record (output and all). If it starts here meanwhile, the live log takes over.
 asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http::BodyWriter& out,
                                     http::ClientConnection* client) {
     std::optional<jobs::JobStatus> sent;
+    std::size_t shared_seq = 0;  // events of the shared log sent so far
     auto last_write = std::chrono::steady_clock::now();
     while (!ctx.registry.events(id)) {
         auto job = co_await ctx.store.find(id);
         if (!job) co_return;
+        if (job->status == jobs::JobStatus::running || (jobs::is_finished(job->status) && shared_seq > 0)) {
+            auto before = shared_seq;
+            auto ended = co_await relay_shared_events(ctx, id, shared_seq, out);
+            if (ended) co_return;
+            if (shared_seq > before) {
+                sent = jobs::JobStatus::running;
+                last_write = std::chrono::steady_clock::now();
+            }
+        }
         if (jobs::is_finished(job->status)) {
-            co_await out.write(jobs::replay_events(*job));
+            // Without its shared log (another store, or it was dropped): the record has it all.
+            // Named: GCC 12 destroys a temporary of a ?: inside co_await twice.
+            auto ending = shared_seq > 0 ? jobs::closing_events(*job) : jobs::replay_events(*job);
+            co_await out.write(ending);
             co_return;
         }
-        if (sent != job->status) {
+        // A job running elsewhere says so in its shared log, which starts with its status.
+        if (job->status == jobs::JobStatus::queued && sent != job->status) {
             if (!co_await out.write(jobs::status_event(*job))) co_return;
             sent = job->status;
             last_write = std::chrono::steady_clock::now();

@@ -32,6 +32,10 @@ std::string status_event(const Job& job) {
     return sse_event("status", json::object{{"job_id", job.id}, {"status", to_string(job.status)}});
 }
 
+bool is_record_event(std::string_view event) {
+    return event.starts_with("event: job\n");
+}
+
 void JobEvents::push(std::string event) {
     events_.push_back(std::move(event));
     changed_.notify();
@@ -43,6 +47,10 @@ void JobEvents::status(const Job& job) {
 
 void JobEvents::output(std::string_view line) {
     push(output_event(line));
+}
+
+std::string closing_events(const Job& job) {
+    return status_event(job) + record_event(job);
 }
 
 void JobEvents::finish(Job job) {

@@ -48,6 +48,10 @@ private:
 
 // The `status` event of the job as it is now.
 std::string status_event(const Job& job);
+// Whether `event` is the last of a stream: the `job` event with the final record.
+bool is_record_event(std::string_view event);
+// The last events of a stream: the final status, then the record.
+std::string closing_events(const Job& job);
 
 // Everything a live stream of this finished job sent: its status, its output lines, and
 // its record (the first status is the final one: the record keeps no history).

@@ -66,6 +66,7 @@ struct JobRegistry::RunState {
     bool ended = false;
     Event ended_event;
     bool lease_lost = false;
+    std::size_t published = 0;  // events of the log copied into a shared store
 };
 
 JobRegistry::JobRegistry(asio::any_io_executor executor, JobStore& store, runs::RunService& runs,
@@ -232,7 +233,12 @@ asio::awaitable<void> JobRegistry::run(Job job, runs::RunService::Handle handle,
                                        std::shared_ptr<JobEvents> progress, Ownership owner) {
     log::info("job started", {{"job_id", job.id}, {"agent", job.agent}});
     auto state = std::make_shared<RunState>(executor_, handle.cancellation());
-    co_await (execute(job, handle, progress, state) && keep_lease(job.id, owner, state));
+    if (store_.shared()) {
+        co_await (execute(job, handle, progress, state) && keep_lease(job.id, owner, state) &&
+                  publish_events(job.id, progress, state));
+    } else {
+        co_await (execute(job, handle, progress, state) && keep_lease(job.id, owner, state));
+    }
     bool saved = false;
     if (!state->lease_lost) saved = co_await save_final(job, owner);
     if (!saved) {
@@ -249,7 +255,12 @@ asio::awaitable<void> JobRegistry::run(Job job, runs::RunService::Handle handle,
     // Recording a large output takes several copies of it at once (lines, JSON, the stored
     // text); glibc keeps what is freed for reuse, so without a trim the peak stays for good.
     const bool large = output_bytes(job) >= 1024 * 1024;
+    auto id = job.id;
     finish_events(std::move(job));  // the record moves into the event log, not copied
+    if (store_.shared()) {
+        co_await flush_events(id, *progress, *state);
+        asio::co_spawn(executor_, drop_events_later(id), asio::detached);
+    }
     progress.reset();  // the event log now lives only as long as a client still reading it
     if (large) ::malloc_trim(0);
     jobs_changed_.notify();
@@ -312,6 +323,45 @@ asio::awaitable<void> JobRegistry::keep_lease(std::string id, Ownership owner,
         } catch (const StoreError& e) {
             log::warn("cannot renew the job's lease; retrying", {{"job_id", id}, {"error", e.what()}});
         }
+    }
+}
+
+asio::awaitable<void> JobRegistry::flush_events(const std::string& id, const JobEvents& log,
+                                                RunState& state) {
+    const auto& events = log.events();
+    if (state.published >= events.size()) co_return;
+    std::vector<std::string> batch(events.begin() + static_cast<std::ptrdiff_t>(state.published),
+                                   events.end());
+    try {
+        co_await store_.append_events(id, state.published, batch);
+        state.published += batch.size();
+    } catch (const StoreError& e) {
+        // Readers elsewhere miss these; the record has them (output) once it is saved.
+        log::warn("cannot share the job's events", {{"job_id", id}, {"error", e.what()}});
+    }
+}
+
+asio::awaitable<void> JobRegistry::publish_events(std::string id, std::shared_ptr<JobEvents> log,
+                                                  std::shared_ptr<RunState> state) {
+    Timer pace(executor_);
+    while (!state->ended) {
+        co_await (log->wait(state->published) || state->ended_event.wait());
+        // A short pause gathers a burst of lines into one statement.
+        pace.expires_after(std::chrono::milliseconds(50));
+        co_await (pace.async_wait() || state->ended_event.wait());
+        co_await flush_events(id, *log, *state);
+    }
+}
+
+// Readers that joined before the end have had a minute to read the last events; later
+// ones replay the record. (A replica that dies first leaves them to the retention sweep.)
+asio::awaitable<void> JobRegistry::drop_events_later(std::string id) {
+    Timer later(executor_, std::chrono::minutes(1));
+    co_await (later.async_wait() || stopping_.wait());
+    try {
+        co_await store_.drop_events(id);
+    } catch (const StoreError& e) {
+        log::warn("cannot drop the job's shared events", {{"job_id", id}, {"error", e.what()}});
     }
 }
 
@@ -446,6 +496,8 @@ asio::awaitable<void> JobRegistry::listen() {
         for (const auto& notice : notices) {
             if (notice.kind == StoreNotice::Kind::queued) {
                 queue_changed_.notify();
+            } else if (notice.kind == StoreNotice::Kind::events) {
+                jobs_changed_.notify();  // wakes readers of jobs running elsewhere
             } else if (auto it = active_.find(notice.job_id); it != active_.end()) {
                 it->second.cancel->request();
             }

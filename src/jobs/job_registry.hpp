@@ -105,6 +105,13 @@ private:
                                          std::shared_ptr<RunState> state);
     boost::asio::awaitable<void> keep_lease(std::string id, Ownership owner,
                                             std::shared_ptr<RunState> state);
+    // With a shared store: copies the event log into it as it grows, for readers on other
+    // replicas; `flush_events` sends the rest once the log has ended.
+    boost::asio::awaitable<void> publish_events(std::string id, std::shared_ptr<JobEvents> log,
+                                                std::shared_ptr<RunState> state);
+    boost::asio::awaitable<void> flush_events(const std::string& id, const JobEvents& log,
+                                              RunState& state);
+    boost::asio::awaitable<void> drop_events_later(std::string id);
     // Saves the final record while this replica owns the job; false when it lost the lease.
     boost::asio::awaitable<bool> save_final(const Job& job, const Ownership& owner);
     boost::asio::awaitable<Job> wait_until_finished(std::string id, Job job);

@@ -93,10 +93,10 @@ struct ClusterState {
     std::size_t live_replicas = 0;
 };
 
-// What another replica announced (PostgreSQL NOTIFY): a job was queued, or a running job is
-// to be cancelled (its id).
+// What another replica announced (PostgreSQL NOTIFY): a job was queued, a running job is to
+// be cancelled (its id), or a running job's log has new events (its id).
 struct StoreNotice {
-    enum class Kind { queued, cancel };
+    enum class Kind { queued, cancel, events };
     Kind kind;
     std::string job_id;
 };
@@ -145,6 +145,16 @@ public:
     // Waits for what other replicas announce. A store without other replicas (SQLite)
     // never returns; PostgreSQL may lose some across a reconnect (callers also poll).
     virtual Awaitable<std::vector<StoreNotice>> notices() = 0;
+    // The live event log (job_events.hpp) of a job running on one replica, for readers on
+    // the others: the owner appends what its log gained, in order from `first_seq`; a
+    // reader takes what follows what it has sent; the owner drops them a while after the
+    // end (later readers replay the record). A store with one replica (SQLite) keeps none:
+    // every running job's log is in memory where it is read.
+    virtual Awaitable<void> append_events(std::string_view id, std::size_t first_seq,
+                                          const std::vector<std::string>& events) = 0;
+    virtual Awaitable<std::vector<std::string>> events_from(std::string_view id,
+                                                            std::size_t seq) = 0;
+    virtual Awaitable<void> drop_events(std::string_view id) = 0;
     // Whether other processes share this store (callers poll it as well as listen).
     [[nodiscard]] virtual bool shared() const = 0;
     // Deletes finished jobs that finished before `cutoff_unix`, then the oldest finished ones

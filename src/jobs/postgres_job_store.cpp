@@ -30,6 +30,11 @@ constexpr const char* kNow = "extract(epoch from clock_timestamp())::bigint";
 // (its id; its owner stops it).
 constexpr const char* kQueuedChannel = "cas_job_queued";
 constexpr const char* kCancelChannel = "cas_job_cancel";
+constexpr const char* kEventsChannel = "cas_job_events";
+
+// Separates a batch of events in one parameter: SSE events carry JSON, which never holds a
+// raw control character.
+constexpr char kEventSeparator = '\x1e';
 
 // Schema migrations, in order; cas_schema.version is the number applied.
 constexpr const char* kMigrations[] = {
@@ -58,6 +63,11 @@ constexpr const char* kMigrations[] = {
          id text PRIMARY KEY,
          heartbeat_unix bigint NOT NULL,
          busy boolean NOT NULL);
+       CREATE TABLE job_events (
+         job_id text NOT NULL,
+         seq integer NOT NULL,
+         data text NOT NULL,
+         PRIMARY KEY (job_id, seq));
        CREATE TABLE sessions (
          session_id text PRIMARY KEY,
          data bytea NOT NULL,
@@ -503,7 +513,8 @@ JobStore::Awaitable<std::vector<StoreNotice>> PostgresJobStore::notices() {
             try {
                 auto connection = co_await pool_.connect();
                 co_await connection->execute(
-                    fmt::format("LISTEN {}; LISTEN {}", kQueuedChannel, kCancelChannel));
+                    fmt::format("LISTEN {}; LISTEN {}; LISTEN {}", kQueuedChannel,
+                                kCancelChannel, kEventsChannel));
                 listener_ = std::move(connection);
             } catch (const pg::Error& e) {
                 throw store_error(e);
@@ -522,10 +533,53 @@ JobStore::Awaitable<std::vector<StoreNotice>> PostgresJobStore::notices() {
                 notices.push_back({StoreNotice::Kind::queued, ""});
             } else if (n.channel == kCancelChannel) {
                 notices.push_back({StoreNotice::Kind::cancel, std::move(n.payload)});
+            } else if (n.channel == kEventsChannel) {
+                notices.push_back({StoreNotice::Kind::events, std::move(n.payload)});
             }
         }
         if (!notices.empty()) co_return notices;
     }
+}
+
+JobStore::Awaitable<void> PostgresJobStore::append_events(std::string_view id,
+                                                          std::size_t first_seq,
+                                                          const std::vector<std::string>& events) {
+    if (events.empty()) co_return;
+    std::string batch;
+    for (const auto& event : events) {
+        if (!batch.empty()) batch += kEventSeparator;
+        batch += event;
+    }
+    pg::Params params;
+    params.text(id).integer(static_cast<std::int64_t>(first_seq)).text(batch);
+    co_await query(fmt::format(R"(
+        WITH added AS (
+          INSERT INTO job_events (job_id, seq, data)
+          SELECT $1, $2::integer + ordinality::integer - 1, data
+          FROM unnest(string_to_array($3, chr({}))) WITH ORDINALITY AS batch(data, ordinality)
+          ON CONFLICT DO NOTHING
+          RETURNING 1)
+        SELECT pg_notify('{}', $1) FROM (SELECT count(*) FROM added) AS done)",
+                               static_cast<int>(kEventSeparator), kEventsChannel),
+                   params);
+}
+
+JobStore::Awaitable<std::vector<std::string>> PostgresJobStore::events_from(std::string_view id,
+                                                                            std::size_t seq) {
+    pg::Params params;
+    params.text(id).integer(static_cast<std::int64_t>(seq));
+    auto result = co_await query(R"(
+        SELECT data FROM job_events WHERE job_id = $1 AND seq >= $2 ORDER BY seq LIMIT 1000)",
+                                 params);
+    std::vector<std::string> events;
+    for (int row = 0; row < result.rows(); ++row) events.emplace_back(result.text(row, 0));
+    co_return events;
+}
+
+JobStore::Awaitable<void> PostgresJobStore::drop_events(std::string_view id) {
+    pg::Params params;
+    params.text(id);
+    co_await query("DELETE FROM job_events WHERE job_id = $1", params);
 }
 
 JobStore::Awaitable<std::size_t> PostgresJobStore::prune(std::int64_t cutoff_unix,

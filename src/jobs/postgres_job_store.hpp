@@ -38,6 +38,11 @@ public:
                                       std::int64_t lease_seconds) override;
     Awaitable<void> leave(const std::string& replica) override;
     Awaitable<std::vector<StoreNotice>> notices() override;
+    Awaitable<void> append_events(std::string_view id, std::size_t first_seq,
+                                  const std::vector<std::string>& events) override;
+    Awaitable<std::vector<std::string>> events_from(std::string_view id,
+                                                    std::size_t seq) override;
+    Awaitable<void> drop_events(std::string_view id) override;
     [[nodiscard]] bool shared() const override { return true; }
     Awaitable<std::size_t> prune(std::int64_t cutoff_unix, std::size_t max_records) override;
     Awaitable<void> save_session(std::string_view session_id, std::string_view bytes) override;

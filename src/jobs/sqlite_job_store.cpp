@@ -556,6 +556,22 @@ JobStore::Awaitable<std::vector<StoreNotice>> SqliteJobStore::notices() {
     co_return std::vector<StoreNotice>{};
 }
 
+// One replica: a running job's events are read from its log in memory (job_store.hpp).
+JobStore::Awaitable<void> SqliteJobStore::append_events(std::string_view /*id*/,
+                                                        std::size_t /*first_seq*/,
+                                                        const std::vector<std::string>& /*events*/) {
+    co_return;
+}
+
+JobStore::Awaitable<std::vector<std::string>> SqliteJobStore::events_from(std::string_view /*id*/,
+                                                                          std::size_t /*seq*/) {
+    co_return std::vector<std::string>{};
+}
+
+JobStore::Awaitable<void> SqliteJobStore::drop_events(std::string_view /*id*/) {
+    co_return;
+}
+
 JobStore::Awaitable<std::size_t> SqliteJobStore::prune(std::int64_t cutoff_unix,
                                                      std::size_t max_records) {
     exec(db_, "BEGIN IMMEDIATE");

@@ -132,16 +132,30 @@ TEST_CASE("cancel on another replica stops the run and answers the final record"
     CHECK(request(cluster[1].port(), "DELETE", "/jobs/" + id, "", kAuth).status == 409);
 }
 
-TEST_CASE("a job's events on another replica: its status, then its output and record") {
+TEST_CASE("a job's events on another replica arrive live, then its record") {
     Cluster cluster(2, {{"QUEUE_DEPTH", "5"}});
-    auto id = job_id(cluster[0].execute({{"prompt", "x\nFAKE:sleep=1"}, {"agent", "a"}}));
+    auto id =
+        job_id(cluster[0].execute({{"prompt", "x\nFAKE:stall-after-init=3"}, {"agent", "a"}}));
     Connection watcher(cluster[1].port(), 15s);
     watcher.send("GET /jobs/" + id +
                  "/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-token\r\n\r\n");
-    auto seen = watcher.read_until("event: job", 10s);
-    CHECK_THAT(seen, Catch::Contains("\"status\":\"running\""));
-    CHECK_THAT(seen, Catch::Contains("event: output"));
-    CHECK_THAT(seen, Catch::Contains("\"status\":\"completed\""));
+    // The CLI's init line, printed on r1, reaches the reader on r2 while the run goes on.
+    auto live = watcher.read_until("event: output", 2s);
+    CHECK_THAT(live, Catch::Contains("\"status\":\"running\""));
+    CHECK_THAT(live, Catch::Contains("system"));
+    CHECK(cluster[1].job(id).at("status") == "running");
+    auto rest = watcher.read_until("event: job", 10s);  // all read so far
+    CHECK_THAT(rest, Catch::Contains("\"status\":\"completed\""));
+    CHECK_THAT(rest, Catch::Contains("fake reply: x"));  // the answer, in the output events
+    // Each event once: one running status, one final status, one record.
+    auto count = [&](const std::string& needle) {
+        std::size_t n = 0;
+        for (auto at = rest.find(needle); at != std::string::npos; at = rest.find(needle, at + 1))
+            ++n;
+        return n;
+    };
+    CHECK(count("\"status\":\"running\"}") == 1);
+    CHECK(count("event: job") == 1);
 }
 
 TEST_CASE("the same Idempotency-Key sent to two replicas at once makes one job") {
