@@ -168,7 +168,7 @@ const Option kOptions[] = {
          c.database_url = v;
          return std::nullopt;
      },
-     [](const Config&) { return std::string("(empty: SQLite)"); }},
+     [](const Config&) { return std::string("(empty)"); }},
     {"DATABASE_POOL_SIZE", "--database-pool-size", "N",
      "Connections to DATABASE_URL this replica opens at most (one more listens for "
      "notifications).",
@@ -185,7 +185,7 @@ const Option kOptions[] = {
          c.replica_id = v;
          return std::nullopt;
      },
-     [](const Config&) { return std::string("hostname:pid"); }},
+     [](const Config&) { return std::string("(empty)"); }},
     {"LEASE_SECONDS", "--lease-seconds", "S",
      "A running job's lease: its replica renews it every third of this; a job whose lease ran "
      "out (its replica died) becomes interrupted, swept by any replica at least this often.",

@@ -584,23 +584,45 @@ JobStore::Awaitable<void> PostgresJobStore::drop_events(std::string_view id) {
 
 JobStore::Awaitable<std::size_t> PostgresJobStore::prune(std::int64_t cutoff_unix,
                                                          std::size_t max_records) {
-    // One statement, so one transaction: the old ones, then the oldest finished ones
-    // beyond the bound among what is left (a data-modifying CTE sees the rows as they
-    // were, so the second excludes the first's explicitly).
-    pg::Params params;
-    params.integer(cutoff_unix).integer(static_cast<std::int64_t>(max_records));
-    auto result = co_await query(R"(
-        WITH old AS (
-          DELETE FROM jobs WHERE finished_unix IS NOT NULL AND finished_unix < $1 RETURNING seq),
-        excess AS (
-          DELETE FROM jobs WHERE seq IN (
-            SELECT seq FROM jobs WHERE finished_unix IS NOT NULL AND finished_unix >= $1
-            ORDER BY seq
-            LIMIT greatest(0, (SELECT count(*) FROM jobs) - (SELECT count(*) FROM old) - $2))
-          RETURNING seq)
-        SELECT (SELECT count(*) FROM old) + (SELECT count(*) FROM excess))",
-                                 params);
-    co_return static_cast<std::size_t>(result.integer(0, 0));
+    // One replica at a time (the others skip this round), in one statement: the old ones,
+    // then the oldest finished ones beyond the bound among what is left (a data-modifying
+    // CTE sees the rows as they were, so the second excludes the first's explicitly), and
+    // the shared events of jobs that ended ten minutes ago or are gone (their replica died
+    // before it dropped them).
+    try {
+        auto connection = co_await pool_.acquire();
+        co_await connection->execute("BEGIN");
+        pg::Params lock;
+        lock.integer(kRetentionLock);
+        auto got = co_await connection->query("SELECT pg_try_advisory_xact_lock($1::bigint)", lock);
+        std::size_t deleted = 0;
+        if (got.boolean(0, 0)) {
+            pg::Params params;
+            params.integer(cutoff_unix).integer(static_cast<std::int64_t>(max_records));
+            auto result = co_await connection->query(fmt::format(R"(
+                WITH old AS (
+                  DELETE FROM jobs WHERE finished_unix IS NOT NULL AND finished_unix < $1
+                  RETURNING seq),
+                excess AS (
+                  DELETE FROM jobs WHERE seq IN (
+                    SELECT seq FROM jobs WHERE finished_unix IS NOT NULL AND finished_unix >= $1
+                    ORDER BY seq
+                    LIMIT greatest(0, (SELECT count(*) FROM jobs) - (SELECT count(*) FROM old) - $2))
+                  RETURNING seq),
+                stale_events AS (
+                  DELETE FROM job_events e WHERE NOT EXISTS (
+                    SELECT 1 FROM jobs j WHERE j.id = e.job_id
+                    AND (j.finished_unix IS NULL OR j.finished_unix >= {} - 600)))
+                SELECT (SELECT count(*) FROM old) + (SELECT count(*) FROM excess))",
+                                                                 kNow),
+                                                     params);
+            deleted = static_cast<std::size_t>(result.integer(0, 0));
+        }
+        co_await connection->execute("COMMIT");
+        co_return deleted;
+    } catch (const pg::Error& e) {
+        throw store_error(e);
+    }
 }
 
 JobStore::Awaitable<void> PostgresJobStore::save_session(std::string_view session_id,
