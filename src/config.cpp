@@ -181,7 +181,7 @@ const Option kOptions[] = {
      "hostname:pid. Keep it stable across restarts and a restart interrupts the jobs it left "
      "at once, rather than when their lease runs out.",
      [](Config& c, std::string_view v) -> SetResult {
-         if (v.empty() || v.size() > 200) return "must be 1 to 200 characters";
+         if (v.size() > 200) return "must be at most 200 characters";  // empty: the default
          c.replica_id = v;
          return std::nullopt;
      },
