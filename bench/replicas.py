@@ -214,7 +214,8 @@ def main():
         print(f"throughput: {args.jobs} jobs of 1 s: 1 replica {one:.2f} s, 3 replicas {three:.2f} s, "
               f"speed-up {one / three:.2f}x ({one / three / 3 * 100:.0f}% of linear)")
 
-        nodes = [Replica(args.binary, database("latency"), f"r{i}", {}) for i in (1, 2, 3)]
+        latency_db = database("latency")
+        nodes = [Replica(args.binary, latency_db, f"r{i}", {}) for i in (1, 2, 3)]
         try:
             time.sleep(0.5)
             waits = claim_latency(nodes, args.rounds)

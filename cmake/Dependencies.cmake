@@ -4,5 +4,5 @@ find_package(Boost 1.81 REQUIRED COMPONENTS json url filesystem)
 find_package(fmt REQUIRED)
 find_package(Threads REQUIRED)
 find_package(SQLite3 REQUIRED)
-find_package(PostgreSQL REQUIRED)  # libpq (Debian libpq-dev); the server only for tests
+find_package(PostgreSQL REQUIRED)  # libpq-fe.h (Debian libpq-dev); libpq is loaded at run time
 find_package(prometheus-cpp CONFIG REQUIRED)

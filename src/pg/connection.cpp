@@ -3,10 +3,10 @@
 // then PQconsumeInput while PQisBusy and PQgetResult until NULL.
 #include "pg/connection.hpp"
 
+#include "pg/libpq.hpp"
 #include "telemetry/log.hpp"
 #include "util/async.hpp"
 
-#include <libpq-fe.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
@@ -29,9 +29,9 @@ std::string trimmed(const char* message) {
 // The server's notices go to the log, not to stderr (libpq's default): a WARNING as a
 // warning; NOTICE and below ("relation already exists, skipping") are dropped.
 void log_notice(void* /*context*/, const pg_result* result) {
-    const char* severity = PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char* severity = libpq().PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
     if (severity == nullptr || std::string_view(severity) != "WARNING") return;
-    log::warn("database warning", {{"message", trimmed(PQresultErrorMessage(result))}});
+    log::warn("database warning", {{"message", trimmed(libpq().PQresultErrorMessage(result))}});
 }
 
 }  // namespace
@@ -66,19 +66,19 @@ Params& Params::null() {
     return add(nullptr, 0, 0);
 }
 
-Result::Result(pg_result* result) : result_(result, [](pg_result* r) { PQclear(r); }) {}
+Result::Result(pg_result* result) : result_(result, [](pg_result* r) { libpq().PQclear(r); }) {}
 
 int Result::rows() const {
-    return result_ ? PQntuples(result_.get()) : 0;
+    return result_ ? libpq().PQntuples(result_.get()) : 0;
 }
 
 bool Result::is_null(int row, int column) const {
-    return PQgetisnull(result_.get(), row, column) != 0;
+    return libpq().PQgetisnull(result_.get(), row, column) != 0;
 }
 
 std::string_view Result::text(int row, int column) const {
-    return {PQgetvalue(result_.get(), row, column),
-            static_cast<std::size_t>(PQgetlength(result_.get(), row, column))};
+    return {libpq().PQgetvalue(result_.get(), row, column),
+            static_cast<std::size_t>(libpq().PQgetlength(result_.get(), row, column))};
 }
 
 std::int64_t Result::integer(int row, int column) const {
@@ -96,7 +96,7 @@ bool Result::boolean(int row, int column) const {
 }
 
 std::int64_t Result::affected() const {
-    const char* count = result_ ? PQcmdTuples(result_.get()) : "";
+    const char* count = result_ ? libpq().PQcmdTuples(result_.get()) : "";
     std::int64_t number = 0;
     std::from_chars(count, count + std::char_traits<char>::length(count), number);
     return number;
@@ -108,19 +108,19 @@ Connection::Connection(asio::any_io_executor executor, pg_conn* conn)
 Connection::~Connection() {
     // libpq owns the socket: the descriptor lets go of it first, or it would be closed twice.
     if (socket_.is_open()) socket_.release();
-    PQfinish(conn_);
+    libpq().PQfinish(conn_);
 }
 
 asio::awaitable<std::unique_ptr<Connection>> Connection::connect(
     asio::any_io_executor executor, std::string conninfo, std::chrono::milliseconds timeout,
     std::chrono::milliseconds statement_timeout) {
-    pg_conn* raw = PQconnectStart(conninfo.c_str());
+    pg_conn* raw = libpq().PQconnectStart(conninfo.c_str());
     if (raw == nullptr) throw Error("cannot connect to the database: out of memory", "");
     std::unique_ptr<Connection> connection(new Connection(executor, raw));
     auto& socket = connection->socket_;
-    if (PQstatus(raw) == CONNECTION_BAD) connection->fail("cannot connect to the database");
-    if (PQsetnonblocking(raw, 1) != 0) connection->fail("cannot connect to the database");
-    PQsetNoticeReceiver(raw, log_notice, nullptr);
+    if (libpq().PQstatus(raw) == CONNECTION_BAD) connection->fail("cannot connect to the database");
+    if (libpq().PQsetnonblocking(raw, 1) != 0) connection->fail("cannot connect to the database");
+    libpq().PQsetNoticeReceiver(raw, log_notice, nullptr);
     Timer deadline(executor, timeout);
     auto polling = PGRES_POLLING_WRITING;
     while (polling != PGRES_POLLING_OK) {
@@ -128,7 +128,7 @@ asio::awaitable<std::unique_ptr<Connection>> Connection::connect(
         // The socket may change while libpq tries the addresses a host name has, even to a
         // new socket with the old one's number: registered afresh each time.
         if (socket.is_open()) socket.release();
-        socket.assign(PQsocket(raw));
+        socket.assign(libpq().PQsocket(raw));
         auto wanted = polling == PGRES_POLLING_READING ? Descriptor::wait_read
                                                        : Descriptor::wait_write;
         auto ready = co_await (socket.async_wait(wanted, kUseNothrow) || deadline.async_wait());
@@ -137,7 +137,7 @@ asio::awaitable<std::unique_ptr<Connection>> Connection::connect(
                                     timeout.count()),
                         "");
         }
-        polling = PQconnectPoll(raw);
+        polling = libpq().PQconnectPoll(raw);
     }
     auto set_timeout = fmt::format("SET statement_timeout = {}", statement_timeout.count());
     co_await connection->execute(set_timeout);
@@ -147,20 +147,20 @@ asio::awaitable<std::unique_ptr<Connection>> Connection::connect(
 // Inside a transaction too: one left open by a failure must not reach the next borrower
 // (closing the connection rolls it back).
 bool Connection::broken() const {
-    return in_flight_ || PQstatus(conn_) != CONNECTION_OK ||
-           PQtransactionStatus(conn_) != PQTRANS_IDLE;
+    return in_flight_ || libpq().PQstatus(conn_) != CONNECTION_OK ||
+           libpq().PQtransactionStatus(conn_) != PQTRANS_IDLE;
 }
 
 void Connection::fail(std::string_view what) {
     track_socket();
-    throw Error(fmt::format("{}: {}", what, trimmed(PQerrorMessage(conn_))), "");
+    throw Error(fmt::format("{}: {}", what, trimmed(libpq().PQerrorMessage(conn_))), "");
 }
 
 // libpq closes its socket itself when the connection drops (inside PQconsumeInput, PQflush,
 // a send). The descriptor must let go of that number at once: once reused (by the next
 // connection, a pipe), releasing it later would unregister someone else's descriptor.
 void Connection::track_socket() {
-    if (socket_.is_open() && socket_.native_handle() != PQsocket(conn_)) socket_.release();
+    if (socket_.is_open() && socket_.native_handle() != libpq().PQsocket(conn_)) socket_.release();
 }
 
 asio::awaitable<void> Connection::wait_readable() {
@@ -171,7 +171,7 @@ asio::awaitable<void> Connection::wait_readable() {
 
 asio::awaitable<void> Connection::flush() {
     for (;;) {
-        int pending = PQflush(conn_);
+        int pending = libpq().PQflush(conn_);
         track_socket();
         if (pending == 0) co_return;
         if (pending < 0) fail("database connection lost");
@@ -182,9 +182,9 @@ asio::awaitable<void> Connection::flush() {
 }
 
 void Connection::take_notifications() {
-    while (PGnotify* notify = PQnotifies(conn_)) {
+    while (PGnotify* notify = libpq().PQnotifies(conn_)) {
         pending_.push_back({notify->relname, notify->extra});
-        PQfreemem(notify);
+        libpq().PQfreemem(notify);
     }
 }
 
@@ -192,21 +192,21 @@ asio::awaitable<Result> Connection::collect() {
     Result last(nullptr);
     std::optional<Error> error;
     for (;;) {
-        while (PQisBusy(conn_) != 0) {
+        while (libpq().PQisBusy(conn_) != 0) {
             co_await wait_readable();
-            if (PQconsumeInput(conn_) == 0) fail("database connection lost");
+            if (libpq().PQconsumeInput(conn_) == 0) fail("database connection lost");
             track_socket();
         }
-        pg_result* result = PQgetResult(conn_);
+        pg_result* result = libpq().PQgetResult(conn_);
         track_socket();
         if (result == nullptr) break;
         Result held(result);
-        auto status = PQresultStatus(result);
+        auto status = libpq().PQresultStatus(result);
         if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE ||
             status == PGRES_NONFATAL_ERROR) {
             if (!error) {
-                const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-                error.emplace(trimmed(PQresultErrorMessage(result)), state == nullptr ? "" : state);
+                const char* state = libpq().PQresultErrorField(result, PG_DIAG_SQLSTATE);
+                error.emplace(trimmed(libpq().PQresultErrorMessage(result)), state == nullptr ? "" : state);
             }
         } else {
             last = std::move(held);
@@ -221,7 +221,7 @@ asio::awaitable<Result> Connection::collect() {
 asio::awaitable<Result> Connection::query(std::string_view sql, const Params& params,
                                           ResultFormat format) {
     std::string statement(sql);  // libpq reads up to a NUL
-    if (PQsendQueryParams(conn_, statement.c_str(), params.size(), nullptr, params.values(),
+    if (libpq().PQsendQueryParams(conn_, statement.c_str(), params.size(), nullptr, params.values(),
                           params.lengths(), params.formats(), static_cast<int>(format)) != 1) {
         fail("database query not sent");
     }
@@ -233,7 +233,7 @@ asio::awaitable<Result> Connection::query(std::string_view sql, const Params& pa
 
 asio::awaitable<void> Connection::execute(std::string_view sql) {
     std::string statement(sql);
-    if (PQsendQuery(conn_, statement.c_str()) != 1) fail("database query not sent");
+    if (libpq().PQsendQuery(conn_, statement.c_str()) != 1) fail("database query not sent");
     in_flight_ = true;
     co_await flush();
     auto ignored = co_await collect();
@@ -243,7 +243,7 @@ asio::awaitable<std::vector<Notification>> Connection::notifications() {
     take_notifications();
     while (pending_.empty()) {
         co_await wait_readable();
-        if (PQconsumeInput(conn_) == 0) fail("database connection lost");
+        if (libpq().PQconsumeInput(conn_) == 0) fail("database connection lost");
         track_socket();
         take_notifications();
     }

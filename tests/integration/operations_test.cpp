@@ -44,9 +44,11 @@ TEST_CASE("metrics after a mixed run: promtool accepts the scrape and the counts
     f.wait_job(f.start_job("x\nFAKE:exit=3"));
     f.wait_job(f.start_job("x\nFAKE:sleep=5", {{"timeout_seconds", 1}}));
     CHECK(f.complete(chat("hello", {{"model", "claude-haiku-4-5"}})).status == 200);
-    CHECK(eventually([&] {  // recorded when the CLI has exited, just after the answer
+    CHECK(eventually([&] {  // recorded when the CLI has exited, just after the answer; the
+                             // slot is free once the run's session is kept in the store too
         auto scrape = request(f.port(), "GET", "/metrics").body;
-        return sample(scrape, R"(cas_runs_total{kind="completion",outcome="completed"})") == 1;
+        return sample(scrape, R"(cas_runs_total{kind="completion",outcome="completed"})") == 1 &&
+               sample(scrape, "cas_slot_busy") == 0;
     }));
     request(f.port(), "GET", "/jobs/000000000000");  // 401
     request(f.port(), "GET", "/no/such/path");       // 404
