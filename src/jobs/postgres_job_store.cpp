@@ -89,8 +89,8 @@ Job read_record(std::string_view text) {
     return job_from_json(value);
 }
 
-StoreError store_error(const pg::Error& e) {
-    return StoreError(fmt::format("job database: {}", e.what()));
+[[noreturn]] void throw_store_error(const pg::Error& e) {
+    throw StoreError(fmt::format("job database: {}", e.what()));
 }
 
 // A record as stored: its summary and whole JSON (parameters refer to these).
@@ -163,7 +163,7 @@ asio::awaitable<void> PostgresJobStore::migrate() {
         // A lease given back inside a transaction (a failure above) is dropped, which rolls
         // it back: see Connection::broken().
     } catch (const pg::Error& e) {
-        throw store_error(e);
+        throw_store_error(e);
     }
 }
 
@@ -174,7 +174,7 @@ asio::awaitable<pg::Result> PostgresJobStore::query(std::string_view sql, const 
         auto result = co_await connection->query(sql, params, format);
         co_return result;
     } catch (const pg::Error& e) {
-        throw store_error(e);
+        throw_store_error(e);
     }
 }
 
@@ -329,7 +329,7 @@ JobStore::Awaitable<Inserted> PostgresJobStore::insert(const Job& job, const Ins
         co_await connection->execute("COMMIT");
         co_return Inserted{kind, std::move(saved), kind == Inserted::Kind::queued ? queued + 1 : 0};
     } catch (const pg::Error& e) {
-        throw store_error(e);
+        throw_store_error(e);
     }
 }
 
@@ -364,7 +364,7 @@ JobStore::Awaitable<std::optional<std::pair<Job, Ownership>>> PostgresJobStore::
         co_await connection->execute("COMMIT");
         co_return std::pair{std::move(job), std::move(owner)};
     } catch (const pg::Error& e) {
-        throw store_error(e);
+        throw_store_error(e);
     }
 }
 
@@ -389,7 +389,7 @@ JobStore::Awaitable<bool> PostgresJobStore::save_owned(const Job& job, const Own
         auto saved = co_await update_record(*connection, job, &owner);
         co_return saved;
     } catch (const pg::Error& e) {
-        throw store_error(e);
+        throw_store_error(e);
     }
 }
 
@@ -423,7 +423,7 @@ JobStore::Awaitable<CancelRequest> PostgresJobStore::request_cancel(std::string_
         co_await connection->execute("COMMIT");
         co_return CancelRequest{kind, std::move(job)};
     } catch (const pg::Error& e) {
-        throw store_error(e);
+        throw_store_error(e);
     }
 }
 
@@ -462,7 +462,7 @@ asio::awaitable<std::vector<Job>> PostgresJobStore::interrupt_where(std::string 
         co_await connection->execute("COMMIT");
         co_return jobs;
     } catch (const pg::Error& e) {
-        throw store_error(e);
+        throw_store_error(e);
     }
 }
 
@@ -517,7 +517,7 @@ JobStore::Awaitable<std::vector<StoreNotice>> PostgresJobStore::notices() {
                                 kCancelChannel, kEventsChannel));
                 listener_ = std::move(connection);
             } catch (const pg::Error& e) {
-                throw store_error(e);
+                throw_store_error(e);
             }
             // What was announced while no one listened is found by the callers' polls.
         }
@@ -525,7 +525,7 @@ JobStore::Awaitable<std::vector<StoreNotice>> PostgresJobStore::notices() {
         try {
             received = co_await listener_->notifications();
         } catch (const pg::Error& e) {
-            throw store_error(e);
+            throw_store_error(e);
         }
         std::vector<StoreNotice> notices;
         for (auto& n : received) {
@@ -572,6 +572,7 @@ JobStore::Awaitable<std::vector<std::string>> PostgresJobStore::events_from(std:
         SELECT data FROM job_events WHERE job_id = $1 AND seq >= $2 ORDER BY seq LIMIT 1000)",
                                  params);
     std::vector<std::string> events;
+    events.reserve(static_cast<std::size_t>(result.rows()));
     for (int row = 0; row < result.rows(); ++row) events.emplace_back(result.text(row, 0));
     co_return events;
 }
@@ -621,7 +622,7 @@ JobStore::Awaitable<std::size_t> PostgresJobStore::prune(std::int64_t cutoff_uni
         co_await connection->execute("COMMIT");
         co_return deleted;
     } catch (const pg::Error& e) {
-        throw store_error(e);
+        throw_store_error(e);
     }
 }
 

@@ -102,8 +102,8 @@ std::int64_t Result::affected() const {
     return number;
 }
 
-Connection::Connection(asio::any_io_executor executor, pg_conn* conn)
-    : conn_(conn), socket_(std::move(executor)) {}
+Connection::Connection(const asio::any_io_executor& executor, pg_conn* conn)
+    : conn_(conn), socket_(executor) {}
 
 Connection::~Connection() {
     // libpq owns the socket: the descriptor lets go of it first, or it would be closed twice.
@@ -190,7 +190,7 @@ void Connection::take_notifications() {
 
 asio::awaitable<Result> Connection::collect() {
     Result last(nullptr);
-    std::optional<Error> error;
+    std::optional<std::pair<std::string, std::string>> error;  // message, SQLSTATE
     for (;;) {
         while (libpq().PQisBusy(conn_) != 0) {
             co_await wait_readable();
@@ -206,7 +206,8 @@ asio::awaitable<Result> Connection::collect() {
             status == PGRES_NONFATAL_ERROR) {
             if (!error) {
                 const char* state = libpq().PQresultErrorField(result, PG_DIAG_SQLSTATE);
-                error.emplace(trimmed(libpq().PQresultErrorMessage(result)), state == nullptr ? "" : state);
+                error.emplace(trimmed(libpq().PQresultErrorMessage(result)),
+                              state == nullptr ? "" : state);
             }
         } else {
             last = std::move(held);
@@ -214,7 +215,7 @@ asio::awaitable<Result> Connection::collect() {
     }
     in_flight_ = false;
     take_notifications();
-    if (error) throw *error;
+    if (error) throw Error(error->first, error->second);
     co_return last;
 }
 

@@ -9,6 +9,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -27,13 +29,14 @@ namespace cas::pg {
 // (e.g. "23505" unique violation), empty when the connection failed.
 class Error : public std::runtime_error {
 public:
-    Error(const std::string& message, std::string sqlstate)
-        : std::runtime_error(message), sqlstate_(std::move(sqlstate)) {}
-    [[nodiscard]] const std::string& sqlstate() const { return sqlstate_; }
-    [[nodiscard]] bool connection_failed() const { return sqlstate_.empty(); }
+    Error(const std::string& message, std::string_view sqlstate) : std::runtime_error(message) {
+        sqlstate.copy(sqlstate_.data(), std::min(sqlstate.size(), sqlstate_.size() - 1));
+    }
+    [[nodiscard]] std::string_view sqlstate() const { return sqlstate_.data(); }
+    [[nodiscard]] bool connection_failed() const { return sqlstate_[0] == '\0'; }
 
 private:
-    std::string sqlstate_;
+    std::array<char, 6> sqlstate_{};  // five characters; an array keeps copies nothrow
 };
 
 // Parameters of one query, in order ($1, $2, ...). Text and bytes are referenced, not
@@ -106,7 +109,7 @@ public:
     [[nodiscard]] bool broken() const;
 
 private:
-    Connection(boost::asio::any_io_executor executor, pg_conn* conn);
+    Connection(const boost::asio::any_io_executor& executor, pg_conn* conn);
     boost::asio::awaitable<void> flush();
     boost::asio::awaitable<Result> collect();
     boost::asio::awaitable<void> wait_readable();

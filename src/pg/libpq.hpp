@@ -15,7 +15,7 @@ namespace cas::pg {
     X(PQsetNoticeReceiver) X(PQsetnonblocking) X(PQsocket) X(PQstatus) X(PQtransactionStatus)
 
 struct Libpq {
-#define CAS_LIBPQ_POINTER(name) decltype(&::name) name = nullptr;
+#define CAS_LIBPQ_POINTER(name) decltype(&::name) name = nullptr;  // NOLINT(bugprone-macro-parentheses)
     CAS_LIBPQ_FUNCTIONS(CAS_LIBPQ_POINTER)
 #undef CAS_LIBPQ_POINTER
 };

@@ -1,5 +1,7 @@
 #include "pg/pool.hpp"
 
+#include "telemetry/log.hpp"
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
@@ -12,15 +14,21 @@ Pool::Lease::~Lease() {
 }
 
 Pool::Pool(const asio::any_io_executor& executor, PoolSettings settings)
-    : executor_(executor), settings_(std::move(settings)), returned_(executor) {}
+    : executor_(executor), settings_(std::move(settings)), returned_(executor) {
+    idle_.reserve(settings_.max_connections);  // give_back never allocates
+}
 
-void Pool::give_back(std::unique_ptr<Connection> connection) {
+void Pool::give_back(std::unique_ptr<Connection> connection) noexcept {
     if (connection->broken()) {
         --open_;  // dropped: its protocol state is unknown, or the server is gone
     } else {
-        idle_.push_back(std::move(connection));
+        idle_.push_back(std::move(connection));  // never allocates: reserved for the bound
     }
-    returned_.notify();
+    try {
+        returned_.notify();
+    } catch (const std::exception& e) {  // a timer's cancel failing: a waiter times out instead
+        log::error("database pool: cannot wake a waiter", {{"error", e.what()}});
+    }
 }
 
 asio::awaitable<std::unique_ptr<Connection>> Pool::connect() {

@@ -53,7 +53,7 @@ public:
     [[nodiscard]] std::size_t open() const { return open_; }
 
 private:
-    void give_back(std::unique_ptr<Connection> connection);
+    void give_back(std::unique_ptr<Connection> connection) noexcept;
 
     boost::asio::any_io_executor executor_;
     PoolSettings settings_;
