@@ -54,8 +54,17 @@ agent::AgentSettings agent_settings(const Config& config) {
     };
 }
 
-// PostgreSQL when DATABASE_URL names one, else SQLite in DATA_DIR. Opening PostgreSQL
-// (connect, migrate) runs the io_context until it is done: start-up, before any request.
+// Runs `task` on `io` to its end: start-up work (opening the store, recovery) that must be
+// done before the service serves, and may wait on a database.
+template <class T>
+T run_until_done(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
+    auto done = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
+    while (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io.run_one();
+    io.restart();  // run_one stopped it if it ran out of work: main's run() comes next
+    return done.get();
+}
+
+// PostgreSQL when DATABASE_URL names one, else SQLite in DATA_DIR.
 std::unique_ptr<jobs::JobStore> open_store(boost::asio::io_context& io, const Config& config) {
     try {
         if (config.database_url.empty()) {
@@ -63,20 +72,13 @@ std::unique_ptr<jobs::JobStore> open_store(boost::asio::io_context& io, const Co
             return std::make_unique<jobs::SqliteJobStore>(
                 (std::filesystem::path(config.data_dir) / "jobs.db").string());
         }
-        auto opening = boost::asio::co_spawn(
-            io,
-            jobs::PostgresJobStore::open(io.get_executor(),
-                                         {.conninfo = config.database_url,
-                                          .max_connections = config.database_pool_size,
-                                          .connect_timeout = std::chrono::seconds(10),
-                                          .wait_timeout = std::chrono::seconds(10),
-                                          .statement_timeout = std::chrono::seconds(30)}),
-            boost::asio::use_future);
-        while (opening.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-            io.run_one();
-        }
-        io.restart();  // run_one stopped it if it ran out of work: main's run() comes next
-        return opening.get();
+        return run_until_done(
+            io, jobs::PostgresJobStore::open(io.get_executor(),
+                                             {.conninfo = config.database_url,
+                                              .max_connections = config.database_pool_size,
+                                              .connect_timeout = std::chrono::seconds(10),
+                                              .wait_timeout = std::chrono::seconds(10),
+                                              .statement_timeout = std::chrono::seconds(30)}));
     } catch (const std::exception& e) {
         throw StartupError(e.what());
     }
@@ -207,14 +209,16 @@ std::uint16_t App::start() {
         throw StartupError(
             fmt::format("cannot listen on {}:{}: {}", p.config.host, p.config.port, e.what()));
     }
-    p.server.start();
     // A run of a service that was killed outright may live on: the CLI dies with the
     // service (PDEATHSIG) but tool processes it started in their own session do not.
     if (int killed = agent::kill_processes_with_env_entry(p.runs.settings().run_marker);
         killed > 0) {
         log::warn("killed processes left by a previous run", {{"count", killed}});
     }
-    p.registry.recover_and_start();
+    // Before the first request: a job this replica left running reads `interrupted`.
+    run_until_done(p.io, p.registry.recover());
+    p.server.start();
+    p.registry.start();
     // The first completion need not wait for the CLI to start either.
     p.runs.warm_up(api::chat_invocation(p.openai_settings(), p.config.openai_default_model));
     return port;

@@ -80,12 +80,7 @@ JobRegistry::JobRegistry(asio::any_io_executor executor, JobStore& store, runs::
       beat_now_(executor_),
       stopping_(executor_) {}
 
-void JobRegistry::recover_and_start() {
-    asio::co_spawn(executor_, start_up(),
-                   [](const std::exception_ptr& e) { log_failure("job dispatcher failed", e); });
-}
-
-asio::awaitable<void> JobRegistry::start_up() {
+asio::awaitable<void> JobRegistry::recover() {
     try {
         auto left = co_await store_.interrupt_leftovers(options_.replica_id);
         for (const auto& job : left) {
@@ -94,14 +89,17 @@ asio::awaitable<void> JobRegistry::start_up() {
     } catch (const StoreError& e) {
         log::error("cannot look for jobs left running by a restart", {{"error", e.what()}});
     }
+}
+
+void JobRegistry::start() {
     auto spawn = [this](asio::awaitable<void> task, const char* what) {
         asio::co_spawn(executor_, std::move(task),
                        [what](const std::exception_ptr& e) { log_failure(what, e); });
     };
+    spawn(dispatch(), "job dispatcher failed");
     spawn(heartbeat(), "replica heartbeat failed");
     spawn(listen(), "listening for other replicas failed");
     spawn(sweep(), "retention sweep failed");
-    co_await dispatch();
 }
 
 void JobRegistry::stop() {
@@ -257,16 +255,20 @@ asio::awaitable<void> JobRegistry::run(Job job, runs::RunService::Handle handle,
     const bool large = output_bytes(job) >= 1024 * 1024;
     auto id = job.id;
     finish_events(std::move(job));  // the record moves into the event log, not copied
+    {
+        // The slot goes once the record is saved (and before the last events are shared):
+        // a client that reads the final record finds the slot free.
+        runs::RunService::Handle released(std::move(handle));
+    }
+    jobs_changed_.notify();
+    queue_changed_.notify();  // the slot is free for a queued job
+    beat_now_.notify();
     if (store_.shared()) {
         co_await flush_events(id, *progress, *state);
         asio::co_spawn(executor_, drop_events_later(id), asio::detached);
     }
     progress.reset();  // the event log now lives only as long as a client still reading it
     if (large) ::malloc_trim(0);
-    jobs_changed_.notify();
-    queue_changed_.notify();  // the slot is free (as this frame ends) for a queued job
-    beat_now_.notify();
-    // The slot is released as this frame ends (with the handle), after the record is saved.
 }
 
 asio::awaitable<void> JobRegistry::execute(Job& job, runs::RunService::Handle& handle,

@@ -64,10 +64,11 @@ public:
     JobRegistry(boost::asio::any_io_executor executor, JobStore& store, runs::RunService& runs,
                 RegistryOptions options);
 
-    // Marks jobs this replica left `running` `interrupted`, then starts the dispatcher, the
-    // heartbeat and lease sweep, the listener for other replicas' notices and the retention
-    // sweep.
-    void recover_and_start();
+    // Marks the jobs this replica left `running` (a restart) `interrupted`; before it serves.
+    boost::asio::awaitable<void> recover();
+    // Starts the dispatcher, the heartbeat and lease sweep, the listener for other replicas'
+    // notices and the retention sweep.
+    void start();
     // Ends them (shutdown); queued jobs stay queued in the store.
     void stop();
 
@@ -115,7 +116,6 @@ private:
     // Saves the final record while this replica owns the job; false when it lost the lease.
     boost::asio::awaitable<bool> save_final(const Job& job, const Ownership& owner);
     boost::asio::awaitable<Job> wait_until_finished(std::string id, Job job);
-    boost::asio::awaitable<void> start_up();
     boost::asio::awaitable<void> dispatch();
     boost::asio::awaitable<void> heartbeat();
     boost::asio::awaitable<void> listen();

@@ -101,6 +101,18 @@ struct RecordTexts {
     std::string record;
 };
 
+// Begins a transaction holding the advisory lock `key` until its end: waiting for it, or
+// (`wait` false) only if it is free; whether it is held.
+asio::awaitable<bool> begin_locked(pg::Connection& connection, std::int64_t key, bool wait) {
+    co_await connection.execute("BEGIN");
+    pg::Params lock;
+    lock.integer(key);
+    auto got = co_await connection.query(wait ? "SELECT pg_advisory_xact_lock($1::bigint), true"
+                                              : "SELECT pg_try_advisory_xact_lock($1::bigint)",
+                                         lock);
+    co_return got.boolean(0, wait ? 1 : 0);
+}
+
 // Updates a record (status, texts); with `owner`, only while it holds the running attempt.
 asio::awaitable<bool> update_record(pg::Connection& connection, const Job& job,
                                     const Ownership* owner) {
@@ -139,10 +151,7 @@ asio::awaitable<std::unique_ptr<PostgresJobStore>> PostgresJobStore::open(
 asio::awaitable<void> PostgresJobStore::migrate() {
     try {
         auto connection = co_await pool_.acquire();
-        co_await connection->execute("BEGIN");
-        pg::Params lock;
-        lock.integer(kMigrationLock);
-        co_await connection->query("SELECT pg_advisory_xact_lock($1::bigint)", lock);
+        co_await begin_locked(*connection, kMigrationLock, true);
         co_await connection->execute(
             "CREATE TABLE IF NOT EXISTS cas_schema (version integer NOT NULL);"
             "INSERT INTO cas_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM cas_schema)");
@@ -256,10 +265,7 @@ JobStore::Awaitable<std::optional<Job>> PostgresJobStore::find_by_idempotency_ke
 JobStore::Awaitable<Inserted> PostgresJobStore::insert(const Job& job, const InsertRules& rules) {
     try {
         auto connection = co_await pool_.acquire();
-        co_await connection->execute("BEGIN");
-        pg::Params lock;
-        lock.integer(kAdmissionLock);
-        co_await connection->query("SELECT pg_advisory_xact_lock($1::bigint)", lock);
+        co_await begin_locked(*connection, kAdmissionLock, true);
         if (job.idempotency_key) {
             pg::Params key;
             key.text(*job.idempotency_key).integer(rules.key_since_unix);
@@ -432,14 +438,12 @@ asio::awaitable<std::vector<Job>> PostgresJobStore::interrupt_where(std::string 
                                                                     bool lease_lost) {
     try {
         auto connection = co_await pool_.acquire();
-        co_await connection->execute("BEGIN");
         std::vector<Job> jobs;
-        if (lease_lost) {  // one sweeping replica at a time; the others skip this round
-            pg::Params lock;
-            lock.integer(kLeaseSweepLock);
-            auto got = co_await connection->query("SELECT pg_try_advisory_xact_lock($1::bigint)",
-                                                  lock);
-            if (!got.boolean(0, 0)) {
+        if (!lease_lost) {
+            co_await connection->execute("BEGIN");
+        } else {  // lease sweeps: one replica at a time; the others skip this round
+            auto held = co_await begin_locked(*connection, kLeaseSweepLock, false);
+            if (!held) {
                 co_await connection->execute("COMMIT");
                 co_return jobs;
             }
@@ -592,12 +596,9 @@ JobStore::Awaitable<std::size_t> PostgresJobStore::prune(std::int64_t cutoff_uni
     // before it dropped them).
     try {
         auto connection = co_await pool_.acquire();
-        co_await connection->execute("BEGIN");
-        pg::Params lock;
-        lock.integer(kRetentionLock);
-        auto got = co_await connection->query("SELECT pg_try_advisory_xact_lock($1::bigint)", lock);
+        auto held = co_await begin_locked(*connection, kRetentionLock, false);
         std::size_t deleted = 0;
-        if (got.boolean(0, 0)) {
+        if (held) {
             pg::Params params;
             params.integer(cutoff_unix).integer(static_cast<std::int64_t>(max_records));
             auto result = co_await connection->query(fmt::format(R"(

@@ -102,6 +102,18 @@ struct Fixture {
         auto reply = request(port(), "GET", "/health");
         return json::parse(reply.body).at("busy").as_bool();
     }
+    // The slot is free once a job's final record can be read. On PostgreSQL the record is
+    // visible to others the moment it commits, and the run lets the slot go when the commit's
+    // answer reaches it: a round trip later, polled for here.
+    [[nodiscard]] bool idle_after_final_record() const {
+#ifdef CAS_INTEGRATION_ON_POSTGRES
+        auto deadline = std::chrono::steady_clock::now() + 2s;
+        while (busy() && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(5ms);
+        }
+#endif
+        return !busy();
+    }
     // No process of any run is left below the service.
     bool no_descendants() const { return cas::agent::descendants_of(service->pid()).empty(); }
     HttpReply complete(const json::object& body) const {

@@ -46,7 +46,7 @@ TEST_CASE("a job runs to completion and records the CLI's result") {
     CHECK(job.at("output_cap_bytes") == 8 * 1024 * 1024);
     CHECK(job.at("finished_at").is_string());
     CHECK(job.at("metadata").is_null());
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
     // The command line: the prompt is not on it.
     auto argv = f.record.read("argv");
     CHECK(argv ==
@@ -82,7 +82,7 @@ TEST_CASE("a CLI that exits non-zero fails the job with its reason") {
     CHECK(job.at("status") == "failed");
     CHECK(job.at("exit_code") == 3);
     CHECK(job.at("error").as_string().size() > 0);
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
 }
 
 TEST_CASE("is_error with exit code 0 is a failed job, not a success") {
@@ -102,7 +102,7 @@ TEST_CASE("a job past its timeout ends `timeout` promptly with no process left")
     CHECK(job.at("status") == "timeout");
     CHECK(job.at("finished_at").is_string());
     CHECK(elapsed < 3s);  // deadline 1 s + at most 2 s
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
     CHECK(f.no_descendants());
 }
 
@@ -120,7 +120,7 @@ TEST_CASE("a CLI silent past STALL_TIMEOUT_SECONDS ends `timeout`, saying it sta
         CHECK(mid.at("status") == "timeout");
         CHECK(mid.at("output").as_array().size() == 1);  // the init line, then nothing
     }
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
     CHECK(f.no_descendants());
 }
 
@@ -143,7 +143,7 @@ TEST_CASE("a completion is answered at the CLI's result; the next run waits for 
     CHECK(reply.body.find("fake reply: ") != std::string::npos);
     const auto lingering = std::stoi(f.record.read("pid"));
     CHECK(alive(lingering));  // answered before the CLI exited (it would not, for 30 s)
-    CHECK_FALSE(f.busy());    // and the slot is free
+    CHECK(f.idle_after_final_record());    // and the slot is free
     // The next completion is admitted, and runs once the lingering CLI is ended (the grace;
     // tests/runs/run_service_test.cpp checks the order).
     auto next = f.complete(chat("next"));
@@ -161,7 +161,7 @@ TEST_CASE("a CLI that ignores SIGTERM is killed after the grace") {
     CHECK(job.at("status") == "timeout");
     CHECK(std::chrono::steady_clock::now() - started < 3s);
     CHECK(f.no_descendants());
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
 }
 
 TEST_CASE("a grandchild that called setsid() is killed on timeout and after a normal exit") {
@@ -196,7 +196,7 @@ TEST_CASE("one run at a time: 409 for jobs, 503 for completions, busy in /health
     CHECK(completion.header("retry-after") == "5");
     CHECK(json::parse(completion.body).at("error").at("message") == "agent is busy");
     CHECK(f.wait_job(id).at("status") == "completed");
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
     CHECK(f.execute({{"prompt", "again"}, {"agent", "a"}}).status == 202);
 }
 
@@ -211,7 +211,7 @@ TEST_CASE("20 MiB of output neither deadlocks nor is kept past the cap") {
     std::size_t kept = 0;
     for (const auto& line : job.at("output").as_array()) kept += line.as_string().size();
     CHECK(kept == 1048576);
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
 }
 
 TEST_CASE("prompts reach the child's stdin byte-exact, never its argv") {
@@ -277,7 +277,7 @@ TEST_CASE("a bad agent name is 422 and nothing runs") {
         CHECK(json::parse(reply.body).at("detail").at(0).at("loc").at(1) == "agent");
     }
     CHECK(f.record.read("argv").empty());
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
 }
 
 TEST_CASE("an agent the CLI does not know fails the job before the prompt is sent") {
@@ -305,7 +305,7 @@ TEST_CASE("a missing or non-executable CLAUDE_BIN gives a job error with a clear
         CHECK(job.at("status") == "error");
         CHECK_THAT(std::string(job.at("error").as_string()),
                    Catch::Contains("/nonexistent/claude"));
-        CHECK_FALSE(f.busy());
+        CHECK(f.idle_after_final_record());
     }
     SECTION("not on PATH") {
         Fixture f(Fixture::Env{{"CLAUDE_BIN", "no-such-claude-binary"}});
@@ -421,7 +421,7 @@ TEST_CASE("chat completions: success with usage, model choice and errors") {
         CHECK(role.status == 400);
         CHECK(json::parse(role.body).at("error").at("param") == "messages[0].role");
     }
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
 }
 
 TEST_CASE("a completion past its timeout is 503 and frees the slot") {
@@ -429,7 +429,7 @@ TEST_CASE("a completion past its timeout is 503 and frees the slot") {
     auto reply = f.complete(chat("slow\nFAKE:sleep=30"));
     CHECK(reply.status == 503);
     CHECK(json::parse(reply.body).at("error").at("message") == "agent timed out");
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
     CHECK(f.no_descendants());
 }
 
@@ -501,5 +501,5 @@ TEST_CASE("a CLI that exits without reading its stdin neither kills nor wedges t
         CHECK(job.at("exit_code") == 1);
     }
     CHECK(request(f.port(), "GET", "/health").status == 200);
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
 }

@@ -202,7 +202,7 @@ TEST_CASE("git pull on a remote that never answers ends at the git timeout") {
         CHECK(job.at("error") == "git pull failed: git pull did not finish in time");
         CHECK(f.record.read("argv").empty());
         CHECK(f.no_descendants());
-        CHECK_FALSE(f.busy());
+        CHECK(f.idle_after_final_record());
     }
 }
 
@@ -235,7 +235,7 @@ TEST_CASE("a full disk under the job store: 503 for new jobs, a finished run's r
         CHECK(reply.status == 503);
         CHECK_THAT(reply.body, Catch::Contains("Job store unavailable"));
         CHECK(reply.header("retry-after") == "30");
-        CHECK_FALSE(f.busy());
+        CHECK(f.idle_after_final_record());
         CHECK(f.record.read("argv").empty());
         disk.free_space();
         still_serving(f);
@@ -255,7 +255,7 @@ TEST_CASE("CLAUDE_BIN deleted between runs: the job errors clearly, and it works
     CHECK_THAT(
         std::string(job.at("error").as_string()),
         Catch::Contains("cannot run the Claude CLI (CLAUDE_BIN)") && Catch::Contains(cli.string()));
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
 
     fs::copy_file(kFake, cli);
     still_serving(f);

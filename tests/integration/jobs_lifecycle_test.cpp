@@ -42,7 +42,7 @@ TEST_CASE("kill -9 during a run: after a restart the job is interrupted, finishe
     CHECK(interrupted.at("finished_at").is_string());
     CHECK_THAT(std::string(interrupted.at("error").as_string()), Catch::Contains("interrupted"));
     CHECK(f.job(done) == finished);
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
 }
 
 TEST_CASE("kill -9 with queued jobs: they are queued again and run in their order") {
@@ -85,7 +85,7 @@ TEST_CASE("the queue: positions, FIFO order through the slot, 429 when full") {
     CHECK(j2.at("status") == "completed");
     CHECK(r.at("finished_at").as_string() <= j1.at("started_at").as_string());
     CHECK(j1.at("finished_at").as_string() <= j2.at("started_at").as_string());
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
 }
 
 TEST_CASE("without a queue a busy service still answers 409") {
@@ -106,7 +106,7 @@ TEST_CASE("cancel a running job: its process is killed, it ends cancelled, the s
     REQUIRE(reply.status == 200);
     CHECK(json::parse(reply.body).at("status") == "cancelled");
     CHECK(f.job(id).at("status") == "cancelled");
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
     CHECK(f.no_descendants());
     SECTION("cancelling it again is 409 with its status") {
         auto again = cancel(f, id, true);
@@ -131,7 +131,7 @@ TEST_CASE("cancel answers with the final record however long the kill grace is")
     CHECK(record.at("status") == "cancelled");
     CHECK_FALSE(record.at("finished_at").is_null());
     CHECK(f.job(id).at("status") == "cancelled");
-    CHECK_FALSE(f.busy());
+    CHECK(f.idle_after_final_record());
     CHECK(f.no_descendants());
 }
 

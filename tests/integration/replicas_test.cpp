@@ -211,3 +211,16 @@ TEST_CASE("PostgreSQL restarting under load: 503 while it is down, and nothing l
     // (once, one unregistered the signal pipe, and SIGTERM went unheard).
     for (std::size_t i = 0; i < 2; ++i) CHECK(cluster[i].service->stop(SIGTERM, 5s) == 0);
 }
+
+TEST_CASE("a session begun on one replica is resumed on another: the store brings its file") {
+    Cluster cluster(2, {{"QUEUE_DEPTH", "5"}});
+    auto first_id = job_id(cluster[0].execute({{"prompt", "one\nFAKE:turns"}, {"agent", "a"}}));
+    auto first = cluster[0].wait_job(first_id);
+    REQUIRE(first.at("result") == "user-turns=1");
+    auto second_id = job_id(cluster[1].execute(
+        {{"prompt", "two\nFAKE:turns"}, {"agent", "a"}, {"resume", first_id}}));
+    auto second = cluster[1].wait_job(second_id);
+    CHECK(cluster.owner(second_id) == "r2");
+    CHECK(second.at("result") == "user-turns=2");  // the first turn came along
+    CHECK(second.at("session_id") == first.at("session_id"));
+}
