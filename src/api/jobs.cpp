@@ -239,7 +239,8 @@ asio::awaitable<bool> relay_shared_events(const JobsContext& ctx, const std::str
             ended = ended || jobs::is_record_event(event);
         }
         seq += batch.size();
-        if (!co_await out.write(text) || ended) co_return true;
+        bool sent = co_await out.write(text);  // named: see README, GCC 12 bugs
+        if (!sent || ended) co_return true;
     }
 }
 
@@ -273,11 +274,13 @@ asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http
         }
         // A job running elsewhere says so in its shared log, which starts with its status.
         if (job->status == jobs::JobStatus::queued && sent != job->status) {
-            if (!co_await out.write(jobs::status_event(*job))) co_return;
+            bool written = co_await out.write(jobs::status_event(*job));
+            if (!written) co_return;
             sent = job->status;
             last_write = std::chrono::steady_clock::now();
         } else if (std::chrono::steady_clock::now() - last_write >= ctx.keep_alive) {
-            if (!co_await out.write(http::kSseKeepAlive)) co_return;
+            bool written = co_await out.write(http::kSseKeepAlive);
+            if (!written) co_return;
             last_write = std::chrono::steady_clock::now();
         }
         if (ctx.registry.stopping()) co_return;

@@ -21,6 +21,7 @@
 #include "jobs/job_state.hpp"
 #include "jobs/sqlite_job_store.hpp"
 #include "json_util.hpp"
+#include "run_to_end.hpp"
 #include "util/utf8.hpp"
 
 #include <boost/json.hpp>
@@ -136,12 +137,13 @@ void check_job_record(std::string_view out, std::string_view err, int exit_code)
     cas::jobs::apply_outcome(job, outcome, job.created_at);
     FUZZ_CHECK(cas::jobs::is_finished(job.status), "a run's record is not final");
     FUZZ_CHECK(!job.error || cas::is_valid_utf8(*job.error), "the record's error is not UTF-8");
-    store().save(job);
+    cas_fuzz::run_to_end(store().save(job));
     std::optional<cas::jobs::Job> back;
     std::string problem;
     try {
-        back = store().find(job.id);
-        FUZZ_CHECK(store().list({}).jobs.size() == 1, "the stored record is not listed");
+        back = cas_fuzz::run_to_end(store().find(job.id));
+        auto listed = cas_fuzz::run_to_end(store().list({}));
+        FUZZ_CHECK(listed.jobs.size() == 1, "the stored record is not listed");
     } catch (const std::exception& e) {
         problem = e.what();
     }

@@ -13,6 +13,7 @@
 #include "http/response.hpp"
 #include "jobs/sqlite_job_store.hpp"
 #include "json_util.hpp"
+#include "run_to_end.hpp"
 #include "util/json_text.hpp"
 #include "util/utf8.hpp"
 
@@ -31,6 +32,7 @@
 #include <vector>
 
 namespace {
+
 
 namespace json = boost::json;
 using cas_fuzz::escaped;
@@ -111,12 +113,13 @@ void check_execute(const json::object& body) {
     record.timeout_seconds = job.timeout_seconds;
     record.created_at = "2026-01-02T03:04:05.678901+00:00";
     record.started_at = record.created_at;
-    store().save(record);
+    cas_fuzz::run_to_end(store().save(record));
     std::optional<cas::jobs::Job> back;
     std::string problem;
     try {
-        back = store().find(record.id);
-        FUZZ_CHECK(store().list({}).jobs.size() == 1, "the stored record is not listed");
+        back = cas_fuzz::run_to_end(store().find(record.id));
+        auto listed = cas_fuzz::run_to_end(store().list({}));
+        FUZZ_CHECK(listed.jobs.size() == 1, "the stored record is not listed");
     } catch (const std::exception& e) {
         problem = e.what();
     }
