@@ -16,6 +16,8 @@
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
 
+#include <unistd.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -23,8 +25,6 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/system/system_error.hpp>
 #include <fmt/format.h>
-
-#include <unistd.h>
 
 #include <array>
 #include <filesystem>

@@ -62,9 +62,9 @@ struct Config {
     std::string data_dir = "./data";
     std::string database_url;  // empty: SQLite in data_dir; else PostgreSQL shared by replicas
     std::size_t database_pool_size = 4;
-    std::string replica_id;             // empty: hostname:pid
-    std::chrono::seconds lease{30};     // a running job's lease, renewed by its replica
-    std::size_t queue_depth = 0;  // 0: the reference's "409 when busy"
+    std::string replica_id;          // empty: hostname:pid
+    std::chrono::seconds lease{30};  // a running job's lease, renewed by its replica
+    std::size_t queue_depth = 0;     // 0: the reference's "409 when busy"
     std::chrono::seconds job_retention{30LL * 24 * 3600};
     std::size_t job_max_records = 100000;
     std::chrono::seconds retention_sweep{3600};

@@ -256,7 +256,8 @@ asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http
     while (!ctx.registry.events(id)) {
         auto job = co_await ctx.store.find(id);
         if (!job) co_return;
-        if (job->status == jobs::JobStatus::running || (jobs::is_finished(job->status) && shared_seq > 0)) {
+        if (job->status == jobs::JobStatus::running ||
+            (jobs::is_finished(job->status) && shared_seq > 0)) {
             auto before = shared_seq;
             auto ended = co_await relay_shared_events(ctx, id, shared_seq, out);
             if (ended) co_return;

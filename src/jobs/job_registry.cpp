@@ -153,8 +153,8 @@ asio::awaitable<Submission> JobRegistry::submit(NewJob request) {
                                  inserted.position};
         case Inserted::Kind::full: break;
     }
-    auto refused = options_.queue_depth == 0 ? Submission::Kind::busy
-                                             : Submission::Kind::queue_full;
+    auto refused =
+        options_.queue_depth == 0 ? Submission::Kind::busy : Submission::Kind::queue_full;
     co_return Submission{refused, std::nullopt, 0};
 }
 
@@ -323,7 +323,8 @@ asio::awaitable<void> JobRegistry::keep_lease(std::string id, Ownership owner,
             }
             if (lease.cancel_requested) state->cancel->request();
         } catch (const StoreError& e) {
-            log::warn("cannot renew the job's lease; retrying", {{"job_id", id}, {"error", e.what()}});
+            log::warn("cannot renew the job's lease; retrying",
+                      {{"job_id", id}, {"error", e.what()}});
         }
     }
 }
@@ -466,8 +467,8 @@ asio::awaitable<void> JobRegistry::heartbeat() {
         } catch (const StoreError& e) {
             outage.failed(e);
         }
-        tick.expires_after(std::min<std::chrono::milliseconds>(options_.lease / 3,
-                                                               std::chrono::seconds(5)));
+        tick.expires_after(
+            std::min<std::chrono::milliseconds>(options_.lease / 3, std::chrono::seconds(5)));
         co_await (tick.async_wait() || beat_now_.wait() || stopping_.wait());
     }
     try {

@@ -137,8 +137,7 @@ asio::awaitable<bool> update_record(pg::Connection& connection, const Job& job,
 
 }  // namespace
 
-PostgresJobStore::PostgresJobStore(const asio::any_io_executor& executor,
-                                   pg::PoolSettings settings)
+PostgresJobStore::PostgresJobStore(const asio::any_io_executor& executor, pg::PoolSettings settings)
     : pool_(executor, std::move(settings)) {}
 
 asio::awaitable<std::unique_ptr<PostgresJobStore>> PostgresJobStore::open(
@@ -160,9 +159,9 @@ asio::awaitable<void> PostgresJobStore::migrate() {
         auto applied = version.integer(0, 0);
         constexpr auto kLatest = static_cast<std::int64_t>(std::size(kMigrations));
         if (applied > kLatest) {
-            throw StoreError(fmt::format(
-                "job database: schema version {} is newer than this build knows ({})", applied,
-                kLatest));
+            throw StoreError(
+                fmt::format("job database: schema version {} is newer than this build knows ({})",
+                            applied, kLatest));
         }
         for (auto v = applied; v < kLatest; ++v) co_await connection->execute(kMigrations[v]);
         pg::Params latest;
@@ -285,13 +284,12 @@ JobStore::Awaitable<Inserted> PostgresJobStore::insert(const Job& job, const Ins
         }
         pg::Params who;
         who.text(rules.owner.replica).integer(rules.lease_seconds);
-        auto counts = co_await connection->query(
-            fmt::format(R"(
+        auto counts = co_await connection->query(fmt::format(R"(
                 SELECT (SELECT count(*) FROM jobs WHERE status = 'queued'),
                        (SELECT count(*) FROM replicas
                         WHERE id <> $1 AND NOT busy AND heartbeat_unix >= {} - $2))",
-                        kNow),
-            who);
+                                                             kNow),
+                                                 who);
         auto queued = static_cast<std::size_t>(counts.integer(0, 0));
         Job saved = job;
         Inserted::Kind kind = Inserted::Kind::queued;
@@ -318,13 +316,12 @@ JobStore::Awaitable<Inserted> PostgresJobStore::insert(const Job& job, const Ins
             .text(texts.record);
         if (kind == Inserted::Kind::started) {
             row.text(rules.owner.replica).integer(rules.lease_seconds);
-            co_await connection->query(
-                fmt::format(R"(
+            co_await connection->query(fmt::format(R"(
                     INSERT INTO jobs (id, status, agent, idempotency_key, created_unix, summary,
                                       record, owner, attempt, lease_expires_unix)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, {} + $9))",
-                            kNow),
-                row);
+                                                   kNow),
+                                       row);
         } else {
             co_await connection->query(R"(
                 INSERT INTO jobs (id, status, agent, idempotency_key, created_unix, summary, record)
@@ -348,8 +345,7 @@ JobStore::Awaitable<std::optional<std::pair<Job, Ownership>>> PostgresJobStore::
         // those another replica is claiming right now.
         pg::Params params;
         params.text(replica).integer(lease_seconds);
-        auto taken = co_await connection->query(
-            fmt::format(R"(
+        auto taken = co_await connection->query(fmt::format(R"(
                 WITH next AS (
                   SELECT seq FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1
                   FOR UPDATE SKIP LOCKED)
@@ -357,8 +353,8 @@ JobStore::Awaitable<std::optional<std::pair<Job, Ownership>>> PostgresJobStore::
                                 lease_expires_unix = {} + $2, cancel_requested = false
                 FROM next WHERE jobs.seq = next.seq
                 RETURNING jobs.record, jobs.attempt)",
-                        kNow),
-            params);
+                                                            kNow),
+                                                params);
         if (taken.rows() == 0) {
             co_await connection->execute("COMMIT");
             co_return std::nullopt;
@@ -374,8 +370,7 @@ JobStore::Awaitable<std::optional<std::pair<Job, Ownership>>> PostgresJobStore::
     }
 }
 
-JobStore::Awaitable<LeaseState> PostgresJobStore::renew(std::string_view id,
-                                                        const Ownership& owner,
+JobStore::Awaitable<LeaseState> PostgresJobStore::renew(std::string_view id, const Ownership& owner,
                                                         std::int64_t lease_seconds) {
     pg::Params params;
     params.text(id).text(owner.replica).integer(owner.attempt).integer(lease_seconds);
@@ -405,8 +400,8 @@ JobStore::Awaitable<CancelRequest> PostgresJobStore::request_cancel(std::string_
         co_await connection->execute("BEGIN");
         pg::Params params;
         params.text(id);
-        auto found = co_await connection->query(
-            "SELECT record FROM jobs WHERE id = $1 FOR UPDATE", params);
+        auto found =
+            co_await connection->query("SELECT record FROM jobs WHERE id = $1 FOR UPDATE", params);
         if (found.rows() == 0) {
             co_await connection->execute("COMMIT");
             co_return CancelRequest{CancelRequest::Kind::not_found, std::nullopt};
@@ -448,10 +443,10 @@ asio::awaitable<std::vector<Job>> PostgresJobStore::interrupt_where(std::string 
                 co_return jobs;
             }
         }
-        auto found = co_await connection->query(
-            "SELECT record FROM jobs WHERE status = 'running' AND " + condition +
-                " FOR UPDATE SKIP LOCKED",
-            params);
+        auto found =
+            co_await connection->query("SELECT record FROM jobs WHERE status = 'running' AND " +
+                                           condition + " FOR UPDATE SKIP LOCKED",
+                                       params);
         auto now = utc_now_iso();
         for (int row = 0; row < found.rows(); ++row) {
             auto job = read_record(found.text(row, 0));
@@ -485,8 +480,7 @@ JobStore::Awaitable<std::vector<Job>> PostgresJobStore::interrupt_leftovers(
     co_return jobs;
 }
 
-JobStore::Awaitable<ClusterState> PostgresJobStore::heartbeat(const std::string& replica,
-                                                              bool busy,
+JobStore::Awaitable<ClusterState> PostgresJobStore::heartbeat(const std::string& replica, bool busy,
                                                               std::int64_t lease_seconds) {
     pg::Params params;
     params.text(replica).integer(busy ? 1 : 0).integer(lease_seconds);
@@ -516,9 +510,9 @@ JobStore::Awaitable<std::vector<StoreNotice>> PostgresJobStore::notices() {
             listener_.reset();
             try {
                 auto connection = co_await pool_.connect();
-                co_await connection->execute(
-                    fmt::format("LISTEN {}; LISTEN {}; LISTEN {}", kQueuedChannel,
-                                kCancelChannel, kEventsChannel));
+                co_await connection->execute(fmt::format("LISTEN {}; LISTEN {}; LISTEN {}",
+                                                         kQueuedChannel, kCancelChannel,
+                                                         kEventsChannel));
                 listener_ = std::move(connection);
             } catch (const pg::Error& e) {
                 throw_store_error(e);

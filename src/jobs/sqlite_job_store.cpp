@@ -394,7 +394,8 @@ JobStore::Awaitable<Inserted> SqliteJobStore::insert(const Job& job, const Inser
             SELECT record FROM jobs WHERE idempotency_key = ?1 AND created_unix >= ?2
             ORDER BY seq DESC LIMIT 1)");
         earlier.bind(1, *job.idempotency_key).bind(2, rules.key_since_unix);
-        if (earlier.step()) co_return Inserted{Inserted::Kind::key_taken, read_record(earlier.text(0)), 0};
+        if (earlier.step())
+            co_return Inserted{Inserted::Kind::key_taken, read_record(earlier.text(0)), 0};
     }
     auto queued = count_queued();
     Job saved = job;
@@ -490,8 +491,8 @@ JobStore::Awaitable<CancelRequest> SqliteJobStore::request_cancel(std::string_vi
     co_return CancelRequest{CancelRequest::Kind::requested, std::move(job)};
 }
 
-std::vector<Job> SqliteJobStore::interrupt_where(const std::string& condition,
-                                                 std::int64_t value, bool lease_lost) {
+std::vector<Job> SqliteJobStore::interrupt_where(const std::string& condition, std::int64_t value,
+                                                 bool lease_lost) {
     Transaction transaction(db_);
     std::vector<Job> jobs;
     {
@@ -557,9 +558,9 @@ JobStore::Awaitable<std::vector<StoreNotice>> SqliteJobStore::notices() {
 }
 
 // One replica: a running job's events are read from its log in memory (job_store.hpp).
-JobStore::Awaitable<void> SqliteJobStore::append_events(std::string_view /*id*/,
-                                                        std::size_t /*first_seq*/,
-                                                        const std::vector<std::string>& /*events*/) {
+JobStore::Awaitable<void> SqliteJobStore::append_events(
+    std::string_view /*id*/, std::size_t /*first_seq*/,
+    const std::vector<std::string>& /*events*/) {
     co_return;
 }
 
@@ -573,7 +574,7 @@ JobStore::Awaitable<void> SqliteJobStore::drop_events(std::string_view /*id*/) {
 }
 
 JobStore::Awaitable<std::size_t> SqliteJobStore::prune(std::int64_t cutoff_unix,
-                                                     std::size_t max_records) {
+                                                       std::size_t max_records) {
     exec(db_, "BEGIN IMMEDIATE");
     try {
         Statement old(*cache_,
@@ -597,7 +598,7 @@ JobStore::Awaitable<std::size_t> SqliteJobStore::prune(std::int64_t cutoff_unix,
 }
 
 JobStore::Awaitable<void> SqliteJobStore::save_session(std::string_view session_id,
-                                                     std::string_view bytes) {
+                                                       std::string_view bytes) {
     Statement stmt(*cache_, R"(
         INSERT INTO sessions (session_id, data, saved_unix) VALUES (?1, ?2, ?3)
         ON CONFLICT(session_id) DO UPDATE SET data = ?2, saved_unix = ?3)");
@@ -635,9 +636,9 @@ JobStore::Awaitable<std::optional<Conversation>> SqliteJobStore::find_conversati
     stmt.bind(1, key).bind(2, since_unix);
     if (!stmt.step()) co_return std::nullopt;
     co_return Conversation{.key = std::string(key),
-                        .session_id = std::string(stmt.text(0)),
-                        .model = std::string(stmt.text(1)),
-                        .agent = std::string(stmt.text(2))};
+                           .session_id = std::string(stmt.text(0)),
+                           .model = std::string(stmt.text(1)),
+                           .agent = std::string(stmt.text(2))};
 }
 
 JobStore::Awaitable<std::size_t> SqliteJobStore::prune_sessions(

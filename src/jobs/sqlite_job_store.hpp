@@ -27,8 +27,8 @@ public:
     Awaitable<std::optional<Job>> find_by_idempotency_key(std::string_view key,
                                                           std::int64_t since_unix) override;
     Awaitable<Inserted> insert(const Job& job, const InsertRules& rules) override;
-    Awaitable<std::optional<std::pair<Job, Ownership>>> claim(
-        const std::string& replica, std::int64_t lease_seconds) override;
+    Awaitable<std::optional<std::pair<Job, Ownership>>> claim(const std::string& replica,
+                                                              std::int64_t lease_seconds) override;
     Awaitable<LeaseState> renew(std::string_view id, const Ownership& owner,
                                 std::int64_t lease_seconds) override;
     Awaitable<bool> save_owned(const Job& job, const Ownership& owner) override;
@@ -41,8 +41,7 @@ public:
     Awaitable<std::vector<StoreNotice>> notices() override;
     Awaitable<void> append_events(std::string_view id, std::size_t first_seq,
                                   const std::vector<std::string>& events) override;
-    Awaitable<std::vector<std::string>> events_from(std::string_view id,
-                                                    std::size_t seq) override;
+    Awaitable<std::vector<std::string>> events_from(std::string_view id, std::size_t seq) override;
     Awaitable<void> drop_events(std::string_view id) override;
     [[nodiscard]] bool shared() const override { return false; }
     Awaitable<std::size_t> prune(std::int64_t cutoff_unix, std::size_t max_records) override;
