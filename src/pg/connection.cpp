@@ -7,7 +7,6 @@
 #include "telemetry/log.hpp"
 #include "util/async.hpp"
 
-
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
@@ -129,8 +128,8 @@ asio::awaitable<std::unique_ptr<Connection>> Connection::connect(
         // new socket with the old one's number: registered afresh each time.
         if (socket.is_open()) socket.release();
         socket.assign(libpq().PQsocket(raw));
-        auto wanted = polling == PGRES_POLLING_READING ? Descriptor::wait_read
-                                                       : Descriptor::wait_write;
+        auto wanted =
+            polling == PGRES_POLLING_READING ? Descriptor::wait_read : Descriptor::wait_write;
         auto ready = co_await (socket.async_wait(wanted, kUseNothrow) || deadline.async_wait());
         if (ready.index() == 1) {
             throw Error(fmt::format("cannot connect to the database: no answer within {} ms",
@@ -223,7 +222,8 @@ asio::awaitable<Result> Connection::query(std::string_view sql, const Params& pa
                                           ResultFormat format) {
     std::string statement(sql);  // libpq reads up to a NUL
     if (libpq().PQsendQueryParams(conn_, statement.c_str(), params.size(), nullptr, params.values(),
-                          params.lengths(), params.formats(), static_cast<int>(format)) != 1) {
+                                  params.lengths(), params.formats(),
+                                  static_cast<int>(format)) != 1) {
         fail("database query not sent");
     }
     in_flight_ = true;

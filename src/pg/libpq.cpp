@@ -17,8 +17,8 @@ Libpq load() {
         throw Error(fmt::format("cannot load libpq (apt install libpq5): {}", ::dlerror()), "");
     }
     Libpq lib;
-#define CAS_LIBPQ_RESOLVE(name)                                                                   \
-    lib.name = reinterpret_cast<decltype(lib.name)>(::dlsym(handle, #name));                      \
+#define CAS_LIBPQ_RESOLVE(name)                                              \
+    lib.name = reinterpret_cast<decltype(lib.name)>(::dlsym(handle, #name)); \
     if (lib.name == nullptr) throw Error("libpq.so.5 lacks " #name, "");
     CAS_LIBPQ_FUNCTIONS(CAS_LIBPQ_RESOLVE)
 #undef CAS_LIBPQ_RESOLVE

@@ -7,15 +7,18 @@
 
 namespace cas::pg {
 
+// clang-format off
 #define CAS_LIBPQ_FUNCTIONS(X)                                                                    \
     X(PQclear) X(PQcmdTuples) X(PQconnectPoll) X(PQconnectStart) X(PQconsumeInput)                \
     X(PQerrorMessage) X(PQfinish) X(PQflush) X(PQfreemem) X(PQgetResult) X(PQgetisnull)           \
     X(PQgetlength) X(PQgetvalue) X(PQisBusy) X(PQnotifies) X(PQntuples) X(PQresultErrorField)     \
     X(PQresultErrorMessage) X(PQresultStatus) X(PQsendQuery) X(PQsendQueryParams)                 \
     X(PQsetNoticeReceiver) X(PQsetnonblocking) X(PQsocket) X(PQstatus) X(PQtransactionStatus)
+// clang-format on
 
 struct Libpq {
-#define CAS_LIBPQ_POINTER(name) decltype(&::name) name = nullptr;  // NOLINT(bugprone-macro-parentheses)
+#define CAS_LIBPQ_POINTER(name) \
+    decltype(&::name) name = nullptr;  // NOLINT(bugprone-macro-parentheses)
     CAS_LIBPQ_FUNCTIONS(CAS_LIBPQ_POINTER)
 #undef CAS_LIBPQ_POINTER
 };

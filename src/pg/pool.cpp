@@ -32,9 +32,8 @@ void Pool::give_back(std::unique_ptr<Connection> connection) noexcept {
 }
 
 asio::awaitable<std::unique_ptr<Connection>> Pool::connect() {
-    auto connection = co_await Connection::connect(executor_, settings_.conninfo,
-                                                   settings_.connect_timeout,
-                                                   settings_.statement_timeout);
+    auto connection = co_await Connection::connect(
+        executor_, settings_.conninfo, settings_.connect_timeout, settings_.statement_timeout);
     co_return connection;
 }
 

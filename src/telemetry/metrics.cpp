@@ -41,13 +41,15 @@ struct Metrics::Families {
                                            .Register(*registry);
     pm::Family<pm::Gauge>& queue_depth = pm::BuildGauge()
                                              .Name("cas_queue_depth")
-                                             .Help("Jobs waiting for an execution slot, in the "
-                                                   "whole cluster of replicas of the job store")
+                                             .Help(
+                                                 "Jobs waiting for an execution slot, in the "
+                                                 "whole cluster of replicas of the job store")
                                              .Register(*registry);
     pm::Family<pm::Gauge>& replicas_live =
         pm::BuildGauge()
             .Name("cas_replicas_live")
-            .Help("Replicas of the job store whose heartbeat is within the lease, this one included")
+            .Help(
+                "Replicas of the job store whose heartbeat is within the lease, this one included")
             .Register(*registry);
     pm::Family<pm::Counter>& cost = pm::BuildCounter()
                                         .Name("cas_cost_usd_total")

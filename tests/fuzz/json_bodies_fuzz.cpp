@@ -33,7 +33,6 @@
 
 namespace {
 
-
 namespace json = boost::json;
 using cas_fuzz::escaped;
 

@@ -31,9 +31,10 @@ inline const std::string kFake = CAS_FIXTURES_DIR "/fake-claude";
 inline const std::map<std::string, std::string> kAuth{{"Authorization", "Bearer test-token"}};
 
 // A service with the fake CLI, a temporary workspace and data directory, git sync off and
-// no warm CLI unless asked. Built with CAS_INTEGRATION_ON_POSTGRES (cas_postgres_integration_tests),
-// its job store is a fresh database of its own on the tests' PostgreSQL server instead. (A process waiting for the next run would rewrite the fake's
-// record files and count as a descendant; warm_cli_test.cpp covers it.)
+// no warm CLI unless asked. Built with CAS_INTEGRATION_ON_POSTGRES
+// (cas_postgres_integration_tests), its job store is a fresh database of its own on the tests'
+// PostgreSQL server instead. (A process waiting for the next run would rewrite the fake's record
+// files and count as a descendant; warm_cli_test.cpp covers it.)
 struct Fixture {
     TempDir workspace;
     TempDir record;
@@ -67,7 +68,9 @@ struct Fixture {
         service->stop(signal);
         service = std::make_unique<ServiceProcess>(env);
     }
-    [[nodiscard]] int port() const { return service->port(); }
+    [[nodiscard]] int port() const {
+        return service->port();
+    }
 
     HttpReply execute(const json::object& body,
                       std::map<std::string, std::string> headers = kAuth) const {
@@ -115,7 +118,9 @@ struct Fixture {
         return !busy();
     }
     // No process of any run is left below the service.
-    bool no_descendants() const { return cas::agent::descendants_of(service->pid()).empty(); }
+    bool no_descendants() const {
+        return cas::agent::descendants_of(service->pid()).empty();
+    }
     HttpReply complete(const json::object& body) const {
         return request(port(), "POST", "/v1/chat/completions", json::serialize(body), kAuth);
     }

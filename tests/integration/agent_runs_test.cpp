@@ -142,8 +142,8 @@ TEST_CASE("a completion is answered at the CLI's result; the next run waits for 
     CHECK(reply.status == 200);
     CHECK(reply.body.find("fake reply: ") != std::string::npos);
     const auto lingering = std::stoi(f.record.read("pid"));
-    CHECK(alive(lingering));  // answered before the CLI exited (it would not, for 30 s)
-    CHECK(f.idle_after_final_record());    // and the slot is free
+    CHECK(alive(lingering));             // answered before the CLI exited (it would not, for 30 s)
+    CHECK(f.idle_after_final_record());  // and the slot is free
     // The next completion is admitted, and runs once the lingering CLI is ended (the grace;
     // tests/runs/run_service_test.cpp checks the order).
     auto next = f.complete(chat("next"));
