@@ -6,7 +6,9 @@
 #include "api/health.hpp"
 #include "api/jobs.hpp"
 #include "api/metrics.hpp"
+#include "api/messages.hpp"
 #include "api/openai.hpp"
+#include "api/responses.hpp"
 #include "http/server.hpp"
 #include "jobs/job_registry.hpp"
 #include "jobs/postgres_job_store.hpp"
@@ -154,16 +156,20 @@ struct App::Parts {
                                       .limits = {.max_budget_usd = config.max_budget_usd,
                                                  .max_timeout = config.max_job_timeout},
                                       .keep_alive = keep_alive});
-        api::add_openai_routes(router, {.runs = runs,
-                                        .store = *store,
-                                        .sessions = sessions,
-                                        .metrics = metrics,
-                                        .settings = openai_settings()});
+        auto model_apis = std::make_shared<const api::ModelApiContext>(
+            api::ModelApiContext{.runs = runs,
+                                 .store = *store,
+                                 .sessions = sessions,
+                                 .metrics = metrics,
+                                 .settings = model_api_settings()});
+        api::add_openai_routes(router, model_apis);
+        api::add_responses_routes(router, model_apis);
+        api::add_messages_routes(router, model_apis);
         api::add_docs_routes(router);
         api::add_metrics_routes(router, metrics, config.metrics_token);
     }
 
-    [[nodiscard]] api::OpenAiSettings openai_settings() const {
+    [[nodiscard]] api::ModelApiSettings model_api_settings() const {
         return {.models = config.openai_models,
                 .default_model = config.openai_default_model,
                 .agent = config.openai_agent,
@@ -220,7 +226,7 @@ std::uint16_t App::start() {
     p.server.start();
     p.registry.start();
     // The first completion need not wait for the CLI to start either.
-    p.runs.warm_up(api::chat_invocation(p.openai_settings(), p.config.openai_default_model));
+    p.runs.warm_up(api::turn_invocation(p.model_api_settings(), p.config.openai_default_model));
     return port;
 }
 

@@ -96,10 +96,15 @@ std::optional<AgentOutcome> answer_from_result(const ProcessResult& so_far,
 }
 
 ProcessLaunch cli_launch(const AgentSettings& settings, const CliInvocation& invocation) {
+    auto extra = marker_env(settings);
+    if (invocation.max_output_tokens) {
+        extra.push_back("CLAUDE_CODE_MAX_OUTPUT_TOKENS=" +
+                        std::to_string(*invocation.max_output_tokens));
+    }
     return {.program = settings.claude_bin,
             .args = cli_arguments(invocation),
             .working_dir = settings.workspace_dir,
-            .environment = child_environment(settings.secret_env, marker_env(settings))};
+            .environment = child_environment(settings.secret_env, extra)};
 }
 
 namespace {

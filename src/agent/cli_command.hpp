@@ -6,6 +6,7 @@
 // whoever asks (a job, a streamed or a whole completion), so one warm process serves them all.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ struct CliInvocation {
     // A CLI session to continue (`--resume`), into a new session id when `fork`.
     std::optional<std::string> resume;
     bool fork = false;
+    // A cap on the output tokens of each model call the agent makes (not on the run's total):
+    // the CLI reads it from CLAUDE_CODE_MAX_OUTPUT_TOKENS and clamps it to the model's own.
+    std::optional<std::int64_t> max_output_tokens;
 };
 
 // Arguments after the program name.

@@ -110,6 +110,38 @@ void append_section(std::string& prompt, std::string_view section) {
 
 }  // namespace
 
+std::optional<ChatRequestError> check_model(const std::string& model, ChatModels models) {
+    if (std::find(models.supported.begin(), models.supported.end(), model) !=
+        models.supported.end()) {
+        return std::nullopt;
+    }
+    return Error{fmt::format("unsupported model '{}'; supported: {}", model,
+                             comma_list(models.supported)),
+                 "model", Error::Kind::unsupported_model};
+}
+
+std::string comma_list(const std::vector<std::string>& items) {
+    std::string list;
+    for (const auto& item : items) list += (list.empty() ? "" : ", ") + item;
+    return list;
+}
+
+std::variant<std::optional<std::int64_t>, ChatRequestError> positive_integer(
+    const json::object& body, std::string_view field) {
+    const auto* value = body.if_contains(field);
+    if (value == nullptr || value->is_null()) return std::optional<std::int64_t>();
+    // Up to 2^31 - 1: more than any model writes in one call.
+    constexpr std::int64_t kMax = 2147483647;
+    if (value->is_int64() && value->as_int64() >= 1 && value->as_int64() <= kMax) {
+        return std::optional<std::int64_t>(value->as_int64());
+    }
+    if (value->is_uint64() && value->as_uint64() >= 1 && value->as_uint64() <= kMax) {
+        return std::optional<std::int64_t>(static_cast<std::int64_t>(value->as_uint64()));
+    }
+    return Error{fmt::format("'{}' must be an integer from 1 to {}", field, kMax),
+                 std::string(field)};
+}
+
 std::variant<ChatRequest, ChatRequestError> parse_chat_request(const json::object& body,
                                                                ChatModels models) {
     ChatRequest out;
@@ -138,6 +170,11 @@ std::variant<ChatRequest, ChatRequestError> parse_chat_request(const json::objec
             out.include_usage = usage->as_bool();
         }
     }
+    for (std::string_view field : {"max_completion_tokens", "max_tokens"}) {
+        auto cap = positive_integer(body, field);
+        if (auto* error = std::get_if<Error>(&cap)) return *error;
+        if (!out.max_tokens) out.max_tokens = std::get<std::optional<std::int64_t>>(cap);
+    }
     const auto* messages = body.if_contains("messages");
     if (messages == nullptr || !messages->is_array() || messages->as_array().empty()) {
         return Error{"'messages' must be a non-empty array", "messages"};
@@ -152,13 +189,7 @@ std::variant<ChatRequest, ChatRequestError> parse_chat_request(const json::objec
         out.messages.push_back(std::move(message));
     }
     if (!has_user) return Error{"'messages' must contain at least one user message", "messages"};
-    if (std::find(models.supported.begin(), models.supported.end(), out.model) ==
-        models.supported.end()) {
-        std::string list;
-        for (const auto& m : models.supported) list += (list.empty() ? "" : ", ") + m;
-        return Error{fmt::format("unsupported model '{}'; supported: {}", out.model, list), "model",
-                     Error::Kind::unsupported_model};
-    }
+    if (auto error = check_model(out.model, models)) return *error;
     return out;
 }
 

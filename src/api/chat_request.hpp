@@ -5,6 +5,7 @@
 
 #include <boost/json/fwd.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
@@ -23,6 +24,7 @@ struct ChatRequest {
     std::vector<ChatMessage> messages;
     bool stream = false;
     bool include_usage = false;  // stream_options.include_usage
+    std::optional<std::int64_t> max_tokens;  // max_completion_tokens (or the older max_tokens)
 };
 
 struct ChatRequestError {
@@ -37,6 +39,16 @@ struct ChatModels {
     const std::vector<std::string>& supported;
     const std::string& default_model;
 };
+
+// "a, b, c": the models a client may name, in an error message.
+std::string comma_list(const std::vector<std::string>& items);
+
+// The unsupported_model error for a model not in the list.
+std::optional<ChatRequestError> check_model(const std::string& model, ChatModels models);
+
+// A positive integer `field` of `body` (absent or null: nothing), or the error naming it.
+std::variant<std::optional<std::int64_t>, ChatRequestError> positive_integer(
+    const boost::json::object& body, std::string_view field);
 
 std::variant<ChatRequest, ChatRequestError> parse_chat_request(const boost::json::object& body,
                                                                ChatModels models);

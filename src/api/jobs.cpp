@@ -4,6 +4,7 @@
 #include "api/jobs.hpp"
 
 #include "agent/cli_command.hpp"
+#include "api/store_guard.hpp"
 #include "jobs/resume.hpp"
 #include "telemetry/log.hpp"
 #include "util/async.hpp"
@@ -304,32 +305,13 @@ asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http
     }
 }
 
-// The store failing (a full disk) is the service's trouble, not the client's: 503 saying
-// why, which the client may retry. Nothing changed: every store write is one transaction.
-http::Handler store_guarded(http::Handler handler) {
-    return [handler = std::move(handler)](
-               const http::Request& request) -> asio::awaitable<http::Response> {
-        std::string failure;
-        try {
-            co_return co_await handler(request);
-        } catch (const jobs::StoreError& e) {
-            failure = e.what();
-        }
-        log::error("job store failed", {{"error", failure}});
-        auto unavailable =
-            http::error_response(ErrorDialect::detail, 503, "Job store unavailable: " + failure);
-        unavailable.headers.emplace_back("Retry-After", "30");
-        co_return unavailable;
-    };
-}
-
 }  // namespace
 
 void add_jobs_routes(http::Router& router, JobsContext context) {
     auto ctx = std::make_shared<const JobsContext>(context);
     auto add = [&router](std::string method, std::string pattern, http::Handler handler) {
         router.add(std::move(method), std::move(pattern), http::Access::bearer,
-                   store_guarded(std::move(handler)));
+                   store_guarded(ErrorDialect::detail, std::move(handler)));
     };
     add("POST", "/execute", [ctx](const http::Request& request) { return execute(*ctx, request); });
     add("GET", "/jobs", [ctx](const http::Request& request) { return list_jobs(*ctx, request); });

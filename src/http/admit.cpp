@@ -61,8 +61,11 @@ std::variant<Response, const Route*> decide(const RequestHead& head, Request& re
     }
     request.route = match.route->pattern;
     request.params = std::move(match.params);
-    if (match.route->access == Access::bearer) {
-        auto outcome = check_bearer(request.header("Authorization"), bearer_token);
+    if (match.route->access != Access::open) {
+        auto outcome = match.route->access == Access::api_key
+                           ? check_api_key(request.header("x-api-key"),
+                                           request.header("Authorization"), bearer_token)
+                           : check_bearer(request.header("Authorization"), bearer_token);
         if (outcome != AuthOutcome::ok) return unauthorized(dialect, auth_failure_message(outcome));
     }
     if (head.content_length && *head.content_length > limits.max_body_bytes) {

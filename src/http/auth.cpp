@@ -39,6 +39,14 @@ AuthOutcome check_bearer(std::optional<std::string_view> authorization, std::str
     return constant_time_equals(presented, token) ? AuthOutcome::ok : AuthOutcome::invalid;
 }
 
+AuthOutcome check_api_key(std::optional<std::string_view> x_api_key,
+                          std::optional<std::string_view> authorization, std::string_view token) {
+    if (!x_api_key) return check_bearer(authorization, token);
+    if (token.empty()) return AuthOutcome::unconfigured;
+    if (!printable_ascii(*x_api_key)) return AuthOutcome::invalid;
+    return constant_time_equals(*x_api_key, token) ? AuthOutcome::ok : AuthOutcome::invalid;
+}
+
 std::string_view auth_failure_message(AuthOutcome outcome) {
     switch (outcome) {
         case AuthOutcome::unconfigured: return "Service unauthenticated";

@@ -12,6 +12,10 @@ enum class AuthOutcome { ok, unconfigured, missing, invalid };
 // `authorization` is the Authorization header if present; `token` the configured secret.
 AuthOutcome check_bearer(std::optional<std::string_view> authorization, std::string_view token);
 
+// check_bearer, or the token in `x-api-key` when that header is sent (it wins).
+AuthOutcome check_api_key(std::optional<std::string_view> x_api_key,
+                          std::optional<std::string_view> authorization, std::string_view token);
+
 // The `detail` text of a 401 for this outcome (the reference app's wording).
 std::string_view auth_failure_message(AuthOutcome outcome);
 

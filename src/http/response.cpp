@@ -19,6 +19,11 @@ std::string_view openai_error_type(unsigned status) {
     }
 }
 
+json::object anthropic_error_body(unsigned status, std::string_view message) {
+    return {{"type", "error"},
+            {"error", json::object{{"type", anthropic_error_type(status)}, {"message", message}}}};
+}
+
 json::value null_if_empty(std::string_view text) {
     return text.empty() ? json::value(nullptr) : json::value(json::string(text));
 }
@@ -26,8 +31,21 @@ json::value null_if_empty(std::string_view text) {
 }  // namespace
 
 ErrorDialect dialect_for(const std::vector<std::string>& segments) {
-    return !segments.empty() && segments.front() == "v1" ? ErrorDialect::openai
-                                                         : ErrorDialect::detail;
+    if (segments.empty() || segments.front() != "v1") return ErrorDialect::detail;
+    return segments.size() > 1 && segments[1] == "messages" ? ErrorDialect::anthropic
+                                                            : ErrorDialect::openai;
+}
+
+std::string_view anthropic_error_type(unsigned status) {
+    switch (status) {
+        case 401: return "authentication_error";
+        case 403: return "permission_error";
+        case 404: return "not_found_error";
+        case 413: return "request_too_large";
+        case 429: return "rate_limit_error";
+        case 529: return "overloaded_error";
+        default: return status >= 500 ? "api_error" : "invalid_request_error";
+    }
 }
 
 Response json_response(unsigned status, const json::value& body) {
@@ -42,6 +60,9 @@ Response error_response(ErrorDialect dialect, unsigned status, std::string_view 
                         std::string_view param, std::string_view code) {
     if (dialect == ErrorDialect::detail) {
         return json_response(status, json::object{{"detail", message}});
+    }
+    if (dialect == ErrorDialect::anthropic) {
+        return json_response(status, anthropic_error_body(status, message));
     }
     return json_response(status, openai_error_body(status, message, param, code));
 }

@@ -13,7 +13,9 @@
 
 namespace cas::http {
 
-enum class Access { open, bearer };
+// bearer: `Authorization: Bearer <token>`; api_key: that or `x-api-key: <token>` (what
+// Anthropic's clients send).
+enum class Access { open, bearer, api_key };
 
 struct Route {
     std::string method;

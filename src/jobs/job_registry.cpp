@@ -284,7 +284,8 @@ asio::awaitable<void> JobRegistry::execute(Job& job, runs::RunService::Handle& h
                     .model = std::nullopt,
                     .max_budget_usd = job.max_budget_usd,
                     .resume = job.resumed_session,
-                    .fork = job.fork},
+                    .fork = job.fork,
+                    .max_output_tokens = std::nullopt},
             .timeout = std::chrono::seconds(job.timeout_seconds),
             .on_stdout =
                 [&](std::string_view piece) {

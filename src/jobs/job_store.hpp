@@ -48,6 +48,15 @@ struct Conversation {
     std::string agent;
 };
 
+// A Responses API answer (POST /v1/responses with `store`), kept for GET /v1/responses/{id}
+// and for a later request's previous_response_id, which continues its CLI session.
+struct StoredResponse {
+    std::string id;          // resp_…
+    std::string session_id;  // the CLI session that continues it (empty if there is none)
+    std::string agent;       // the agent that answered (a session continues only with it)
+    std::string body;        // the response object, as JSON text
+};
+
 // Which attempt at a job a replica holds: the fence on every write about a running job. A
 // replica whose lease ran out (another replica marked the job interrupted) writes nothing
 // more about it.
@@ -168,8 +177,14 @@ public:
     virtual Awaitable<void> save_conversation(const Conversation& conversation) = 0;
     virtual Awaitable<std::optional<Conversation>> find_conversation(std::string_view key,
                                                                      std::int64_t since_unix) = 0;
-    // Deletes conversations saved before `conversations_before_unix` and session copies
-    // last saved before `sessions_before_unix`. Returns how many were deleted.
+    // Responses API answers by id, saved at or after `since_unix`; delete says whether one was
+    // there.
+    virtual Awaitable<void> save_response(const StoredResponse& response) = 0;
+    virtual Awaitable<std::optional<StoredResponse>> find_response(std::string_view id,
+                                                                   std::int64_t since_unix) = 0;
+    virtual Awaitable<bool> delete_response(std::string_view id) = 0;
+    // Deletes conversations and responses saved before `conversations_before_unix` and session
+    // copies last saved before `sessions_before_unix`. Returns how many were deleted.
     virtual Awaitable<std::size_t> prune_sessions(std::int64_t conversations_before_unix,
                                                   std::int64_t sessions_before_unix) = 0;
 };

@@ -4,6 +4,7 @@
 #include "jobs/postgres_job_store.hpp"
 
 #include "jobs/job_state.hpp"
+#include "jobs/postgres_store_internal.hpp"
 #include "util/json_limits.hpp"
 #include "util/json_text.hpp"
 #include "util/wall_clock.hpp"
@@ -12,29 +13,9 @@
 
 namespace cas::jobs {
 namespace asio = boost::asio;
+using namespace postgres_detail;  // the store's shared keys and helpers
 
 namespace {
-
-// Advisory locks: migrating (replicas starting together migrate once), admitting a new job
-// (the queue's bound and FIFO are counts: one admission at a time, cluster-wide), and the
-// sweeps that one replica at a time does.
-constexpr std::int64_t kMigrationLock = 0x636173'00;
-constexpr std::int64_t kAdmissionLock = 0x636173'01;
-constexpr std::int64_t kLeaseSweepLock = 0x636173'02;
-constexpr std::int64_t kRetentionLock = 0x636173'03;
-
-// The database's clock, in unix seconds: leases compare times written by different machines.
-constexpr const char* kNow = "extract(epoch from clock_timestamp())::bigint";
-
-// NOTIFY channels: a job was queued (wake an idle replica), a running job is to be cancelled
-// (its id; its owner stops it).
-constexpr const char* kQueuedChannel = "cas_job_queued";
-constexpr const char* kCancelChannel = "cas_job_cancel";
-constexpr const char* kEventsChannel = "cas_job_events";
-
-// Separates a batch of events in one parameter: SSE events carry JSON, which never holds a
-// raw control character.
-constexpr char kEventSeparator = '\x1e';
 
 // Schema migrations, in order; cas_schema.version is the number applied.
 constexpr const char* kMigrations[] = {
@@ -80,7 +61,27 @@ constexpr const char* kMigrations[] = {
          agent text NOT NULL,
          saved_unix bigint NOT NULL);
        CREATE INDEX conversations_saved ON conversations (saved_unix);)",
+    // Responses API answers (job_store.hpp: StoredResponse), pruned with the conversations.
+    R"(CREATE TABLE responses (
+         id text PRIMARY KEY,
+         session_id text NOT NULL,
+         agent text NOT NULL,
+         body text NOT NULL,
+         saved_unix bigint NOT NULL);
+       CREATE INDEX responses_saved ON responses (saved_unix);)",
 };
+
+// A record as stored: its summary and whole JSON (parameters refer to these).
+struct RecordTexts {
+    explicit RecordTexts(const Job& job)
+        : summary(json_text(to_summary_json(job))), record(json_text(to_json(job))) {}
+    std::string summary;
+    std::string record;
+};
+
+}  // namespace
+
+namespace postgres_detail {
 
 Job read_record(std::string_view text) {
     boost::system::error_code ec;
@@ -93,16 +94,6 @@ Job read_record(std::string_view text) {
     throw StoreError(fmt::format("job database: {}", e.what()));
 }
 
-// A record as stored: its summary and whole JSON (parameters refer to these).
-struct RecordTexts {
-    explicit RecordTexts(const Job& job)
-        : summary(json_text(to_summary_json(job))), record(json_text(to_json(job))) {}
-    std::string summary;
-    std::string record;
-};
-
-// Begins a transaction holding the advisory lock `key` until its end: waiting for it, or
-// (`wait` false) only if it is free; whether it is held.
 asio::awaitable<bool> begin_locked(pg::Connection& connection, std::int64_t key, bool wait) {
     co_await connection.execute("BEGIN");
     pg::Params lock;
@@ -113,7 +104,6 @@ asio::awaitable<bool> begin_locked(pg::Connection& connection, std::int64_t key,
     co_return got.boolean(0, wait ? 1 : 0);
 }
 
-// Updates a record (status, texts); with `owner`, only while it holds the running attempt.
 asio::awaitable<bool> update_record(pg::Connection& connection, const Job& job,
                                     const Ownership* owner) {
     RecordTexts texts(job);
@@ -135,7 +125,7 @@ asio::awaitable<bool> update_record(pg::Connection& connection, const Job& job,
     co_return result.affected() == 1;
 }
 
-}  // namespace
+}  // namespace postgres_detail
 
 PostgresJobStore::PostgresJobStore(const asio::any_io_executor& executor, pg::PoolSettings settings)
     : pool_(executor, std::move(settings)) {}
@@ -428,159 +418,6 @@ JobStore::Awaitable<CancelRequest> PostgresJobStore::request_cancel(std::string_
     }
 }
 
-asio::awaitable<std::vector<Job>> PostgresJobStore::interrupt_where(std::string condition,
-                                                                    pg::Params params,
-                                                                    bool lease_lost) {
-    try {
-        auto connection = co_await pool_.acquire();
-        std::vector<Job> jobs;
-        if (!lease_lost) {
-            co_await connection->execute("BEGIN");
-        } else {  // lease sweeps: one replica at a time; the others skip this round
-            auto held = co_await begin_locked(*connection, kLeaseSweepLock, false);
-            if (!held) {
-                co_await connection->execute("COMMIT");
-                co_return jobs;
-            }
-        }
-        auto found =
-            co_await connection->query("SELECT record FROM jobs WHERE status = 'running' AND " +
-                                           condition + " FOR UPDATE SKIP LOCKED",
-                                       params);
-        auto now = utc_now_iso();
-        for (int row = 0; row < found.rows(); ++row) {
-            auto job = read_record(found.text(row, 0));
-            if (lease_lost) {
-                mark_interrupted_lease_lost(job, now);
-            } else {
-                mark_interrupted_by_restart(job, now);
-            }
-            co_await update_record(*connection, job, nullptr);
-            jobs.push_back(std::move(job));
-        }
-        co_await connection->execute("COMMIT");
-        co_return jobs;
-    } catch (const pg::Error& e) {
-        throw_store_error(e);
-    }
-}
-
-JobStore::Awaitable<std::vector<Job>> PostgresJobStore::interrupt_expired() {
-    pg::Params none;
-    auto jobs = co_await interrupt_where(fmt::format("lease_expires_unix < {}", kNow),
-                                         std::move(none), true);
-    co_return jobs;
-}
-
-JobStore::Awaitable<std::vector<Job>> PostgresJobStore::interrupt_leftovers(
-    const std::string& replica) {
-    pg::Params owner;
-    owner.text(replica);
-    auto jobs = co_await interrupt_where("owner = $1", std::move(owner), false);
-    co_return jobs;
-}
-
-JobStore::Awaitable<ClusterState> PostgresJobStore::heartbeat(const std::string& replica, bool busy,
-                                                              std::int64_t lease_seconds) {
-    pg::Params params;
-    params.text(replica).integer(busy ? 1 : 0).integer(lease_seconds);
-    auto result = co_await query(fmt::format(R"(
-        WITH beat AS (
-          INSERT INTO replicas (id, heartbeat_unix, busy) VALUES ($1, {0}, $2::integer <> 0)
-          ON CONFLICT (id) DO UPDATE SET heartbeat_unix = EXCLUDED.heartbeat_unix,
-                                         busy = EXCLUDED.busy),
-        gone AS (DELETE FROM replicas WHERE heartbeat_unix < {0} - 86400)
-        SELECT (SELECT count(*) FROM jobs WHERE status = 'queued'),
-               (SELECT count(*) FROM replicas WHERE id <> $1 AND heartbeat_unix >= {0} - $3) + 1)",
-                                             kNow),
-                                 params);
-    co_return ClusterState{static_cast<std::size_t>(result.integer(0, 0)),
-                           static_cast<std::size_t>(result.integer(0, 1))};
-}
-
-JobStore::Awaitable<void> PostgresJobStore::leave(const std::string& replica) {
-    pg::Params params;
-    params.text(replica);
-    co_await query("DELETE FROM replicas WHERE id = $1", params);
-}
-
-JobStore::Awaitable<std::vector<StoreNotice>> PostgresJobStore::notices() {
-    for (;;) {
-        if (!listener_ || listener_->broken()) {
-            listener_.reset();
-            try {
-                auto connection = co_await pool_.connect();
-                co_await connection->execute(fmt::format("LISTEN {}; LISTEN {}; LISTEN {}",
-                                                         kQueuedChannel, kCancelChannel,
-                                                         kEventsChannel));
-                listener_ = std::move(connection);
-            } catch (const pg::Error& e) {
-                throw_store_error(e);
-            }
-            // What was announced while no one listened is found by the callers' polls.
-        }
-        std::vector<pg::Notification> received;
-        try {
-            received = co_await listener_->notifications();
-        } catch (const pg::Error& e) {
-            throw_store_error(e);
-        }
-        std::vector<StoreNotice> notices;
-        for (auto& n : received) {
-            if (n.channel == kQueuedChannel) {
-                notices.push_back({StoreNotice::Kind::queued, ""});
-            } else if (n.channel == kCancelChannel) {
-                notices.push_back({StoreNotice::Kind::cancel, std::move(n.payload)});
-            } else if (n.channel == kEventsChannel) {
-                notices.push_back({StoreNotice::Kind::events, std::move(n.payload)});
-            }
-        }
-        if (!notices.empty()) co_return notices;
-    }
-}
-
-JobStore::Awaitable<void> PostgresJobStore::append_events(std::string_view id,
-                                                          std::size_t first_seq,
-                                                          const std::vector<std::string>& events) {
-    if (events.empty()) co_return;
-    std::string batch;
-    for (const auto& event : events) {
-        if (!batch.empty()) batch += kEventSeparator;
-        batch += event;
-    }
-    pg::Params params;
-    params.text(id).integer(static_cast<std::int64_t>(first_seq)).text(batch);
-    co_await query(fmt::format(R"(
-        WITH added AS (
-          INSERT INTO job_events (job_id, seq, data)
-          SELECT $1, $2::integer + ordinality::integer - 1, data
-          FROM unnest(string_to_array($3, chr({}))) WITH ORDINALITY AS batch(data, ordinality)
-          ON CONFLICT DO NOTHING
-          RETURNING 1)
-        SELECT pg_notify('{}', $1) FROM (SELECT count(*) FROM added) AS done)",
-                               static_cast<int>(kEventSeparator), kEventsChannel),
-                   params);
-}
-
-JobStore::Awaitable<std::vector<std::string>> PostgresJobStore::events_from(std::string_view id,
-                                                                            std::size_t seq) {
-    pg::Params params;
-    params.text(id).integer(static_cast<std::int64_t>(seq));
-    auto result = co_await query(R"(
-        SELECT data FROM job_events WHERE job_id = $1 AND seq >= $2 ORDER BY seq LIMIT 1000)",
-                                 params);
-    std::vector<std::string> events;
-    events.reserve(static_cast<std::size_t>(result.rows()));
-    for (int row = 0; row < result.rows(); ++row) events.emplace_back(result.text(row, 0));
-    co_return events;
-}
-
-JobStore::Awaitable<void> PostgresJobStore::drop_events(std::string_view id) {
-    pg::Params params;
-    params.text(id);
-    co_await query("DELETE FROM job_events WHERE job_id = $1", params);
-}
-
 JobStore::Awaitable<std::size_t> PostgresJobStore::prune(std::int64_t cutoff_unix,
                                                          std::size_t max_records) {
     // One replica at a time (the others skip this round), in one statement: the old ones,
@@ -619,69 +456,6 @@ JobStore::Awaitable<std::size_t> PostgresJobStore::prune(std::int64_t cutoff_uni
     } catch (const pg::Error& e) {
         throw_store_error(e);
     }
-}
-
-JobStore::Awaitable<void> PostgresJobStore::save_session(std::string_view session_id,
-                                                         std::string_view bytes) {
-    pg::Params params;
-    params.text(session_id).bytes(bytes).integer(unix_seconds());
-    co_await query(R"(
-        INSERT INTO sessions (session_id, data, saved_unix) VALUES ($1, $2, $3)
-        ON CONFLICT (session_id) DO UPDATE SET data = EXCLUDED.data,
-          saved_unix = EXCLUDED.saved_unix)",
-                   params);
-}
-
-JobStore::Awaitable<std::optional<std::string>> PostgresJobStore::find_session(
-    std::string_view session_id) {
-    pg::Params params;
-    params.text(session_id);
-    // Binary results: the bytes as they are, not bytea's hex text.
-    auto result = co_await query("SELECT data FROM sessions WHERE session_id = $1", params,
-                                 pg::ResultFormat::binary);
-    if (result.rows() == 0) co_return std::nullopt;
-    co_return std::string(result.text(0, 0));
-}
-
-JobStore::Awaitable<void> PostgresJobStore::save_conversation(const Conversation& conversation) {
-    pg::Params params;
-    params.text(conversation.key)
-        .text(conversation.session_id)
-        .text(conversation.model)
-        .text(conversation.agent)
-        .integer(unix_seconds());
-    co_await query(R"(
-        INSERT INTO conversations (key, session_id, model, agent, saved_unix)
-        VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (key) DO UPDATE SET session_id = EXCLUDED.session_id,
-          model = EXCLUDED.model, agent = EXCLUDED.agent, saved_unix = EXCLUDED.saved_unix)",
-                   params);
-}
-
-JobStore::Awaitable<std::optional<Conversation>> PostgresJobStore::find_conversation(
-    std::string_view key, std::int64_t since_unix) {
-    pg::Params params;
-    params.text(key).integer(since_unix);
-    auto result = co_await query(R"(
-        SELECT session_id, model, agent FROM conversations WHERE key = $1 AND saved_unix >= $2)",
-                                 params);
-    if (result.rows() == 0) co_return std::nullopt;
-    co_return Conversation{.key = std::string(key),
-                           .session_id = std::string(result.text(0, 0)),
-                           .model = std::string(result.text(0, 1)),
-                           .agent = std::string(result.text(0, 2))};
-}
-
-JobStore::Awaitable<std::size_t> PostgresJobStore::prune_sessions(
-    std::int64_t conversations_before_unix, std::int64_t sessions_before_unix) {
-    pg::Params params;
-    params.integer(conversations_before_unix).integer(sessions_before_unix);
-    auto result = co_await query(R"(
-        WITH c AS (DELETE FROM conversations WHERE saved_unix < $1 RETURNING 1),
-             s AS (DELETE FROM sessions WHERE saved_unix < $2 RETURNING 1)
-        SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM s))",
-                                 params);
-    co_return static_cast<std::size_t>(result.integer(0, 0));
 }
 
 }  // namespace cas::jobs

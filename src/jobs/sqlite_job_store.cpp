@@ -4,6 +4,7 @@
 #include "jobs/sqlite_job_store.hpp"
 
 #include "jobs/job_state.hpp"
+#include "jobs/sqlite_statement.hpp"
 #include "util/async.hpp"
 #include "util/json_limits.hpp"
 #include "util/json_text.hpp"
@@ -15,9 +16,13 @@
 
 #include <chrono>
 #include <string>
-#include <unordered_map>
 
 namespace cas::jobs {
+
+using sqlite_detail::exec;
+using sqlite_detail::Statement;
+using sqlite_detail::Transaction;
+
 namespace {
 
 // Schema migrations, in order; user_version is the number applied.
@@ -60,145 +65,14 @@ constexpr const char* kMigrations[] = {
          id TEXT PRIMARY KEY,
          heartbeat_unix INTEGER NOT NULL,
          busy INTEGER NOT NULL);)",
-};
-
-}  // namespace
-
-// Prepared statements by SQL text, kept for the connection's life: preparing (parsing
-// and planning) was a fifth of a GET /jobs/{id}. The texts are fixed in this file, so
-// the cache stays small.
-class SqliteJobStore::StatementCache {
-public:
-    explicit StatementCache(sqlite3* db) : db_(db) {}
-    ~StatementCache() {
-        for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
-    }
-    StatementCache(const StatementCache&) = delete;
-    StatementCache& operator=(const StatementCache&) = delete;
-
-    [[nodiscard]] sqlite3* db() const { return db_; }
-
-    sqlite3_stmt* get(const std::string& sql) {
-        if (auto it = statements_.find(sql); it != statements_.end()) return it->second;
-        sqlite3_stmt* stmt = nullptr;
-        if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
-            SQLITE_OK) {
-            throw StoreError(fmt::format("job store: prepare failed: {}", sqlite3_errmsg(db_)));
-        }
-        statements_.emplace(sql, stmt);
-        return stmt;
-    }
-
-private:
-    sqlite3* db_;
-    std::unordered_map<std::string, sqlite3_stmt*> statements_;
-};
-
-namespace {
-
-// A use of a prepared statement: reset, with its bindings cleared, on scope exit (a
-// statement left mid-step would hold its read transaction open).
-class Statement {
-public:
-    Statement(SqliteJobStore::StatementCache& cache, const std::string& sql)
-        : db_(cache.db()), stmt_(cache.get(sql)) {}
-    Statement(sqlite3* db, const char* sql) : db_(db), owned_(true) {
-        if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) fail("prepare");
-    }
-    ~Statement() {
-        if (owned_) {
-            sqlite3_finalize(stmt_);
-            return;
-        }
-        sqlite3_reset(stmt_);
-        sqlite3_clear_bindings(stmt_);
-    }
-    Statement(const Statement&) = delete;
-    Statement& operator=(const Statement&) = delete;
-
-    Statement& bind(int index, std::string_view text) {
-        check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
-                                SQLITE_TRANSIENT));
-        return *this;
-    }
-    // `text` must stay alive and unchanged until the statement is reset.
-    Statement& bind_unowned(int index, std::string_view text) {
-        check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
-                                SQLITE_STATIC));
-        return *this;
-    }
-    // `bytes` must stay alive and unchanged until the statement is reset.
-    Statement& bind_blob_unowned(int index, std::string_view bytes) {
-        check(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC));
-        return *this;
-    }
-    Statement& bind(int index, std::int64_t value) {
-        check(sqlite3_bind_int64(stmt_, index, value));
-        return *this;
-    }
-    Statement& bind_null(int index) {
-        check(sqlite3_bind_null(stmt_, index));
-        return *this;
-    }
-    // True while there is a row.
-    bool step() {
-        int rc = sqlite3_step(stmt_);
-        if (rc == SQLITE_ROW) return true;
-        if (rc != SQLITE_DONE) fail("step");
-        return false;
-    }
-    [[nodiscard]] std::string_view text(int column) const {
-        const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
-        return {data == nullptr ? "" : data,
-                static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
-    }
-    [[nodiscard]] std::string_view blob(int column) const {
-        const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
-        return {data == nullptr ? "" : data,
-                static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
-    }
-    [[nodiscard]] std::int64_t integer(int column) const {
-        return sqlite3_column_int64(stmt_, column);
-    }
-
-private:
-    void check(int rc) const {
-        if (rc != SQLITE_OK) fail("bind");
-    }
-    [[noreturn]] void fail(const char* what) const {
-        throw StoreError(fmt::format("job store: {} failed: {}", what, sqlite3_errmsg(db_)));
-    }
-    sqlite3* db_;
-    sqlite3_stmt* stmt_ = nullptr;
-    bool owned_ = false;  // prepared for this one use (start-up and migrations)
-};
-
-void exec(sqlite3* db, const char* sql) {
-    char* message = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-        std::string text = message != nullptr ? message : sqlite3_errmsg(db);
-        sqlite3_free(message);
-        throw StoreError(text);
-    }
-}
-
-// BEGIN IMMEDIATE (the write lock at once: no upgrade deadlock), ROLLBACK unless committed.
-class Transaction {
-public:
-    explicit Transaction(sqlite3* db) : db_(db) { exec(db_, "BEGIN IMMEDIATE"); }
-    ~Transaction() {
-        if (!committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
-    Transaction(const Transaction&) = delete;
-    Transaction& operator=(const Transaction&) = delete;
-    void commit() {
-        exec(db_, "COMMIT");
-        committed_ = true;
-    }
-
-private:
-    sqlite3* db_;
-    bool committed_ = false;
+    // Responses API answers (job_store.hpp: StoredResponse), pruned with the conversations.
+    R"(CREATE TABLE responses (
+         id TEXT PRIMARY KEY,
+         session_id TEXT NOT NULL,
+         agent TEXT NOT NULL,
+         body TEXT NOT NULL,
+         saved_unix INTEGER NOT NULL);
+       CREATE INDEX responses_saved ON responses(saved_unix);)",
 };
 
 Job read_record(std::string_view text) {
@@ -595,62 +469,6 @@ JobStore::Awaitable<std::size_t> SqliteJobStore::prune(std::int64_t cutoff_unix,
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
         throw;
     }
-}
-
-JobStore::Awaitable<void> SqliteJobStore::save_session(std::string_view session_id,
-                                                       std::string_view bytes) {
-    Statement stmt(*cache_, R"(
-        INSERT INTO sessions (session_id, data, saved_unix) VALUES (?1, ?2, ?3)
-        ON CONFLICT(session_id) DO UPDATE SET data = ?2, saved_unix = ?3)");
-    stmt.bind(1, session_id).bind_blob_unowned(2, bytes).bind(3, unix_seconds());
-    stmt.step();
-    co_return;
-}
-
-JobStore::Awaitable<std::optional<std::string>> SqliteJobStore::find_session(
-    std::string_view session_id) {
-    Statement stmt(*cache_, "SELECT data FROM sessions WHERE session_id = ?1");
-    stmt.bind(1, session_id);
-    if (!stmt.step()) co_return std::nullopt;
-    co_return std::string(stmt.blob(0));
-}
-
-JobStore::Awaitable<void> SqliteJobStore::save_conversation(const Conversation& conversation) {
-    Statement stmt(*cache_, R"(
-        INSERT INTO conversations (key, session_id, model, agent, saved_unix)
-        VALUES (?1, ?2, ?3, ?4, ?5)
-        ON CONFLICT(key) DO UPDATE SET session_id = ?2, model = ?3, agent = ?4, saved_unix = ?5)");
-    stmt.bind(1, conversation.key)
-        .bind(2, conversation.session_id)
-        .bind(3, conversation.model)
-        .bind(4, conversation.agent)
-        .bind(5, unix_seconds());
-    stmt.step();
-    co_return;
-}
-
-JobStore::Awaitable<std::optional<Conversation>> SqliteJobStore::find_conversation(
-    std::string_view key, std::int64_t since_unix) {
-    Statement stmt(*cache_, R"(
-        SELECT session_id, model, agent FROM conversations WHERE key = ?1 AND saved_unix >= ?2)");
-    stmt.bind(1, key).bind(2, since_unix);
-    if (!stmt.step()) co_return std::nullopt;
-    co_return Conversation{.key = std::string(key),
-                           .session_id = std::string(stmt.text(0)),
-                           .model = std::string(stmt.text(1)),
-                           .agent = std::string(stmt.text(2))};
-}
-
-JobStore::Awaitable<std::size_t> SqliteJobStore::prune_sessions(
-    std::int64_t conversations_before_unix, std::int64_t sessions_before_unix) {
-    Statement conversations(*cache_, "DELETE FROM conversations WHERE saved_unix < ?1");
-    conversations.bind(1, conversations_before_unix);
-    conversations.step();
-    auto deleted = static_cast<std::size_t>(sqlite3_changes(db_));
-    Statement sessions(*cache_, "DELETE FROM sessions WHERE saved_unix < ?1");
-    sessions.bind(1, sessions_before_unix);
-    sessions.step();
-    co_return deleted + static_cast<std::size_t>(sqlite3_changes(db_));
 }
 
 }  // namespace cas::jobs

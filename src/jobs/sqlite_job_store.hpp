@@ -50,6 +50,10 @@ public:
     Awaitable<void> save_conversation(const Conversation& conversation) override;
     Awaitable<std::optional<Conversation>> find_conversation(std::string_view key,
                                                              std::int64_t since_unix) override;
+    Awaitable<void> save_response(const StoredResponse& response) override;
+    Awaitable<std::optional<StoredResponse>> find_response(std::string_view id,
+                                                           std::int64_t since_unix) override;
+    Awaitable<bool> delete_response(std::string_view id) override;
     Awaitable<std::size_t> prune_sessions(std::int64_t conversations_before_unix,
                                           std::int64_t sessions_before_unix) override;
 

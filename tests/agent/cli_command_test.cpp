@@ -9,7 +9,8 @@ TEST_CASE("cli: every run reads and writes stream-json, and the prompt is not on
                                .model = std::nullopt,
                                .max_budget_usd = 5.0,
                                .resume = std::nullopt,
-                               .fork = false});
+                               .fork = false,
+                               .max_output_tokens = std::nullopt});
     CHECK(args == std::vector<std::string>{
                       "-p", "--agent", "recruiter-triage", "--dangerously-skip-permissions",
                       "--max-budget-usd", "5", "--input-format", "stream-json", "--output-format",
@@ -21,7 +22,8 @@ TEST_CASE("cli: a model, then the session resumed (forked or not), go last") {
                              .model = "claude-haiku-4-5",
                              .max_budget_usd = 2.5,
                              .resume = std::nullopt,
-                             .fork = false};
+                             .fork = false,
+                             .max_output_tokens = std::nullopt};
     const std::vector<std::string> common{"-p",
                                           "--agent",
                                           "a",

@@ -27,6 +27,11 @@ std::string param_of(std::string_view body) {
     return std::get<ChatRequestError>(r).param;
 }
 
+// "{" + fields + messages + "}".
+std::string body_of(std::string_view fields, std::string_view messages) {
+    return "{" + std::string(fields) + std::string(messages) + "}";
+}
+
 }  // namespace
 
 TEST_CASE("chat request: defaults, stream options and ignored fields") {
@@ -68,6 +73,28 @@ TEST_CASE("chat request: roles, developer as system, and the errors") {
     CHECK(param_of(R"({"model":7,"messages":[{"role":"user","content":"x"}]})") == "model");
     CHECK(param_of(R"({"messages":[{"role":"user","content":"a\u0000b"}]})") ==
           "messages[0].content");
+}
+
+TEST_CASE("chat request: max_completion_tokens, or the older max_tokens, caps the output") {
+    constexpr auto kUser = R"("messages":[{"role":"user","content":"x"}])";
+    CHECK_FALSE(ok(body_of("", kUser)).max_tokens);
+    CHECK(ok(body_of(R"("max_tokens":100,)", kUser)).max_tokens == 100);
+    CHECK(ok(body_of(R"("max_completion_tokens":50,)", kUser)).max_tokens == 50);
+    CHECK(ok(body_of(R"("max_completion_tokens":50,"max_tokens":100,)", kUser)).max_tokens == 50);
+    CHECK(ok(body_of(R"("max_tokens":100,"max_completion_tokens":50,)", kUser)).max_tokens == 50);
+    CHECK(ok(body_of(R"("max_completion_tokens":null,"max_tokens":100,)", kUser)).max_tokens ==
+          100);
+    CHECK(param_of(body_of(R"("max_completion_tokens":0,)", kUser)) == "max_completion_tokens");
+    CHECK(param_of(body_of(R"("max_tokens":0,)", kUser)) == "max_tokens");
+    CHECK(param_of(body_of(R"("max_tokens":-5,)", kUser)) == "max_tokens");
+    CHECK(param_of(body_of(R"("max_tokens":"10",)", kUser)) == "max_tokens");
+    CHECK(param_of(body_of(R"("max_completion_tokens":2.5,)", kUser)) == "max_completion_tokens");
+    // A bad older field is refused even beside a good newer one.
+    CHECK(param_of(body_of(R"("max_completion_tokens":50,"max_tokens":0,)", kUser)) ==
+          "max_tokens");
+    auto r = parse(body_of(R"("max_completion_tokens":0,)", kUser));
+    REQUIRE(std::holds_alternative<ChatRequestError>(r));
+    CHECK_THAT(std::get<ChatRequestError>(r).message, Catch::Contains("'max_completion_tokens'"));
 }
 
 TEST_CASE("chat prompt: a single turn is the reference app's format") {

@@ -1,3 +1,4 @@
+#include "api/answer_text.hpp"
 #include "api/chat_stream.hpp"
 
 #include "agent/line_splitter.hpp"
@@ -29,8 +30,8 @@ std::string delta_line(std::string_view text, bool sub_agent = false) {
 }  // namespace
 
 TEST_CASE("stream: first chunk carries the role with empty content") {
-    ChatChunkEncoder e("chatcmpl-1", "claude-haiku-4-5", 1700000000);
-    auto chunk = data_of(e.role_event());
+    ChatChunkShape e("chatcmpl-1", "claude-haiku-4-5", 1700000000, false);
+    auto chunk = data_of(e.opening());
     CHECK(chunk.at("object") == "chat.completion.chunk");
     CHECK(chunk.at("id") == "chatcmpl-1");
     CHECK(chunk.at("model") == "claude-haiku-4-5");
@@ -41,13 +42,16 @@ TEST_CASE("stream: first chunk carries the role with empty content") {
 }
 
 TEST_CASE("stream: a text delta line becomes one content chunk") {
-    ChatChunkEncoder e("id", "m", 1);
-    auto chunk = data_of(e.on_line(delta_line("Hel\"lo\n")));
+    AnswerText answer;
+    ChatChunkShape e("id", "m", 1, false);
+    auto piece = answer.on_line(delta_line("Hel\"lo\n"));
+    CHECK(piece == "Hel\"lo\n");
+    auto chunk = data_of(e.text(piece));
     CHECK(chunk.at("choices").at(0).at("delta").at("content") == "Hel\"lo\n");
 }
 
-TEST_CASE("stream: lines that are not top-level text deltas produce nothing") {
-    ChatChunkEncoder e("id", "m", 1);
+TEST_CASE("answer text: lines that are not top-level text deltas add nothing") {
+    AnswerText e;
     CHECK(e.on_line(R"({"type":"system","subtype":"init"})").empty());
     CHECK(e.on_line(R"({"type":"system","subtype":"api_retry","attempt":1})").empty());
     CHECK(e.on_line(R"({"type":"assistant","message":{"content":[{"type":"text","text":"dup"}]}})")
@@ -68,7 +72,7 @@ TEST_CASE("stream: lines that are not top-level text deltas produce nothing") {
 }
 
 TEST_CASE("stream: stop_reason from message_delta, and finish_reason mapping") {
-    ChatChunkEncoder e("id", "m", 1);
+    AnswerText e;
     e.on_line(
         R"({"type":"stream_event","parent_tool_use_id":null,"event":{"type":"message_delta","delta":{"stop_reason":"max_tokens"}}})");
     CHECK(e.stop_reason() == "max_tokens");
@@ -76,35 +80,55 @@ TEST_CASE("stream: stop_reason from message_delta, and finish_reason mapping") {
     CHECK(finish_reason_for(std::string("stop_sequence")) == "stop");
     CHECK(finish_reason_for(std::string("max_tokens")) == "length");
     CHECK(finish_reason_for(std::nullopt) == "stop");
-    auto finish = data_of(e.finish_event("length"));
+    ChatChunkShape shape("id", "m", 1, false);
+    TurnResult result;
+    result.outcome.status = cas::agent::RunStatus::completed;
+    result.stop_reason = e.stop_reason();
+    auto closing = shape.closing(result);
+    auto finish = data_of(closing.substr(0, closing.find("\n\n") + 2));
     CHECK(finish.at("choices").at(0).at("delta").as_object().empty());
     CHECK(finish.at("choices").at(0).at("finish_reason") == "length");
+    CHECK(closing.ends_with("data: [DONE]\n\n"));
 }
 
-TEST_CASE("stream: a second message's text is separated from the first") {
-    ChatChunkEncoder e("id", "m", 1);
+TEST_CASE("answer text: a second message's text is separated from the first") {
+    AnswerText e;
     auto start =
         R"({"type":"stream_event","parent_tool_use_id":null,"event":{"type":"message_start","message":{}}})";
     CHECK(e.on_line(start).empty());
     e.on_line(delta_line("Let me check."));
     e.on_line(start);
-    auto chunk = data_of(e.on_line(delta_line("Done.")));
-    CHECK(chunk.at("choices").at(0).at("delta").at("content") == "\n\nDone.");
+    CHECK(e.on_line(delta_line("Done.")) == "\n\nDone.");
+    CHECK(e.text() == "Let me check.\n\nDone.");
 }
 
-TEST_CASE("stream: usage chunk has empty choices and the real counts") {
-    ChatChunkEncoder e("id", "m", 1);
-    auto chunk = data_of(e.usage_event({.input_tokens = 17,
-                                        .output_tokens = 9,
-                                        .cache_creation_input_tokens = 100,
-                                        .cache_read_input_tokens = 1000}));
+TEST_CASE("stream: usage chunk has empty choices and the real counts, before [DONE]") {
+    ChatChunkShape e("id", "m", 1, true);
+    TurnResult result;
+    result.outcome.status = cas::agent::RunStatus::completed;
+    result.outcome.cli.tokens = {.input_tokens = 17,
+                                 .output_tokens = 9,
+                                 .cache_creation_input_tokens = 100,
+                                 .cache_read_input_tokens = 1000};
+    auto closing = e.closing(result);
+    auto first_end = closing.find("\n\n") + 2;
+    auto second_end = closing.find("\n\n", first_end) + 2;
+    auto chunk = data_of(closing.substr(first_end, second_end - first_end));
     CHECK(chunk.at("choices").as_array().empty());
     CHECK(chunk.at("usage").at("prompt_tokens") == 1117);
     CHECK(chunk.at("usage").at("completion_tokens") == 9);
     CHECK(chunk.at("usage").at("total_tokens") == 1126);
     CHECK(chunk.at("usage").at("prompt_tokens_details").at("cached_tokens") == 1000);
-    CHECK(ChatChunkEncoder::done_event() == "data: [DONE]\n\n");
-    CHECK(data_of(ChatChunkEncoder::error_event("boom")).at("error").at("message") == "boom");
+    CHECK(closing.substr(second_end) == "data: [DONE]\n\n");
+}
+
+TEST_CASE("stream: a failed run ends with an error event and no [DONE]") {
+    ChatChunkShape e("id", "m", 1, true);
+    TurnResult result;
+    result.outcome.status = cas::agent::RunStatus::timeout;
+    auto closing = e.closing(result);
+    CHECK(data_of(closing).at("error").at("message") == "agent timed out");
+    CHECK(closing.find("[DONE]") == std::string::npos);
 }
 
 TEST_CASE("lines: pieces are reassembled and oversized lines dropped whole") {

@@ -50,6 +50,10 @@ const ROUTES = [
   ['post', '/v1/chat/completions', true],
   ['get', '/v1/models', true],
   ['get', '/v1/models/{id}', true],
+  ['post', '/v1/responses', true],
+  ['get', '/v1/responses/{id}', true],
+  ['delete', '/v1/responses/{id}', true],
+  ['post', '/v1/messages', true],
   ['get', '/metrics', false], // open unless METRICS_TOKEN is set
   ['get', '/openapi.json', false],
   ['get', '/docs', false],

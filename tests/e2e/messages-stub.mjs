@@ -6,6 +6,8 @@
 //
 // Reply text: "STUB-REPLY: " + first 60 chars of the last user text (trimmed),
 // then " [user-turns=N]" with $STUB_COUNT_TURNS set (see userTurns), or exactly $STUB_REPLY if set. Model "claude-error-400" gets a 400 error.
+// A last user text holding "STUB-HOLD=<ms>" is answered that much later (streamed: after
+// message_start), so a test can keep a real CLI run busy.
 // Every request is logged to stderr as: METHOD PATH model=M stream=S
 // If $STUB_DUMP_DIR is set, each request body is saved there as NNN.json.
 import http from 'node:http';
@@ -81,7 +83,7 @@ function messageReply(res, body, rawLen) {
     id: id('msg_stub_'), type: 'message', role: 'assistant', model: body.model,
     content: [{ type: 'text', text }], stop_reason: 'end_turn', stop_sequence: null, usage,
   };
-  if (!body.stream) return sendJson(res, 200, msg);
+  if (!body.stream) return setTimeout(() => { if (!res.destroyed) sendJson(res, 200, msg); }, holdMs(body));
 
   // Server-sent events, same event sequence as the real API.
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': id('req_') });
@@ -89,20 +91,25 @@ function messageReply(res, body, rawLen) {
   ev('message_start', { message: { ...msg, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } } });
   ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
   ev('ping', {});
-  const n = Math.min(4, Math.max(1, text.length)); // a few deltas
-  const step = Math.ceil(text.length / n) || 1;
-  for (let i = 0; i < text.length; i += step) {
-    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: text.slice(i, i + step) } });
-  }
-  ev('content_block_stop', { index: 0 });
-  ev('message_delta', {
-    delta: { stop_reason: 'end_turn', stop_sequence: null },
-    usage: { input_tokens: usage.input_tokens, cache_creation_input_tokens: usage.cache_creation_input_tokens,
-      cache_read_input_tokens: usage.cache_read_input_tokens, output_tokens: usage.output_tokens },
-  });
-  ev('message_stop', {});
-  res.end();
+  setTimeout(() => {
+    if (res.destroyed) return; // the CLI went away while the answer was held
+    const n = Math.min(4, Math.max(1, text.length)); // a few deltas
+    const step = Math.ceil(text.length / n) || 1;
+    for (let i = 0; i < text.length; i += step) {
+      ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: text.slice(i, i + step) } });
+    }
+    ev('content_block_stop', { index: 0 });
+    ev('message_delta', {
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { input_tokens: usage.input_tokens, cache_creation_input_tokens: usage.cache_creation_input_tokens,
+        cache_read_input_tokens: usage.cache_read_input_tokens, output_tokens: usage.output_tokens },
+    });
+    ev('message_stop', {});
+    res.end();
+  }, holdMs(body));
 }
+
+const holdMs = (body) => Number(/STUB-HOLD=(\d+)/.exec(lastUserText(body.messages))?.[1] ?? 0);
 
 let dumped = 0;
 const server = http.createServer((req, res) => {

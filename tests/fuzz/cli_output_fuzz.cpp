@@ -8,20 +8,29 @@
 //    parse_initialize_answer / unknown_agent: a refusal is one line naming the agent.
 //  - LineSplitter: stdout fed in uneven pieces gives the same lines as splitting it whole,
 //    with over-long lines dropped (checked with the default limit and a small one).
-//  - ChatChunkEncoder::on_line on every line, then the finish, usage and error events as
-//    openai.cpp sends them: each is one "data: {json}\n\n" event of valid UTF-8 JSON.
+//  - AnswerText::on_line on every line, its pieces shaped by each model API's StreamShape
+//    (ChatChunkShape, ResponsesShape, MessagesShape) as model_turn.cpp streams them: the
+//    opening, a text event per piece, the keep-alive, then the closing of the completed turn
+//    (with the text and stop reason the stream ends with) and of a failed one. Every event is
+//    well-formed SSE: `data: {json}`, or `event: <type>` then `data: {json}` whose type is
+//    <type>, the JSON valid UTF-8; the pieces add up to the answer's text.
 //  - The job record a failed or completed run leaves, built by classify_exit and
 //    apply_outcome as for every run, must be stored and read back by the store.
 #include "agent/agent_run.hpp"
 #include "agent/cli_output.hpp"
 #include "agent/line_splitter.hpp"
+#include "api/answer_text.hpp"
 #include "api/chat_stream.hpp"
+#include "api/messages_shape.hpp"
+#include "api/responses_shape.hpp"
+#include "api/stream_shape.hpp"
 #include "fuzz_check.hpp"
 #include "jobs/job.hpp"
 #include "jobs/job_state.hpp"
 #include "jobs/sqlite_job_store.hpp"
 #include "json_util.hpp"
 #include "run_to_end.hpp"
+#include "util/json_text.hpp"
 #include "util/utf8.hpp"
 
 #include <boost/json.hpp>
@@ -29,6 +38,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -90,18 +100,120 @@ json::object data_event(const std::string& event) {
     return std::move(v.as_object());
 }
 
-void check_chunk(const std::string& event, bool content_expected) {
-    auto obj = data_event(event);
+// A whole answer as json_text writes it: valid UTF-8 that reads back as the same object.
+void check_json_text_object(const json::object& object) {
+    auto text = cas::json_text(object);
+    FUZZ_CHECK(cas::is_valid_utf8(text), "an answer is not UTF-8: " + escaped(text));
+    boost::system::error_code ec;
+    auto back = json::parse(text, ec);
+    FUZZ_CHECK(!ec && back == json::value(object),
+               "an answer does not read back: " + escaped(text));
+}
+
+// One SSE event (without its blank line) as a stream shape writes it: `data: {json}`, or
+// `event: <type>` then `data: {json}` with that type; `[DONE]` and comments where allowed.
+struct SseEvent {
+    std::string name;  // empty without an `event:` line
+    json::object data;
+    bool done = false;     // data: [DONE]
+    bool comment = false;  // ": ..."
+};
+
+std::vector<SseEvent> sse_events(std::string_view text) {
+    FUZZ_CHECK(text.ends_with("\n\n"), "events not ended by a blank line: " + escaped(text));
+    std::vector<SseEvent> out;
+    while (!text.empty()) {
+        auto end = text.find("\n\n");
+        FUZZ_CHECK(end != std::string_view::npos, "event without its blank line: " + escaped(text));
+        auto block = text.substr(0, end + 2);
+        text.remove_prefix(end + 2);
+        SseEvent event;
+        if (block.starts_with(":")) {
+            FUZZ_CHECK(block.find('\n') == block.size() - 2, "comment: " + escaped(block));
+            event.comment = true;
+            out.push_back(std::move(event));
+            continue;
+        }
+        if (block.starts_with("event: ")) {
+            auto newline = block.find('\n');
+            event.name = std::string(block.substr(7, newline - 7));
+            FUZZ_CHECK(!event.name.empty() && cas::is_valid_utf8(event.name) &&
+                           event.name.find_first_of(" \r") == std::string::npos,
+                       "event name: " + escaped(block));
+            block.remove_prefix(newline + 1);
+        }
+        if (event.name.empty() && block == "data: [DONE]\n\n") {
+            event.done = true;
+        } else {
+            event.data = data_event(std::string(block));
+            if (!event.name.empty()) {
+                const auto* type = event.data.if_contains("type");
+                FUZZ_CHECK(type != nullptr && type->is_string() &&
+                               std::string_view(type->as_string()) == event.name,
+                           "event: line and data.type differ: " + escaped(block));
+            }
+        }
+        out.push_back(std::move(event));
+    }
+    return out;
+}
+
+void check_chunk(const SseEvent& event) {
+    FUZZ_CHECK(event.name.empty() && !event.comment, "a chat chunk is a plain data event");
+    if (event.done) return;
+    const auto& obj = event.data;
     FUZZ_CHECK(obj.at("object") == "chat.completion.chunk" && obj.at("id") == "chatcmpl-fuzz" &&
                    obj.at("model") == "claude-haiku-4-5",
-               "chunk envelope: " + escaped(event));
-    const auto& choices = obj.at("choices").as_array();
-    if (!content_expected) return;
-    FUZZ_CHECK(choices.size() == 1, "chunk choices");
-    const auto& content = choices[0].at("delta").at("content");
-    FUZZ_CHECK(content.is_string() && !content.as_string().empty(),
-               "chunk content: " + escaped(event));
+               "chunk envelope: " + json::serialize(obj));
 }
+
+// The text a shape's events for `piece` carry.
+std::string carried_text(const SseEvent& event) {
+    const json::value* text = nullptr;
+    if (event.name.empty()) {  // a chat chunk
+        text = &event.data.at("choices").at(0).at("delta").at("content");
+    } else if (event.name == "response.output_text.delta") {
+        text = &event.data.at("delta");
+    } else if (event.name == "content_block_delta") {
+        text = &event.data.at("delta").at("text");
+    }
+    FUZZ_CHECK(text != nullptr && text->is_string(), "a text event without text: " + event.name);
+    return std::string(text->as_string());
+}
+
+// The three model APIs' stream shapes, as their handlers make them.
+struct Shapes {
+    cas::api::ResponsesRequest request = [] {
+        cas::api::ResponsesRequest r;
+        r.model = "claude-haiku-4-5";
+        return r;
+    }();
+    std::unique_ptr<cas::api::StreamShape> all[3] = {
+        std::make_unique<cas::api::ChatChunkShape>("chatcmpl-fuzz", "claude-haiku-4-5", 1700000000,
+                                                   true),
+        std::make_unique<cas::api::ResponsesShape>(cas::api::response_facts(request, 1700000000)),
+        std::make_unique<cas::api::MessagesShape>("msg_fuzz", "claude-haiku-4-5")};
+    std::int64_t next_sequence = 0;  // ResponsesShape's
+    bool chat_done = false;
+
+    // Each shape's events for one call: well-formed, and for the chat shape chat chunks; for
+    // the Responses shape numbered in sequence.
+    std::vector<SseEvent> check(std::size_t which, const std::string& text) {
+        auto events = sse_events(text);
+        for (const auto& event : events) {
+            if (which == 0) check_chunk(event);
+            if (which == 1 && !event.comment) {
+                FUZZ_CHECK(!event.name.empty() &&
+                               event.data.at("sequence_number") == json::value(next_sequence++),
+                           "responses event out of sequence: " + event.name);
+            }
+            if (which == 2 && !event.comment) {
+                FUZZ_CHECK(!event.name.empty(), "a messages event without its name");
+            }
+        }
+        return events;
+    }
+};
 
 // The CLI's token counts are int64 and summed for OpenAI's usage (usage_json).
 bool tokens_overflow(const cas::agent::TokenUsage& t) {
@@ -209,9 +321,17 @@ void check_cli_result(const cas::agent::CliResult& parsed, std::string_view out,
             }
         }
         if (exit_code != 0) {
-            // As openai.cpp reports a failed run, and as JobRegistry records it.
-            data_event(cas::api::ChatChunkEncoder::error_event("execution failed: " +
-                                                               cas::to_valid_utf8(reason)));
+            // As each model API's stream reports a failed run, and as JobRegistry records it.
+            cas::api::TurnResult result;
+            result.outcome.status = cas::agent::RunStatus::failed;
+            result.outcome.reason = reason;
+            result.outcome.cli = parsed;
+            Shapes shapes;
+            for (std::size_t i = 0; i < 3; ++i) {
+                auto events = shapes.check(i, shapes.all[i]->closing(result));
+                FUZZ_CHECK(events.size() == 1 && !events[0].done,
+                           "a failed run closes with one error event");
+            }
             check_job_record(out, err, exit_code);
         }
     }
@@ -225,11 +345,21 @@ void check_stream(const cas::agent::CliResult& parsed, std::string_view out) {
     FUZZ_CHECK(split_in_pieces(out, 16) == reference_lines(out, 16),
                "LineSplitter lines differ (limit 16)");
 
-    cas::api::ChatChunkEncoder encoder("chatcmpl-fuzz", "claude-haiku-4-5", 1700000000);
-    check_chunk(encoder.role_event(), false);
+    Shapes shapes;
+    for (std::size_t i = 0; i < 3; ++i) shapes.check(i, shapes.all[i]->opening());
+    cas::api::AnswerText answer;
+    std::string pieces;
     for (const auto& line : lines) {
-        auto events = encoder.on_line(line);
-        if (!events.empty()) check_chunk(events, true);
+        auto piece = answer.on_line(line);
+        pieces += piece;
+        if (!piece.empty()) {
+            FUZZ_CHECK(cas::is_valid_utf8(piece), "a piece of the answer is not UTF-8");
+            for (std::size_t i = 0; i < 3; ++i) {
+                auto events = shapes.check(i, shapes.all[i]->text(piece));
+                FUZZ_CHECK(events.size() == 1 && carried_text(events[0]) == piece,
+                           "a piece's event does not carry it: " + escaped(piece));
+            }
+        }
         // How the runner judges each line: a result line parses as the result; a refusal
         // names the agent and is one valid line.
         if (cas::agent::is_result_line(line)) {
@@ -241,24 +371,35 @@ void check_stream(const cas::agent::CliResult& parsed, std::string_view out) {
                 line.find(R"("init")") != std::string_view::npos && cas::is_valid_utf8(*session),
                 "a session from a line that is not an init line: " + escaped(line));
         }
-        auto answer = cas::agent::parse_initialize_answer(line);
-        FUZZ_CHECK(answer.found || (!answer.ok && !answer.agents),
+        auto initialize = cas::agent::parse_initialize_answer(line);
+        FUZZ_CHECK(initialize.found || (!initialize.ok && !initialize.agents),
                    "not an answer, yet read as one");
-        FUZZ_CHECK(cas::is_valid_utf8(answer.error) && answer.error.size() <= 500,
-                   "initialize error: " + escaped(answer.error));
-        if (auto problem = cas::agent::unknown_agent(answer, "recruiter-triage")) {
+        FUZZ_CHECK(cas::is_valid_utf8(initialize.error) && initialize.error.size() <= 500,
+                   "initialize error: " + escaped(initialize.error));
+        if (auto problem = cas::agent::unknown_agent(initialize, "recruiter-triage")) {
             FUZZ_CHECK(problem->starts_with("Agent 'recruiter-triage' not found") &&
                            problem->find('\n') == std::string::npos &&
                            cas::is_valid_utf8(*problem) && problem->size() <= 500,
                        "unknown_agent: " + escaped(*problem));
         }
     }
-    auto finish = cas::api::finish_reason_for(encoder.stop_reason());
+    FUZZ_CHECK(pieces == answer.text(), "the pieces do not add up to the answer's text");
+    for (std::size_t i = 0; i < 3; ++i) {
+        auto events = shapes.check(i, shapes.all[i]->keep_alive());
+        FUZZ_CHECK(events.size() == 1, "one keep-alive event");
+    }
+
+    // The completed turn, as model_turn.cpp closes a stream.
+    cas::api::TurnResult result;
+    result.outcome.status = cas::agent::RunStatus::completed;
+    result.outcome.cli = parsed;
+    result.text = answer.text();
+    result.stop_reason = parsed.stop_reason ? parsed.stop_reason : answer.stop_reason();
+    auto finish = cas::api::finish_reason_for(result.stop_reason);
     FUZZ_CHECK(finish == "stop" || finish == "length" || finish == "content_filter",
                "finish_reason");
-    check_chunk(encoder.finish_event(finish), false);
 
-    // Usage, as the streamed usage chunk and the non-streamed response carry it. Sums that
+    // Usage, as the closing events and the non-streamed responses carry it. Sums that
     // overflow int64 are undefined behaviour in usage_json (UBSan would stop here).
     if (tokens_overflow(parsed.tokens)) {
         FUZZ_CHECK_KNOWN(
@@ -266,10 +407,24 @@ void check_stream(const cas::agent::CliResult& parsed, std::string_view out) {
             "token counts overflow int64 in usage_json (signed overflow, UB): " + escaped(out));
         return;
     }
-    check_chunk(encoder.usage_event(parsed.tokens), false);
+    auto chat = shapes.check(0, shapes.all[0]->closing(result));
+    FUZZ_CHECK(chat.size() == 3 && chat[2].done &&
+                   chat[0].data.at("choices").at(0).at("finish_reason") == json::value(finish),
+               "chat closing: finish, usage, [DONE]");
+    auto responses = shapes.check(1, shapes.all[1]->closing(result));
+    FUZZ_CHECK(responses.size() == 4 && responses[0].data.at("text") == json::value(result.text),
+               "responses closing: the text, part and item done, then the response");
+    auto messages = shapes.check(2, shapes.all[2]->closing(result));
+    FUZZ_CHECK(messages.size() == 3 && messages[2].name == "message_stop",
+               "messages closing: block stop, delta, message_stop");
+
     auto usage = cas::api::usage_json(parsed.tokens);
     FUZZ_CHECK(usage.at("total_tokens").as_int64() >= usage.at("completion_tokens").as_int64(),
                "usage total below the completion tokens");
+    // The whole answers the non-streamed routes send.
+    auto facts = cas::api::response_facts(shapes.request, 1700000000);
+    check_json_text_object(cas::api::response_object(facts, &result));
+    check_json_text_object(cas::api::message_object("msg_fuzz", "claude-haiku-4-5", result));
 }
 
 }  // namespace

@@ -1,14 +1,16 @@
 // Request bodies as the handlers read them: parse_json_object (Boost.JSON, max_depth 64),
-// then the /execute validator and the chat completion validator, then chat_prompt on what
-// the latter accepts. Checks what the validators promise to the code after them: accepted
-// values are in range and valid UTF-8 without NUL, an accepted job's record can be stored
-// and read back, rejections produce well-formed JSON error bodies, and the prompt is valid
+// then the /execute validator, the chat completion, Responses and Messages validators, then
+// chat_prompt on what the model APIs accept. Checks what the validators promise to the code after
+// them: accepted values are in range and valid UTF-8 without NUL, an accepted job's record can be
+// stored and read back, rejections produce well-formed JSON error bodies, and the prompt is valid
 // UTF-8 that ends with the request. And the service's JSON writer on every body: what it
 // writes reads back as the same value, and is serialize's text when no double is in it.
 #include "agent/cli_command.hpp"
 #include "api/chat_request.hpp"
 #include "api/jobs.hpp"
 #include "api/json_body.hpp"
+#include "api/messages_request.hpp"
+#include "api/responses_request.hpp"
 #include "fuzz_check.hpp"
 #include "http/response.hpp"
 #include "jobs/sqlite_job_store.hpp"
@@ -62,6 +64,13 @@ void check_json_response(const cas::http::Response& r, cas::http::ErrorDialect d
             FUZZ_CHECK(
                 error != nullptr && error->is_object() && error->as_object().contains("message"),
                 "OpenAI error without error.message: " + escaped(r.body));
+        } else if (dialect == cas::http::ErrorDialect::anthropic) {
+            const auto* error = obj.if_contains("error");
+            FUZZ_CHECK(obj.if_contains("type") != nullptr && obj.at("type") == "error" &&
+                           error != nullptr && error->is_object() &&
+                           error->as_object().contains("type") &&
+                           error->as_object().contains("message"),
+                       "Anthropic error without type and error.type/message: " + escaped(r.body));
         } else {
             FUZZ_CHECK(obj.contains("detail"), "error without detail: " + escaped(r.body));
         }
@@ -143,6 +152,31 @@ void check_execute(const json::object& body) {
                "the stored record differs from the accepted job");
 }
 
+// Messages a model API accepted, and the prompt they make: roles the prompt knows, text
+// without NUL, at least one user message, and a prompt that ends with the request.
+void check_messages_prompt(const std::vector<cas::api::ChatMessage>& messages) {
+    FUZZ_CHECK(!messages.empty(), "accepted no messages");
+    const cas::api::ChatMessage* last_turn = nullptr;
+    bool has_user = false;
+    for (const auto& m : messages) {
+        FUZZ_CHECK(
+            m.role == "system" || m.role == "user" || m.role == "assistant" || m.role == "tool",
+            "accepted role: " + escaped(m.role));
+        FUZZ_CHECK(text_ok(m.content) && text_ok(m.name), "accepted text: " + escaped(m.content));
+        has_user = has_user || m.role == "user";
+        if (m.role != "system") last_turn = &m;
+    }
+    FUZZ_CHECK(has_user, "accepted without a user message");
+
+    auto prompt = cas::api::chat_prompt(messages);
+    FUZZ_CHECK(text_ok(prompt), "prompt is not UTF-8 text: " + escaped(prompt));
+    FUZZ_CHECK(last_turn != nullptr, "no turn");
+    std::string tail = last_turn->role == "user"
+                           ? "Request:\n" + last_turn->content
+                           : "Request:\nContinue from the conversation above.";
+    FUZZ_CHECK(prompt.ends_with(tail), "prompt does not end with the request: " + escaped(prompt));
+}
+
 void check_chat(const json::object& body) {
     auto parsed = cas::api::parse_chat_request(body, {kModels, kDefaultModel});
     if (const auto* error = std::get_if<cas::api::ChatRequestError>(&parsed)) {
@@ -161,26 +195,87 @@ void check_chat(const json::object& body) {
     const auto& chat = std::get<cas::api::ChatRequest>(parsed);
     FUZZ_CHECK(std::find(kModels.begin(), kModels.end(), chat.model) != kModels.end(),
                "accepted model");
-    FUZZ_CHECK(!chat.messages.empty(), "accepted no messages");
-    const cas::api::ChatMessage* last_turn = nullptr;
-    bool has_user = false;
-    for (const auto& m : chat.messages) {
-        FUZZ_CHECK(
-            m.role == "system" || m.role == "user" || m.role == "assistant" || m.role == "tool",
-            "accepted role: " + escaped(m.role));
-        FUZZ_CHECK(text_ok(m.content) && text_ok(m.name), "accepted text: " + escaped(m.content));
-        has_user = has_user || m.role == "user";
-        if (m.role != "system") last_turn = &m;
-    }
-    FUZZ_CHECK(has_user, "accepted without a user message");
+    FUZZ_CHECK(!chat.max_tokens || (*chat.max_tokens >= 1 && *chat.max_tokens <= 2147483647),
+               "accepted max_tokens");
+    check_messages_prompt(chat.messages);
+}
 
-    auto prompt = cas::api::chat_prompt(chat.messages);
-    FUZZ_CHECK(text_ok(prompt), "prompt is not UTF-8 text: " + escaped(prompt));
-    FUZZ_CHECK(last_turn != nullptr, "no turn");
-    std::string tail = last_turn->role == "user"
-                           ? "Request:\n" + last_turn->content
-                           : "Request:\nContinue from the conversation above.";
-    FUZZ_CHECK(prompt.ends_with(tail), "prompt does not end with the request: " + escaped(prompt));
+// What every model API's validator promises of an error: a message, a model named only when it
+// was a string, and an error body in its dialect.
+void check_model_api_error(const cas::api::ChatRequestError& error, const json::object& body,
+                           cas::http::ErrorDialect dialect) {
+    FUZZ_CHECK(!error.message.empty() && !error.param.empty(), "an error without message or param");
+    FUZZ_CHECK(cas::is_valid_utf8(error.param), "an error's param is not UTF-8");
+    if (error.kind == cas::api::ChatRequestError::Kind::unsupported_model) {
+        const auto* model = body.if_contains("model");
+        FUZZ_CHECK(model != nullptr && model->is_string(),
+                   "unsupported model that is not a string");
+        FUZZ_CHECK(std::find(kModels.begin(), kModels.end(), model->as_string()) == kModels.end(),
+                   "a supported model refused as unsupported");
+    }
+    check_json_response(cas::http::error_response(dialect, 400, error.message, error.param),
+                        dialect);
+}
+
+void check_responses(const json::object& body) {
+    auto parsed = cas::api::parse_responses_request(body, {kModels, kDefaultModel});
+    if (const auto* error = std::get_if<cas::api::ChatRequestError>(&parsed)) {
+        check_model_api_error(*error, body, cas::http::ErrorDialect::openai);
+        return;
+    }
+    const auto& request = std::get<cas::api::ResponsesRequest>(parsed);
+    FUZZ_CHECK(std::find(kModels.begin(), kModels.end(), request.model) != kModels.end(),
+               "accepted model");
+    FUZZ_CHECK(text_ok(request.instructions), "accepted instructions");
+    FUZZ_CHECK(
+        request.instructions.empty() || (request.messages.front().role == "system" &&
+                                         request.messages.front().content == request.instructions),
+        "the instructions are not the first message");
+    FUZZ_CHECK(!request.max_output_tokens ||
+                   (*request.max_output_tokens >= 1 && *request.max_output_tokens <= 2147483647),
+               "accepted max_output_tokens");
+    FUZZ_CHECK(!request.previous_response_id || (!request.previous_response_id->empty() &&
+                                                 text_ok(*request.previous_response_id)),
+               "accepted previous_response_id");
+    FUZZ_CHECK(request.metadata.size() <= 16, "accepted metadata with more than 16 keys");
+    for (const auto& [key, value] : request.metadata) {
+        FUZZ_CHECK(key.size() <= 64 && text_ok(key) && value.is_string() &&
+                       value.as_string().size() <= 512 && text_ok(value.as_string()),
+                   "accepted metadata: " + escaped(key));
+    }
+    for (std::string_view field : {"tools", "background", "conversation", "prompt"}) {
+        const auto* value = body.if_contains(field);
+        FUZZ_CHECK(value == nullptr || value->is_null() || *value == json::array{} ||
+                       *value == json::value(false),
+                   "accepted a field it cannot honour: " + std::string(field));
+    }
+    for (const auto& m : request.messages) {
+        FUZZ_CHECK(m.role != "tool" && m.role != "developer", "accepted role: " + escaped(m.role));
+    }
+    check_messages_prompt(request.messages);
+}
+
+void check_anthropic_messages(const json::object& body) {
+    auto parsed = cas::api::parse_messages_request(body, kModels);
+    if (const auto* error = std::get_if<cas::api::ChatRequestError>(&parsed)) {
+        if (error->kind == cas::api::ChatRequestError::Kind::invalid) {
+            FUZZ_CHECK(error->message.starts_with(error->param + ": "),
+                       "an error that does not start with its path: " + escaped(error->message));
+        }
+        check_model_api_error(*error, body, cas::http::ErrorDialect::anthropic);
+        return;
+    }
+    const auto& request = std::get<cas::api::MessagesRequest>(parsed);
+    FUZZ_CHECK(std::find(kModels.begin(), kModels.end(), request.model) != kModels.end(),
+               "accepted model");
+    FUZZ_CHECK(request.max_tokens >= 1 && request.max_tokens <= 2147483647, "accepted max_tokens");
+    FUZZ_CHECK(request.messages.back().role == "user", "accepted a last message not the user's");
+    for (std::size_t i = 0; i < request.messages.size(); ++i) {
+        const auto& role = request.messages[i].role;
+        FUZZ_CHECK(role == "user" || role == "assistant" || (i == 0 && role == "system"),
+                   "accepted role: " + escaped(role));
+    }
+    check_messages_prompt(request.messages);
 }
 
 bool holds_double(const json::value& v) {
@@ -256,5 +351,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_json_text(object);
     check_execute(object);
     check_chat(object);
+    check_responses(object);
+    check_anthropic_messages(object);
     return 0;
 }

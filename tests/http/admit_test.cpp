@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 using namespace cas::http;
 namespace json = boost::json;
@@ -30,6 +31,7 @@ const Router& table() {
         r.add("DELETE", "/jobs/{id}", Access::bearer, dummy());
         r.add("GET", "/v1/models", Access::bearer, dummy());
         r.add("POST", "/v1/chat/completions", Access::bearer, dummy());
+        r.add("POST", "/v1/messages", Access::api_key, dummy());
         return r;
     }();
     return router;
@@ -89,6 +91,17 @@ std::string openai_message_of(const Response& response) {
     const auto& error = body.at("error").as_object();
     CHECK(error.contains("type"));
     return std::string(error.at("message").as_string());
+}
+
+// Anthropic's {"type": "error", "error": {"type", "message"}}: the error's type and message.
+std::pair<std::string, std::string> anthropic_error_of(const Response& response) {
+    auto body = json::parse(response.body).as_object();
+    REQUIRE(body.size() == 2);
+    REQUIRE(body.at("type") == "error");
+    const auto& error = body.at("error").as_object();
+    REQUIRE(error.size() == 2);
+    return {std::string(error.at("type").as_string()),
+            std::string(error.at("message").as_string())};
 }
 
 }  // namespace
@@ -291,4 +304,52 @@ TEST_CASE("admit: the admitted request carries what handlers read") {
     // A refused request keeps the caller's id too, for the log line and X-Request-Id.
     CHECK(run(head("GET", "/nope", {{"Host", "x"}, {"x-request-id", "abc"}})).request.request_id ==
           "abc");
+}
+
+TEST_CASE("admit: an api_key route takes x-api-key or the bearer token") {
+    auto key = run(head("POST", "/v1/messages", {{"Host", "x"}, {"x-api-key", "secret"}}));
+    CHECK(admitted(key).route->pattern == "/v1/messages");
+    auto capitalised = run(head("POST", "/v1/messages", {{"Host", "x"}, {"X-Api-Key", "secret"}}));
+    CHECK(admitted(capitalised).route->pattern == "/v1/messages");
+    CHECK(admitted(run(head("POST", "/v1/messages", kAuthorized))).route->pattern ==
+          "/v1/messages");
+
+    // A bearer route does not read x-api-key.
+    auto bearer_route =
+        run(head("POST", "/v1/chat/completions", {{"Host", "x"}, {"x-api-key", "secret"}}));
+    CHECK(refusal(bearer_route).response.status == 401);
+}
+
+TEST_CASE("admit: an api_key route refuses a bad key with Anthropic's 401") {
+    auto wrong = run(head("POST", "/v1/messages", {{"Host", "x"}, {"x-api-key", "nope"}}));
+    const auto& refused = refusal(wrong).response;
+    CHECK(refused.status == 401);
+    CHECK(anthropic_error_of(refused) ==
+          std::pair<std::string, std::string>{"authentication_error", "Invalid token"});
+    CHECK(header(refused, "WWW-Authenticate") == "Bearer");
+
+    // The key wins over a right bearer token; with neither, the token is missing.
+    auto both =
+        run(head("POST", "/v1/messages",
+                 {{"Host", "x"}, {"x-api-key", "nope"}, {"Authorization", "Bearer secret"}}));
+    CHECK(refusal(both).response.status == 401);
+    auto anonymous = run(head("POST", "/v1/messages"));
+    CHECK(anthropic_error_of(refusal(anonymous).response).second == "Missing bearer token");
+    auto unconfigured =
+        run(head("POST", "/v1/messages", {{"Host", "x"}, {"x-api-key", "secret"}}), "");
+    CHECK(anthropic_error_of(refusal(unconfigured).response).second == "Service unauthenticated");
+}
+
+TEST_CASE("admit: /v1/messages refusals before auth are in Anthropic's dialect too") {
+    auto method = run(head("GET", "/v1/messages"));
+    CHECK(refusal(method).response.status == 405);
+    CHECK(anthropic_error_of(refusal(method).response) ==
+          std::pair<std::string, std::string>{"invalid_request_error", "Method Not Allowed"});
+    auto missing = run(head("POST", "/v1/messages/count_tokens"));
+    CHECK(refusal(missing).response.status == 404);
+    CHECK(anthropic_error_of(refusal(missing).response).first == "not_found_error");
+    auto over = run(with_length(
+        head("POST", "/v1/messages", {{"Host", "x"}, {"x-api-key", "secret"}}), kLimit + 1));
+    CHECK(refusal(over).response.status == 413);
+    CHECK(anthropic_error_of(refusal(over).response).first == "request_too_large");
 }

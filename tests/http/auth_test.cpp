@@ -45,3 +45,29 @@ TEST_CASE("auth: failure messages are the reference app's") {
     CHECK(auth_failure_message(AuthOutcome::missing) == "Missing bearer token");
     CHECK(auth_failure_message(AuthOutcome::invalid) == "Invalid token");
 }
+
+TEST_CASE("auth: x-api-key, when sent, is checked instead of the bearer token") {
+    using cas::http::check_api_key;
+    CHECK(check_api_key("tok", std::nullopt, "tok") == AuthOutcome::ok);
+    CHECK(check_api_key("tok2", std::nullopt, "tok") == AuthOutcome::invalid);
+    CHECK(check_api_key("", std::nullopt, "tok") == AuthOutcome::invalid);
+    CHECK(check_api_key("t\xc3\xb6k", std::nullopt, "tok") == AuthOutcome::invalid);
+    CHECK(check_api_key(std::string_view("t\0k", 3), std::nullopt, "tok") == AuthOutcome::invalid);
+    // It wins over the Authorization header, right or wrong.
+    CHECK(check_api_key("nope", "Bearer tok", "tok") == AuthOutcome::invalid);
+    CHECK(check_api_key("tok", "Bearer nope", "tok") == AuthOutcome::ok);
+}
+
+TEST_CASE("auth: without x-api-key the bearer token is checked") {
+    using cas::http::check_api_key;
+    CHECK(check_api_key(std::nullopt, "Bearer tok", "tok") == AuthOutcome::ok);
+    CHECK(check_api_key(std::nullopt, "Bearer nope", "tok") == AuthOutcome::invalid);
+    CHECK(check_api_key(std::nullopt, std::nullopt, "tok") == AuthOutcome::missing);
+}
+
+TEST_CASE("auth: an unconfigured service refuses an x-api-key too, even an empty one") {
+    using cas::http::check_api_key;
+    CHECK(check_api_key("", std::nullopt, "") == AuthOutcome::unconfigured);
+    CHECK(check_api_key("tok", std::nullopt, "") == AuthOutcome::unconfigured);
+    CHECK(check_api_key(std::nullopt, "Bearer ", "") == AuthOutcome::unconfigured);
+}

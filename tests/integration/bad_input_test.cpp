@@ -12,8 +12,7 @@
 // "bad input: found by this catalogue" holds the entries that first failed (request smuggling
 // through a Transfer-Encoding not ending in chunked, an endless chunk extension or trailer
 // growing memory, invalid UTF-8 echoed into JSON), kept as regression tests.
-#include "integration/agent_fixture.hpp"
-#include "util/json_text.hpp"
+#include "integration/bad_input.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -29,72 +28,20 @@
 #include <vector>
 
 using namespace cas::test;
+using namespace cas::test::bad_input;
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// The settings every entry runs under: a 1 s read timeout so stalls are cut quickly, and a
-// 64 KiB body limit so size cases are cheap (the largest legitimate entry is 50 KB).
-const Fixture::Env kEnv{{"READ_TIMEOUT_SECONDS", "1"}, {"MAX_BODY_BYTES", "65536"}};
-constexpr auto kReadTimeout = 1000ms;
-
-// ---- request builders (raw bytes; no Connection: close, so keep-alive can be checked) ----
-
-const std::string kBearer = "Authorization: Bearer test-token\r\n";
-
-std::string get(const std::string& target, const std::string& extra = {}, bool auth = true) {
-    return "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + (auth ? kBearer : "") + extra + "\r\n";
-}
-
-std::string post(const std::string& target, const std::string& body, const std::string& extra = {},
-                 bool auth = true) {
-    return fmt::format(
-        "POST {} HTTP/1.1\r\nHost: x\r\n{}Content-Type: application/json\r\nContent-Length: "
-        "{}\r\n{}\r\n{}",
-        target, auth ? kBearer : "", body.size(), extra, body);
-}
-
 std::string execute(const std::string& body, const std::string& extra = {}) {
     return post("/execute", body, extra);
 }
 
-std::string chat(const std::string& body, const std::string& extra = {}) {
+std::string chat_completion(const std::string& body, const std::string& extra = {}) {
     return post("/v1/chat/completions", body, extra);
 }
 
-// A request smuggled inside a body: it must never be answered.
-const std::string kSmuggled = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
-
-// ---- expected bodies, serialized the way the service serializes them ----
-
-std::string detail(std::string_view message) {
-    return cas::json_text(json::object{{"detail", message}});
-}
-
-std::string field_error(std::string_view field, std::string_view msg,
-                        std::string_view type = "value_error", std::string_view where = "body") {
-    return cas::json_text(json::object{
-        {"detail",
-         json::array{json::object{{"loc", json::array{json::string(where), json::string(field)}},
-                                  {"msg", msg},
-                                  {"type", type}}}}});
-}
-
-std::string openai_error(std::string_view message, std::optional<std::string_view> param,
-                         std::optional<std::string_view> code = std::nullopt) {
-    return cas::json_text(json::object{
-        {"error",
-         json::object{{"message", message},
-                      {"type", "invalid_request_error"},
-                      {"param", param ? json::value(json::string(*param)) : json::value()},
-                      {"code", code ? json::value(json::string(*code)) : json::value()}}}});
-}
-
-const std::string kHealthy = R"({"status":"ok","busy":false})";
-const std::string kNoJobs = R"({"jobs":[],"next_cursor":null})";
 const std::string kUnknownField =
     "unknown field (expected prompt, agent, max_budget_usd, timeout_seconds, metadata, resume, "
     "fork)";
@@ -102,127 +49,6 @@ const std::string kResumeForm =
     "must be a job id (12 hex characters) or a CLI session id (a lowercase UUID)";
 const std::string kAgentChars = "agent name may only contain letters, digits, '-', '_' and '.'";
 const std::string kLimitRange = "must be an integer from 1 to 200";
-
-// ---- the table ----
-
-struct Want {
-    int status = 0;
-    std::string body;                                          // exact body, unless empty
-    std::vector<std::string> has;                              // fragments the body must contain
-    std::vector<std::pair<std::string, std::string>> headers;  // lowercase name, exact value
-    std::function<void(const HttpReply&)> also;                // anything else to check
-};
-
-Want exact(int status, std::string body) {
-    return Want{status, std::move(body), {}, {}, {}};
-}
-Want has(int status, std::vector<std::string> fragments) {
-    return Want{status, {}, std::move(fragments), {}, {}};
-}
-Want with_header(Want want, std::string name, std::string value) {
-    want.headers.emplace_back(std::move(name), std::move(value));
-    return want;
-}
-Want also(Want want, std::function<void(const HttpReply&)> check) {
-    want.also = std::move(check);
-    return want;
-}
-
-enum class Then {
-    any,                   // nothing more is checked about the connection
-    open,                  // still usable: a further GET /health on it gets 200
-    closed,                // closed promptly, with no further response (nothing smuggled)
-    closed_after_timeout,  // no further response; closed after the read timeout, not before
-};
-
-struct Entry {
-    std::string name;
-    std::string raw;  // bytes sent at once on a fresh connection
-    std::vector<Want> replies;
-    Then then = Then::any;
-    std::function<void(int port)> drive = {};  // replaces the raw/replies flow when set
-};
-
-// Invariants of every reply.
-void check_reply_invariants(const HttpReply& reply) {
-    CHECK(reply.header("content-type") == "application/json");
-    CHECK_FALSE(reply.header("x-request-id").empty());
-    if (reply.status == 401) CHECK(reply.header("www-authenticate") == "Bearer");
-    for (const auto& [name, value] : reply.headers) {
-        INFO("header " << name << ": " << value);
-        CHECK_FALSE(name.starts_with("access-control-"));  // CORS is off
-    }
-    boost::system::error_code ec;
-    json::parse(reply.body, ec);  // also rejects invalid UTF-8
-    INFO("body: " << reply.body);
-    CHECK_FALSE(ec);
-}
-
-void check_reply(const HttpReply& reply, const Want& want) {
-    INFO("status " << reply.status << ", body: " << reply.body);
-    CHECK(reply.status == want.status);
-    if (reply.status != want.status) return;
-    if (!want.body.empty()) CHECK(reply.body == want.body);
-    for (const auto& fragment : want.has) CHECK_THAT(reply.body, Catch::Contains(fragment));
-    for (const auto& [name, value] : want.headers) CHECK(reply.header(name) == value);
-    if (want.also) want.also(reply);
-    check_reply_invariants(reply);
-}
-
-// No further response arrives and the peer closes within `limit`; how long it took.
-std::optional<Clock::duration> closes_without_answer(Connection& conn,
-                                                     std::chrono::milliseconds limit) {
-    auto start = Clock::now();
-    auto more = conn.read_until("HTTP/1.", limit);  // empty on EOF or on timeout
-    INFO("unexpected further bytes: " << more);
-    CHECK(more.empty());
-    if (!more.empty()) return std::nullopt;
-    if (!conn.closed_within(50ms)) return std::nullopt;  // timed out: still open
-    return Clock::now() - start;
-}
-
-void run_entry(int port, const Entry& entry) {
-    if (entry.drive) {
-        entry.drive(port);
-        return;
-    }
-    Connection conn(port, 5s);
-    CHECK(conn.send(entry.raw));
-    for (const auto& want : entry.replies) check_reply(conn.read_reply(), want);
-    switch (entry.then) {
-        case Then::any: break;
-        case Then::open: {
-            CHECK(conn.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
-            auto again = conn.read_reply();
-            CHECK(again.status == 200);
-            CHECK(again.body == kHealthy);
-            break;
-        }
-        case Then::closed: {
-            // Well inside the 1 s idle timeout, so a connection kept open is not mistaken
-            // for one the server chose to close.
-            auto took = closes_without_answer(conn, 300ms);
-            CHECK(took);
-            if (took) CHECK(*took < 300ms);
-            break;
-        }
-        case Then::closed_after_timeout: {
-            auto took = closes_without_answer(conn, 5s);
-            CHECK(took);
-            if (!took) break;
-            CHECK(*took >= kReadTimeout - 100ms);
-            CHECK(*took < kReadTimeout * 3);
-            break;
-        }
-    }
-}
-
-// The service still answers, and no request took the execution slot.
-void check_still_healthy(int port) {
-    auto health = request(port, "GET", "/health");
-    CHECK(health.status == 200);
-    CHECK(health.body == kHealthy);
-}
 
 // ---- entries that need more than one send ----
 
@@ -845,65 +671,65 @@ std::vector<Entry> catalogue() {
 
         // ---------------- chat completions (OpenAI errors, 400) ----------------
         {"chat: X-Session-Id that is not a session id -> 400 naming it",
-         chat(R"({"messages":[{"role":"user","content":"hi"}]})", "X-Session-Id: ../../x\r\n"),
+         chat_completion(R"({"messages":[{"role":"user","content":"hi"}]})", "X-Session-Id: ../../x\r\n"),
          {exact(400, openai_error("X-Session-Id must be a CLI session id (a lowercase UUID, as a "
                                   "response's X-Session-Id gives it)",
                                   "X-Session-Id"))},
          Then::open},
         {"chat: messages not an array -> 400",
-         chat(R"({"messages":"hi"})"),
+         chat_completion(R"({"messages":"hi"})"),
          {exact(400, openai_error("'messages' must be a non-empty array", "messages"))},
          Then::open},
         {"chat: messages empty -> 400",
-         chat(R"({"messages":[]})"),
+         chat_completion(R"({"messages":[]})"),
          {exact(400, openai_error("'messages' must be a non-empty array", "messages"))},
          Then::open},
         {"chat: unknown role -> 400",
-         chat(R"({"messages":[{"role":"hacker","content":"hi"}]})"),
+         chat_completion(R"({"messages":[{"role":"hacker","content":"hi"}]})"),
          {exact(400, openai_error(
                          "messages[0].role must be one of system, developer, user, assistant, tool",
                          "messages[0].role"))},
          Then::open},
         {"chat: content part of type image_url -> 400 naming the type",
-         chat(
+         chat_completion(
              R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://x"}}]}]})"),
          {exact(400, openai_error("content part type 'image_url' is not supported (only 'text')",
                                   "messages[0].content[0].type"))},
          Then::open},
         {"chat: content of type number -> 400",
-         chat(R"({"messages":[{"role":"user","content":5}]})"),
+         chat_completion(R"({"messages":[{"role":"user","content":5}]})"),
          {exact(400, openai_error("messages[0].content must be a string or an array of parts",
                                   "messages[0].content"))},
          Then::open},
         {"chat: NUL in content -> 400",
-         chat(R"({"messages":[{"role":"user","content":"a\u0000b"}]})"),
+         chat_completion(R"({"messages":[{"role":"user","content":"a\u0000b"}]})"),
          {exact(400,
                 openai_error("messages[0].content must be valid UTF-8 text without NUL characters",
                              "messages[0].content"))},
          Then::open},
         {"chat: no user message -> 400",
-         chat(R"({"messages":[{"role":"system","content":"hi"}]})"),
+         chat_completion(R"({"messages":[{"role":"system","content":"hi"}]})"),
          {exact(400,
                 openai_error("'messages' must contain at least one user message", "messages"))},
          Then::open},
         {"chat: n=2 -> 400",
-         chat(R"({"n":2,"messages":)" + user_hi + "}"),
+         chat_completion(R"({"n":2,"messages":)" + user_hi + "}"),
          {exact(400, openai_error("only n=1 is supported: an agent run produces one answer", "n"))},
          Then::open},
         {"chat: stream=\"yes\" -> 400",
-         chat(R"({"stream":"yes","messages":)" + user_hi + "}"),
+         chat_completion(R"({"stream":"yes","messages":)" + user_hi + "}"),
          {exact(400, openai_error("'stream' must be a boolean", "stream"))},
          Then::open},
         {"chat: stream_options=1 -> 400",
-         chat(R"({"stream_options":1,"messages":)" + user_hi + "}"),
+         chat_completion(R"({"stream_options":1,"messages":)" + user_hi + "}"),
          {exact(400, openai_error("'stream_options' must be an object", "stream_options"))},
          Then::open},
         {"chat: model=123 -> 400",
-         chat(R"({"model":123,"messages":)" + user_hi + "}"),
+         chat_completion(R"({"model":123,"messages":)" + user_hi + "}"),
          {exact(400, openai_error("'model' must be a string", "model"))},
          Then::open},
         {"chat: unsupported model -> 400 model_not_found with the supported list",
-         chat(R"({"model":"gpt-4o","messages":)" + user_hi + "}"),
+         chat_completion(R"({"model":"gpt-4o","messages":)" + user_hi + "}"),
          {also(has(400, {R"("message":"unsupported model 'gpt-4o'; supported: claude-haiku-4-5, )",
                          R"("param":"model","code":"model_not_found")"}),
                [](const HttpReply& r) {
@@ -913,12 +739,12 @@ std::vector<Entry> catalogue() {
                })},
          Then::open},
         {"chat: invalid JSON -> 400 in OpenAI's shape",
-         chat("{\"messages\":"),
+         chat_completion("{\"messages\":"),
          {exact(400,
                 openai_error("Request body is not valid JSON: incomplete JSON", std::nullopt))},
          Then::open},
         {"chat: JSON array -> 400 in OpenAI's shape",
-         chat("[]"),
+         chat_completion("[]"),
          {exact(400, openai_error("Request body must be a JSON object", std::nullopt))},
          Then::open},
     };
@@ -1025,14 +851,6 @@ std::vector<Entry> known_bugs(const Fixture& f) {
              }
          }},
     };
-}
-
-void run_catalogue(const Fixture& f, const std::vector<Entry>& entries) {
-    for (const auto& entry : entries) {
-        INFO("entry: " << entry.name);
-        run_entry(f.port(), entry);
-        check_still_healthy(f.port());
-    }
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 // cas_unit_tests with the SQLite backend and into cas_postgres_tests with the PostgreSQL one
 // (store_under_test.hpp).
 #include "store_under_test.hpp"
-
 #include "util/wall_clock.hpp"
 
 #include <boost/json.hpp>
@@ -91,7 +90,8 @@ InsertRules rules(std::string replica, bool start_here, std::size_t depth) {
             .lease_seconds = 30};
 }
 
-TEST_CASE("store: a new job starts only when nothing is queued, else queues FIFO within the bound") {
+TEST_CASE(
+    "store: a new job starts only when nothing is queued, else queues FIFO within the bound") {
     StoreUnderTest db;
     auto& store = db.store();
     auto first = db(store.insert(make_job(1, JobStatus::queued), rules("r1", true, 2)));
@@ -315,3 +315,59 @@ TEST_CASE("store: session copies and conversations, replaced by key, pruned by a
     CHECK_FALSE(db(store.find_conversation(conversation.key, 0)));
 }
 
+TEST_CASE("store: a stored response reads back whole, only if saved since the cutoff") {
+    StoreUnderTest db;
+    auto& store = db.store();
+    StoredResponse response{.id = "resp_0123456789abcdef",
+                            .session_id = "e23b6204-45c8-4286-8939-accea201a19a",
+                            .agent = "triage",
+                            .body = R"({"id":"resp_0123456789abcdef","output_text":"é ✓"})"};
+    CHECK_FALSE(db(store.find_response(response.id, 0)));
+    db(store.save_response(response));
+    auto found = db(store.find_response(response.id, 0));
+    REQUIRE(found);
+    CHECK(found->id == response.id);
+    CHECK(found->session_id == response.session_id);
+    CHECK(found->agent == response.agent);
+    CHECK(found->body == response.body);
+    CHECK(db(store.find_response(response.id, cas::unix_seconds() - 10)));
+    CHECK_FALSE(db(store.find_response("resp_other", 0)));
+    // Saved now: not found by a lookup that wants it saved after now.
+    CHECK_FALSE(db(store.find_response(response.id, cas::unix_seconds() + 10)));
+}
+
+TEST_CASE("store: a response saved again under its id replaces the first") {
+    StoreUnderTest db;
+    auto& store = db.store();
+    db(store.save_response({.id = "resp_1", .session_id = "s1", .agent = "a", .body = "{}"}));
+    db(store.save_response({.id = "resp_1", .session_id = "", .agent = "b", .body = R"({"v":2})"}));
+    auto found = db(store.find_response("resp_1", 0));
+    REQUIRE(found);
+    CHECK(found->session_id.empty());
+    CHECK(found->agent == "b");
+    CHECK(found->body == R"({"v":2})");
+}
+
+TEST_CASE("store: deleting a response says whether it was there") {
+    StoreUnderTest db;
+    auto& store = db.store();
+    db(store.save_response({.id = "resp_1", .session_id = "s", .agent = "a", .body = "{}"}));
+    db(store.save_response({.id = "resp_2", .session_id = "s", .agent = "a", .body = "{}"}));
+    CHECK(db(store.delete_response("resp_1")));
+    CHECK_FALSE(db(store.find_response("resp_1", 0)));
+    CHECK_FALSE(db(store.delete_response("resp_1")));
+    CHECK(db(store.find_response("resp_2", 0)));  // only the one named goes
+}
+
+TEST_CASE("store: responses are pruned with the conversations, and counted") {
+    StoreUnderTest db;
+    auto& store = db.store();
+    db(store.save_response({.id = "resp_1", .session_id = "s", .agent = "a", .body = "{}"}));
+    auto earlier = cas::unix_seconds() - 10;
+    auto later = cas::unix_seconds() + 10;
+    // The conversations' cutoff decides, not the session copies'.
+    CHECK(db(store.prune_sessions(earlier, later)) == 0);
+    CHECK(db(store.find_response("resp_1", 0)));
+    CHECK(db(store.prune_sessions(later, earlier)) == 1);
+    CHECK_FALSE(db(store.find_response("resp_1", 0)));
+}

@@ -1,5 +1,6 @@
 // What only the PostgreSQL store has: replicas migrating the same database at once, a
-// schema newer than the build, and a server that goes away and comes back. The rest of its
+// database of an earlier release migrated, a schema newer than the build, and a server that
+// goes away and comes back. The rest of its
 // behaviour is the store contract (job_store_contract_test.cpp), built into this binary.
 #include "jobs/postgres_job_store.hpp"
 
@@ -47,9 +48,9 @@ TEST_CASE("postgres store: replicas starting at once migrate the schema once") {
         stores.push_back(open.get());
     }
     CHECK(test::run_coroutine_test(io, test::scalar(io.get_executor(), database.conninfo(),
-                                              "SELECT count(*) FROM cas_schema")) == "1");
+                                                    "SELECT count(*) FROM cas_schema")) == "1");
     CHECK(test::run_coroutine_test(io, test::scalar(io.get_executor(), database.conninfo(),
-                                              "SELECT version FROM cas_schema")) == "1");
+                                                    "SELECT version FROM cas_schema")) == "2");
     // Each sees what another wrote.
     test::run_coroutine_test(io, stores[0]->save(make_job("00000000000a")));
     CHECK(test::run_coroutine_test(io, stores[3]->find("00000000000a")));
@@ -67,6 +68,31 @@ TEST_CASE("postgres store: a schema newer than the build is refused, saying so")
     CHECK_THROWS_WITH(test::run_coroutine_test(
                           io, PostgresJobStore::open(io.get_executor(), database.settings())),
                       Catch::Contains("schema version 99 is newer than this build knows"));
+}
+
+TEST_CASE("postgres store: a database from before the responses migration gains it") {
+    asio::io_context io;
+    test::TestDatabase database(io);
+    {
+        auto store = test::run_coroutine_test(
+            io, PostgresJobStore::open(io.get_executor(), database.settings()));
+        test::run_coroutine_test(io, store->save(make_job("00000000000a")));
+    }
+    // Back to schema version 1, as a database of the previous release is.
+    test::run_coroutine_test(
+        io, test::execute_on(io.get_executor(), database.conninfo(), "DROP TABLE responses"));
+    test::run_coroutine_test(io, test::execute_on(io.get_executor(), database.conninfo(),
+                                                  "UPDATE cas_schema SET version = 1"));
+    auto store = test::run_coroutine_test(
+        io, PostgresJobStore::open(io.get_executor(), database.settings()));
+    CHECK(test::run_coroutine_test(io, store->find("00000000000a")));
+    StoredResponse response{.id = "resp_1", .session_id = "s", .agent = "a", .body = "{}"};
+    test::run_coroutine_test(io, store->save_response(response));
+    auto found = test::run_coroutine_test(io, store->find_response("resp_1", 0));
+    REQUIRE(found);
+    CHECK(found->body == "{}");
+    CHECK(test::run_coroutine_test(io, test::scalar(io.get_executor(), database.conninfo(),
+                                                    "SELECT version FROM cas_schema")) == "2");
 }
 
 TEST_CASE("postgres store: a server that is down is a StoreError at once, and comes back") {
@@ -104,10 +130,10 @@ TEST_CASE("postgres store: bytes and text of every kind survive") {
         io, PostgresJobStore::open(io.get_executor(), database.settings()));
     std::string all_bytes;
     for (int c = 0; c < 256; ++c) all_bytes.push_back(static_cast<char>(c));
-    test::run_coroutine_test(io, store->save_session("e23b6204-45c8-4286-8939-accea201a19a",
-                                                     all_bytes));
-    CHECK(test::run_coroutine_test(io, store->find_session("e23b6204-45c8-4286-8939-accea201a19a")) ==
-          all_bytes);
+    test::run_coroutine_test(
+        io, store->save_session("e23b6204-45c8-4286-8939-accea201a19a", all_bytes));
+    CHECK(test::run_coroutine_test(
+              io, store->find_session("e23b6204-45c8-4286-8939-accea201a19a")) == all_bytes);
     auto job = make_job("00000000000c");
     job.prompt = "quotes ' \" $1 \\ and caf\xC3\xA9 \xF0\x9F\x98\x80; DROP TABLE jobs; --";
     job.metadata = boost::json::object{{"nul", std::string("a\0b", 3)}};
@@ -145,8 +171,8 @@ TEST_CASE("postgres store: three replicas claiming at once take each queued job 
                       .key_since_unix = 0,
                       .lease_seconds = 30};
     for (int i = 0; i < 300; ++i) {
-        test::run_coroutine_test(
-            io, replicas[0]->insert(make_job(fmt::format("{:012x}", i)), rules));
+        test::run_coroutine_test(io,
+                                 replicas[0]->insert(make_job(fmt::format("{:012x}", i)), rules));
     }
     std::vector<std::future<std::vector<std::string>>> claiming;
     for (int i = 0; i < 3; ++i) {
@@ -177,8 +203,10 @@ TEST_CASE("postgres store: three replicas claiming at once take each queued job 
 TEST_CASE("postgres store: the same idempotency key inserted by two replicas at once is one job") {
     asio::io_context io;
     test::TestDatabase database(io);
-    auto a = test::run_coroutine_test(io, PostgresJobStore::open(io.get_executor(), database.settings()));
-    auto b = test::run_coroutine_test(io, PostgresJobStore::open(io.get_executor(), database.settings()));
+    auto a = test::run_coroutine_test(
+        io, PostgresJobStore::open(io.get_executor(), database.settings()));
+    auto b = test::run_coroutine_test(
+        io, PostgresJobStore::open(io.get_executor(), database.settings()));
     InsertRules rules{.owner = {"r", 0},
                       .start_here = false,
                       .queue_depth = 1000,

@@ -69,18 +69,42 @@ TEST_CASE("store: a database from before the sessions and queue migrations opens
     {  // back to schema version 1, as a database of the previous release is
         sqlite3* raw = nullptr;
         REQUIRE(sqlite3_open(db.path.c_str(), &raw) == SQLITE_OK);
-        CHECK(sqlite3_exec(
-                  raw,
-                  "DROP TABLE sessions; DROP TABLE conversations; DROP TABLE replicas; "
-                  "DROP INDEX jobs_queued; ALTER TABLE jobs DROP COLUMN owner; "
-                  "ALTER TABLE jobs DROP COLUMN attempt; "
-                  "ALTER TABLE jobs DROP COLUMN lease_expires_unix; "
-                  "ALTER TABLE jobs DROP COLUMN cancel_requested; PRAGMA user_version = 1;",
-                  nullptr, nullptr, nullptr) == SQLITE_OK);
+        CHECK(
+            sqlite3_exec(raw,
+                         "DROP TABLE responses; DROP TABLE sessions; DROP TABLE conversations; "
+                         "DROP TABLE replicas; "
+                         "DROP INDEX jobs_queued; ALTER TABLE jobs DROP COLUMN owner; "
+                         "ALTER TABLE jobs DROP COLUMN attempt; "
+                         "ALTER TABLE jobs DROP COLUMN lease_expires_unix; "
+                         "ALTER TABLE jobs DROP COLUMN cancel_requested; PRAGMA user_version = 1;",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(raw);
     }
     SqliteJobStore reopened(db.path);
     CHECK(run(reopened.find(make_job(1).id)));
     run(reopened.save_session("e23b6204-45c8-4286-8939-accea201a19a", "x"));
     CHECK(run(reopened.find_session("e23b6204-45c8-4286-8939-accea201a19a")) == "x");
+}
+
+TEST_CASE("store: a database from before the responses migration opens and gains it") {
+    TempDb db;
+    {
+        SqliteJobStore store(db.path);
+        run(store.save(make_job(1)));
+        run(store.save_conversation({.key = "k", .session_id = "s", .model = "m", .agent = "a"}));
+    }
+    {  // back to schema version 3, as a database of the previous release is
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open(db.path.c_str(), &raw) == SQLITE_OK);
+        CHECK(sqlite3_exec(raw, "DROP TABLE responses; PRAGMA user_version = 3;", nullptr, nullptr,
+                           nullptr) == SQLITE_OK);
+        sqlite3_close(raw);
+    }
+    SqliteJobStore reopened(db.path);
+    CHECK(run(reopened.find(make_job(1).id)));
+    CHECK(run(reopened.find_conversation("k", 0)));
+    run(reopened.save_response({.id = "resp_1", .session_id = "s", .agent = "a", .body = "{}"}));
+    auto response = run(reopened.find_response("resp_1", 0));
+    REQUIRE(response);
+    CHECK(response->body == "{}");
 }
