@@ -64,6 +64,7 @@ std::variant<ChatMessage, Error> read_message(const json::value& value, const st
     auto text = blocks_text(*content, path + ".content");
     if (auto* error = std::get_if<Error>(&text)) return *error;
     auto& body = std::get<std::string>(text);
+    if (body.empty()) return invalid(path + ".content", "must not be empty");  // as Anthropic's
     if (auto error = unclean(body, path + ".content")) return *error;
     return ChatMessage{std::string(role->as_string()), std::move(body), {}};
 }

@@ -171,3 +171,14 @@ TEST_CASE("messages request: an unsupported model is named with the supported li
     CHECK(error.param == "model");
     CHECK(error.message == "model: claude-2 (supported: claude-haiku-4-5, claude-sonnet-4-6)");
 }
+
+TEST_CASE("messages request: a message with no text is refused, as Anthropic refuses it") {
+    CHECK(error_of(with("messages", messages(R"([{"role":"user","content":""}])"))).param ==
+          "messages.0.content");
+    CHECK(error_of(with("messages", messages(R"([{"role":"user","content":[]}])"))).param ==
+          "messages.0.content");
+    CHECK(error_of(with("messages", messages(R"([{"role":"user","content":"a"},
+                                                 {"role":"assistant","content":""},
+                                                 {"role":"user","content":"b"}])")))
+              .param == "messages.1.content");
+}

@@ -159,9 +159,15 @@ std::vector<SseEvent> sse_events(std::string_view text) {
 }
 
 void check_chunk(const SseEvent& event) {
-    FUZZ_CHECK(event.name.empty() && !event.comment, "a chat chunk is a plain data event");
-    if (event.done) return;
+    FUZZ_CHECK(event.name.empty(), "a chat chunk is a plain data event: " + event.name);
+    if (event.done || event.comment) return;  // [DONE], the keep-alive
     const auto& obj = event.data;
+    if (const auto* error = obj.if_contains("error")) {  // a failed run's end
+        FUZZ_CHECK(error->is_object() && error->as_object().if_contains("message") != nullptr &&
+                       error->at("message").is_string(),
+                   "chat error event: " + json::serialize(obj));
+        return;
+    }
     FUZZ_CHECK(obj.at("object") == "chat.completion.chunk" && obj.at("id") == "chatcmpl-fuzz" &&
                    obj.at("model") == "claude-haiku-4-5",
                "chunk envelope: " + json::serialize(obj));

@@ -252,6 +252,16 @@ void check_responses(const json::object& body) {
     for (const auto& m : request.messages) {
         FUZZ_CHECK(m.role != "tool" && m.role != "developer", "accepted role: " + escaped(m.role));
     }
+    // An item_reference stands for an assistant message whose text the store fills in.
+    for (const auto& reference : request.item_references) {
+        FUZZ_CHECK(reference.message < request.messages.size() &&
+                       request.messages[reference.message].role == "assistant" &&
+                       request.messages[reference.message].content.empty(),
+                   "an item reference that is not a placeholder message");
+        FUZZ_CHECK(reference.response_id.starts_with("resp_") &&
+                       reference.response_id.size() == 5 + 24 && text_ok(reference.response_id),
+                   "an item reference's response: " + escaped(reference.response_id));
+    }
     check_messages_prompt(request.messages);
 }
 
