@@ -380,7 +380,7 @@ def measured(run, api, kind, text, settle):
 
 
 def one_run(index, args):
-    log(f"run {index + 1}: starting the stub and {os.path.relpath(args.service, ROOT)}")
+    log(f"run {index + 1}: starting the stub and the service")
     run = Run(args.service, args.claude, args.keep)
     series = {(api, kind): [] for api in APIS for kind in KINDS}
     order = [(api, kind) for kind in KINDS for api in APIS]
@@ -519,6 +519,19 @@ def main():
                          f"NOT QUIET, run anyway at {la[0]:.2f} after waiting the {args.wait_max / 60:.0f} min allowed"))
         log(quiet_note)
 
+    # A copy of the binary, taken now, serves every run: a rebuild during the runs changes nothing.
+    built = time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(os.stat(args.service).st_mtime))
+    service_name = os.path.relpath(args.service, ROOT) if args.service.startswith(ROOT) else args.service
+    snapshot_dir = tempfile.mkdtemp(prefix="cas-model-apis-bin-")
+    args.service = shutil.copy2(args.service, os.path.join(snapshot_dir, "claude-agent-service"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the runs' cleanup runs
+    try:
+        bench(args, service_name, built, quiet_note)
+    finally:
+        shutil.rmtree(snapshot_dir, ignore_errors=True)
+
+
+def bench(args, service_name, built, quiet_note):
     started = datetime.datetime.now(datetime.timezone.utc)
     git = lambda *a: subprocess.run(["git", "-C", ROOT] + list(a), capture_output=True, text=True).stdout.strip()
     cli_version = subprocess.run([args.claude, "--version"], capture_output=True, text=True,
@@ -529,7 +542,7 @@ def main():
         f"bench/model_apis.py {' '.join(sys.argv[1:])}".rstrip(),
         f"started {started.isoformat(timespec='seconds')}; git HEAD {git('rev-parse', '--short', 'HEAD')}"
         + (" (src/ modified)" if git("status", "--porcelain", "--untracked-files=no", "src") else ""),
-        f"service {os.path.relpath(args.service, ROOT)} (built {time.strftime('%Y-%m-%d %H:%M', time.gmtime(os.stat(args.service).st_mtime))} UTC); "
+        f"service {service_name} (modified {built} UTC, copied at the start); "
         f"CLI {cli_version}; model {MODEL}; output cap {CAP} on all three APIs; WARM_CLI=on, GIT_SYNC=off",
         f"machine: {os.cpu_count()} CPUs ({cpu_model}), kernel {platform.release()}; {quiet_note}",
         f"per run: {args.warmup} warm-up request(s) per series, then {args.n} rounds of one request per series "
@@ -550,8 +563,7 @@ def main():
         figs = run_figures(res)
         all_figs.append(figs)
         c = res["counters"]
-        built = time.strftime('%H:%M', time.gmtime(os.stat(args.service).st_mtime))
-        note = (f"{secs:.0f} s (service binary modified {built} UTC); load average {la0[0]:.2f} -> {la1[0]:.2f}; other processes used {foreign * 100:.0f}% "
+        note = (f"{secs:.0f} s; load average {la0[0]:.2f} -> {la1[0]:.2f}; other processes used {foreign * 100:.0f}% "
                 f"of the CPU; warm CLI counters at start {c['start']}, after the warm-up {c['after_warmup']}, "
                 f"at the end {c['end']}: measured hits {c['end']['hits'] - c['after_warmup']['hits']}, misses "
                 f"{c['end']['misses'] - c['after_warmup']['misses']}; busy retries "

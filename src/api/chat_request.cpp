@@ -115,9 +115,9 @@ std::optional<ChatRequestError> check_model(const std::string& model, ChatModels
         models.supported.end()) {
         return std::nullopt;
     }
-    return Error{fmt::format("unsupported model '{}'; supported: {}", model,
-                             comma_list(models.supported)),
-                 "model", Error::Kind::unsupported_model};
+    return Error{
+        fmt::format("unsupported model '{}'; supported: {}", model, comma_list(models.supported)),
+        "model", Error::Kind::unsupported_model};
 }
 
 std::string comma_list(const std::vector<std::string>& items) {

@@ -23,7 +23,7 @@ struct ChatRequest {
     std::string model;
     std::vector<ChatMessage> messages;
     bool stream = false;
-    bool include_usage = false;  // stream_options.include_usage
+    bool include_usage = false;              // stream_options.include_usage
     std::optional<std::int64_t> max_tokens;  // max_completion_tokens (or the older max_tokens)
 };
 

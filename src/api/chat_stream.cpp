@@ -27,7 +27,9 @@ json::object usage_json(const agent::TokenUsage& t) {
 
 ChatChunkShape::ChatChunkShape(std::string id, std::string model, std::int64_t created,
                                bool include_usage)
-    : id_(std::move(id)), model_(std::move(model)), created_(created),
+    : id_(std::move(id)),
+      model_(std::move(model)),
+      created_(created),
       include_usage_(include_usage) {}
 
 std::string ChatChunkShape::chunk(std::string_view delta_json, std::string_view finish_json) const {
@@ -46,15 +48,18 @@ std::string ChatChunkShape::text(std::string_view piece) {
     return chunk(json_text(json::object{{"content", piece}}), "null");
 }
 
-std::string ChatChunkShape::keep_alive() { return std::string(http::kSseKeepAlive); }
+std::string ChatChunkShape::keep_alive() {
+    return std::string(http::kSseKeepAlive);
+}
 
 std::string ChatChunkShape::closing(const TurnResult& result) {
     if (!result.completed()) {
         return "data: " +
-               json_text(json::object{{"error", json::object{{"message", failure_message(result.outcome)},
-                                                             {"type", "server_error"},
-                                                             {"param", nullptr},
-                                                             {"code", nullptr}}}}) +
+               json_text(
+                   json::object{{"error", json::object{{"message", failure_message(result.outcome)},
+                                                       {"type", "server_error"},
+                                                       {"param", nullptr},
+                                                       {"code", nullptr}}}}) +
                "\n\n";
     }
     std::string out = chunk("{}", json_quoted(finish_reason_for(result.stop_reason)));

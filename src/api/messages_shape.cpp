@@ -64,12 +64,15 @@ std::string MessagesShape::text(std::string_view piece) {
                  {{"index", 0}, {"delta", json::object{{"type", "text_delta"}, {"text", piece}}}});
 }
 
-std::string MessagesShape::keep_alive() { return event("ping", {}); }
+std::string MessagesShape::keep_alive() {
+    return event("ping", {});
+}
 
 std::string MessagesShape::closing(const TurnResult& result) {
     if (!result.completed()) {
-        return event("error", {{"error", json::object{{"type", http::anthropic_error_type(500)},
-                                                      {"message", failure_message(result.outcome)}}}});
+        return event("error",
+                     {{"error", json::object{{"type", http::anthropic_error_type(500)},
+                                             {"message", failure_message(result.outcome)}}}});
     }
     return event("content_block_stop", {{"index", 0}}) +
            event("message_delta",

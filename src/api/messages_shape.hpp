@@ -23,7 +23,8 @@ boost::json::object message_object(std::string_view id, std::string_view model,
 
 class MessagesShape final : public StreamShape {
 public:
-    MessagesShape(std::string id, std::string model) : id_(std::move(id)), model_(std::move(model)) {}
+    MessagesShape(std::string id, std::string model)
+        : id_(std::move(id)), model_(std::move(model)) {}
 
     std::string opening() override;
     std::string text(std::string_view piece) override;

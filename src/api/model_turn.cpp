@@ -75,8 +75,7 @@ asio::awaitable<void> remember_answer(const ModelApiContext& ctx, const Turn& tu
 }
 
 agent::AgentRequest agent_request(const ModelApiContext& ctx, StartedTurn& started) {
-    auto cli =
-        turn_invocation(ctx.settings, started.turn.model, started.turn.max_output_tokens);
+    auto cli = turn_invocation(ctx.settings, started.turn.model, started.turn.max_output_tokens);
     cli.resume = started.resume;
     return {
         .prompt = std::move(started.prompt),
@@ -201,8 +200,8 @@ asio::awaitable<void> stream_body(StreamedTurn& streamed, http::BodyWriter& out)
     if (state.client_gone) co_return;
 
     TurnResult result{.outcome = std::move(outcome), .text = answer.text(), .stop_reason = {}};
-    result.stop_reason = result.outcome.cli.stop_reason ? result.outcome.cli.stop_reason
-                                                        : answer.stop_reason();
+    result.stop_reason =
+        result.outcome.cli.stop_reason ? result.outcome.cli.stop_reason : answer.stop_reason();
     co_await remember_answer(ctx, started.turn, result);
     if (streamed.before_closing) co_await streamed.before_closing(result);
     auto closing = shape.closing(result);
@@ -252,7 +251,8 @@ asio::awaitable<TurnResult> answer_turn(const ModelApiContext& ctx, StartedTurn&
     auto outcome = co_await run_for_client(started.handle, agent_request(ctx, started),
                                            started.turn.model, client);
     TurnResult result{.outcome = std::move(outcome), .text = {}, .stop_reason = {}};
-    result.text = to_valid_utf8(agent::answer_text(result.outcome.cli, result.outcome.process.out.text));
+    result.text =
+        to_valid_utf8(agent::answer_text(result.outcome.cli, result.outcome.process.out.text));
     result.stop_reason = result.outcome.cli.stop_reason;
     co_await remember_answer(ctx, started.turn, result);
     co_return result;
@@ -267,11 +267,12 @@ http::Response stream_turn(std::shared_ptr<const ModelApiContext> ctx, StartedTu
     response.content_type = "text/event-stream";
     response.headers.emplace_back("X-Accel-Buffering", "no");  // for nginx in front
     if (started.resume) response.headers.emplace_back("X-Session-Id", *started.resume);
-    auto streamed = std::make_shared<StreamedTurn>(StreamedTurn{.ctx = std::move(ctx),
-                                                                .started = std::move(started),
-                                                                .shape = std::move(shape),
-                                                                .client = client,
-                                                                .before_closing = std::move(before_closing)});
+    auto streamed =
+        std::make_shared<StreamedTurn>(StreamedTurn{.ctx = std::move(ctx),
+                                                    .started = std::move(started),
+                                                    .shape = std::move(shape),
+                                                    .client = client,
+                                                    .before_closing = std::move(before_closing)});
     response.stream = [streamed](http::BodyWriter& out) -> asio::awaitable<void> {
         co_await stream_body(*streamed, out);
     };

@@ -57,7 +57,7 @@ agent::CliInvocation turn_invocation(const ModelApiSettings& settings, std::stri
 // What every model API's request comes down to.
 struct Turn {
     std::string model;
-    std::vector<ChatMessage> messages;  // as chat_prompt reads them
+    std::vector<ChatMessage> messages;              // as chat_prompt reads them
     std::optional<std::int64_t> max_output_tokens;  // for each model call the agent makes
     // A session the caller names (X-Session-Id, a previous response's), and what its CLI is
     // given. Without one, a history this service answered continues in that answer's session.

@@ -112,7 +112,8 @@ void add_responses_routes(http::Router& router, std::shared_ptr<const ModelApiCo
         auto facts = response_facts(responses_request, unix_seconds());
         if (!responses_request.stream) {
             auto result = co_await answer_turn(*ctx, *started, request.client);
-            if (!result.completed()) co_return failed_response(ErrorDialect::openai, result.outcome);
+            if (!result.completed())
+                co_return failed_response(ErrorDialect::openai, result.outcome);
             co_await store_response(*ctx, facts, result);
             co_return answer_response(result, response_object(facts, &result));
         }

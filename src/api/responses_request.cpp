@@ -159,7 +159,8 @@ std::optional<Error> refuse_unhonourable(const json::object& body) {
     }
     if (const auto* choice = present("tool_choice");
         choice != nullptr && *choice != json::value("auto") && *choice != json::value("none")) {
-        return Error{R"('tool_choice' must be "auto" or "none": no tools can be given)", "tool_choice"};
+        return Error{R"('tool_choice' must be "auto" or "none": no tools can be given)",
+                     "tool_choice"};
     }
     if (const auto* background = present("background");
         background != nullptr && *background != json::value(false)) {
@@ -178,7 +179,8 @@ std::optional<Error> refuse_unhonourable(const json::object& body) {
         const auto* format = text->is_object() ? text->as_object().if_contains("format") : nullptr;
         if (!text->is_object()) return Error{"'text' must be an object", "text"};
         if (format != nullptr && !format->is_null()) {
-            const auto* type = format->is_object() ? format->as_object().if_contains("type") : nullptr;
+            const auto* type =
+                format->is_object() ? format->as_object().if_contains("type") : nullptr;
             if (type == nullptr || *type != json::value("text")) {
                 return Error{R"(only text.format {"type": "text"} is supported)", "text.format"};
             }

@@ -93,8 +93,8 @@ json::object response_object(const ResponseFacts& facts, const TurnResult* resul
     out["usage"] = usage_of(result->outcome.cli.tokens);
     if (!result->completed()) {
         out["status"] = "failed";
-        out["error"] = json::object{{"code", "server_error"},
-                                    {"message", failure_message(result->outcome)}};
+        out["error"] =
+            json::object{{"code", "server_error"}, {"message", failure_message(result->outcome)}};
         return out;
     }
     auto reason = incomplete_reason(*result);
@@ -113,7 +113,8 @@ std::optional<std::string> stored_output_text(std::string_view body) {
     if (output == nullptr || !output->is_array() || output->as_array().empty()) return std::nullopt;
     const auto* item = output->as_array().front().if_object();
     const auto* content = item != nullptr ? item->if_contains("content") : nullptr;
-    if (content == nullptr || !content->is_array() || content->as_array().empty()) return std::nullopt;
+    if (content == nullptr || !content->is_array() || content->as_array().empty())
+        return std::nullopt;
     const auto* part = content->as_array().front().if_object();
     const auto* text = part != nullptr ? part->if_contains("text") : nullptr;
     if (text == nullptr || !text->is_string()) return std::nullopt;
@@ -133,39 +134,42 @@ std::string ResponsesShape::opening() {
     out += event("response.output_item.added",
                  {{"output_index", 0}, {"item", message_item(facts_, "in_progress", {})}});
     out += event("response.content_part.added", {{"item_id", facts_.item_id},
-                                                  {"output_index", 0},
-                                                  {"content_index", 0},
-                                                  {"part", text_part("")}});
+                                                 {"output_index", 0},
+                                                 {"content_index", 0},
+                                                 {"part", text_part("")}});
     return out;
 }
 
 std::string ResponsesShape::text(std::string_view piece) {
     return event("response.output_text.delta", {{"item_id", facts_.item_id},
-                                                 {"output_index", 0},
-                                                 {"content_index", 0},
-                                                 {"delta", piece},
-                                                 {"logprobs", json::array{}}});
+                                                {"output_index", 0},
+                                                {"content_index", 0},
+                                                {"delta", piece},
+                                                {"logprobs", json::array{}}});
 }
 
-std::string ResponsesShape::keep_alive() { return std::string(http::kSseKeepAlive); }
+std::string ResponsesShape::keep_alive() {
+    return std::string(http::kSseKeepAlive);
+}
 
 std::string ResponsesShape::closing(const TurnResult& result) {
     auto response = response_object(facts_, &result);
     if (!result.completed()) return event("response.failed", {{"response", std::move(response)}});
     std::string out = event("response.output_text.done", {{"item_id", facts_.item_id},
-                                                           {"output_index", 0},
-                                                           {"content_index", 0},
-                                                           {"text", result.text},
-                                                           {"logprobs", json::array{}}});
+                                                          {"output_index", 0},
+                                                          {"content_index", 0},
+                                                          {"text", result.text},
+                                                          {"logprobs", json::array{}}});
     out += event("response.content_part.done", {{"item_id", facts_.item_id},
-                                                 {"output_index", 0},
-                                                 {"content_index", 0},
-                                                 {"part", text_part(result.text)}});
-    out += event("response.output_item.done",
-                 {{"output_index", 0},
-                  {"item", message_item(facts_, item_status(result),
-                                        json::array{text_part(result.text)})}});
-    auto done = response.at("status") == "incomplete" ? "response.incomplete" : "response.completed";
+                                                {"output_index", 0},
+                                                {"content_index", 0},
+                                                {"part", text_part(result.text)}});
+    out += event(
+        "response.output_item.done",
+        {{"output_index", 0},
+         {"item", message_item(facts_, item_status(result), json::array{text_part(result.text)})}});
+    auto done =
+        response.at("status") == "incomplete" ? "response.incomplete" : "response.completed";
     out += event(done, {{"response", std::move(response)}});
     return out;
 }

@@ -15,8 +15,7 @@ http::Handler store_guarded(http::ErrorDialect dialect, http::Handler handler) {
             failure = e.what();
         }
         log::error("job store failed", {{"error", failure}});
-        auto unavailable =
-            http::error_response(dialect, 503, "Job store unavailable: " + failure);
+        auto unavailable = http::error_response(dialect, 503, "Job store unavailable: " + failure);
         unavailable.headers.emplace_back("Retry-After", "30");
         co_return unavailable;
     };

@@ -15,9 +15,7 @@ struct TurnResult {
     agent::AgentOutcome outcome;
     std::string text;  // the answer, as the client has it
     std::optional<std::string> stop_reason;
-    [[nodiscard]] bool completed() const {
-        return outcome.status == agent::RunStatus::completed;
-    }
+    [[nodiscard]] bool completed() const { return outcome.status == agent::RunStatus::completed; }
     // The CLI session the answer is in, if it named a valid one.
     [[nodiscard]] std::optional<std::string> session_id() const;
 };

@@ -1,7 +1,7 @@
-#include "api/answer_text.hpp"
 #include "api/chat_stream.hpp"
 
 #include "agent/line_splitter.hpp"
+#include "api/answer_text.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>

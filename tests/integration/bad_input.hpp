@@ -38,14 +38,13 @@ inline std::string get(const std::string& target, const std::string& extra = {},
     return "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + (auth ? kBearer : "") + extra + "\r\n";
 }
 
-inline std::string post(const std::string& target, const std::string& body, const std::string& extra = {},
-                 bool auth = true) {
+inline std::string post(const std::string& target, const std::string& body,
+                        const std::string& extra = {}, bool auth = true) {
     return fmt::format(
         "POST {} HTTP/1.1\r\nHost: x\r\n{}Content-Type: application/json\r\nContent-Length: "
         "{}\r\n{}\r\n{}",
         target, auth ? kBearer : "", body.size(), extra, body);
 }
-
 
 // A request smuggled inside a body: it must never be answered.
 inline const std::string kSmuggled = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -57,7 +56,8 @@ inline std::string detail(std::string_view message) {
 }
 
 inline std::string field_error(std::string_view field, std::string_view msg,
-                        std::string_view type = "value_error", std::string_view where = "body") {
+                               std::string_view type = "value_error",
+                               std::string_view where = "body") {
     return cas::json_text(json::object{
         {"detail",
          json::array{json::object{{"loc", json::array{json::string(where), json::string(field)}},
@@ -66,7 +66,7 @@ inline std::string field_error(std::string_view field, std::string_view msg,
 }
 
 inline std::string openai_error(std::string_view message, std::optional<std::string_view> param,
-                         std::optional<std::string_view> code = std::nullopt) {
+                                std::optional<std::string_view> code = std::nullopt) {
     return cas::json_text(json::object{
         {"error",
          json::object{{"message", message},
@@ -146,7 +146,7 @@ inline void check_reply(const HttpReply& reply, const Want& want) {
 
 // No further response arrives and the peer closes within `limit`; how long it took.
 inline std::optional<Clock::duration> closes_without_answer(Connection& conn,
-                                                     std::chrono::milliseconds limit) {
+                                                            std::chrono::milliseconds limit) {
     auto start = Clock::now();
     auto more = conn.read_until("HTTP/1.", limit);  // empty on EOF or on timeout
     INFO("unexpected further bytes: " << more);

@@ -671,7 +671,8 @@ std::vector<Entry> catalogue() {
 
         // ---------------- chat completions (OpenAI errors, 400) ----------------
         {"chat: X-Session-Id that is not a session id -> 400 naming it",
-         chat_completion(R"({"messages":[{"role":"user","content":"hi"}]})", "X-Session-Id: ../../x\r\n"),
+         chat_completion(R"({"messages":[{"role":"user","content":"hi"}]})",
+                         "X-Session-Id: ../../x\r\n"),
          {exact(400, openai_error("X-Session-Id must be a CLI session id (a lowercase UUID, as a "
                                   "response's X-Session-Id gives it)",
                                   "X-Session-Id"))},
