@@ -550,11 +550,21 @@ def bench(args, service_name, built, quiet_note):
         "whole: request sent -> whole body; first text: -> the first text event (chat: delta.content, responses: "
         "response.output_text.delta, messages: content_block_delta); stream end: -> the end of the stream",
     ]
-    for line in header:
-        print(line)
+    out = args.out or os.path.join(HERE, "results", f"model-apis-{started.strftime('%Y%m%dT%H%M%SZ')}.txt")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    open(out, "w").close()
+
+    def report(text, also_print=True):
+        """Printed and added to the results file at once: a run that is stopped keeps what it took."""
+        if also_print:
+            print(text, flush=True)
+        with open(out, "a") as f:
+            f.write(text + "\n")
+
+    report("\n".join(header))
     cpu0 = cpu_totals()
     load_start = loadavg()
-    results, all_figs, raw = [], [], []
+    all_figs = []
     for index in range(args.runs):
         la0, c0, t0 = loadavg(), cpu_totals(), time.time()
         res = one_run(index, args)
@@ -568,29 +578,22 @@ def bench(args, service_name, built, quiet_note):
                 f"at the end {c['end']}: measured hits {c['end']['hits'] - c['after_warmup']['hits']}, misses "
                 f"{c['end']['misses'] - c['after_warmup']['misses']}; busy retries "
                 f"{sum(figs[a]['retries'] for a in APIS)}")
-        text = table(figs, f"\nrun {index + 1} of {args.runs}:") + "\n" + note
-        print(text, flush=True)
-        results.append(text)
+        report(table(figs, f"\nrun {index + 1} of {args.runs}:") + "\n" + note)
+        raw = [f"run {index + 1} raw ms, in the order taken:"]
         for (api, kind), rs in res["series"].items():
-            raw.append(f"run {index + 1} {api} {kind} first-text/whole ms: " + " ".join(f"{r['s'] * 1000:.1f}" for r in rs))
+            raw.append(f"  {api} {'stream first text' if kind == 'stream' else 'whole'}: "
+                       + " ".join(f"{r['s'] * 1000:.1f}" for r in rs))
             if kind == "stream":
-                raw.append(f"run {index + 1} {api} {kind} end ms: " + " ".join(f"{r['end_s'] * 1000:.1f}" for r in rs))
-    final = ""
+                raw.append(f"  {api} {kind} end: " + " ".join(f"{r['end_s'] * 1000:.1f}" for r in rs))
+        report("\n".join(raw), also_print=False)
     if args.runs > 1:
-        final = table(median_figures(all_figs), f"\nmedian of the {args.runs} runs' figures (p50s and p95s; hits summed):")
-        print(final)
+        report(table(median_figures(all_figs), f"\nmedian of the {args.runs} runs' figures (p50s and p95s; hits summed):"))
     seconds = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
     cpu1 = cpu_totals()
     foreign = max(0.0, (cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1])) / (seconds * (os.cpu_count() or 1))
-    footer = (f"\n{seconds:.0f} s in all; load average (1, 5, 15 min) {load_start} at the start, {loadavg()} at the end; "
-              f"other processes used {foreign * 100:.0f}% of the machine's CPU"
-              + (" (not quiet: figures inflated)" if foreign > 0.05 else ""))
-    print(footer)
-    out = args.out or os.path.join(HERE, "results", f"model-apis-{started.strftime('%Y%m%dT%H%M%SZ')}.txt")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        f.write("\n".join(header) + "\n" + "\n".join(results) + "\n" + (final + "\n" if final else "")
-                + footer + "\n\nraw, in the order taken:\n" + "\n".join(raw) + "\n")
+    report(f"\n{seconds:.0f} s in all; load average (1, 5, 15 min) {load_start} at the start, {loadavg()} at the end; "
+           f"other processes used {foreign * 100:.0f}% of the machine's CPU"
+           + (" (not quiet: figures inflated)" if foreign > 0.05 else ""))
     print(f"\nresults: {os.path.relpath(out, ROOT) if out.startswith(ROOT) else out}")
 
 

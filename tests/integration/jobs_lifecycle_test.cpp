@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -119,7 +120,12 @@ TEST_CASE("cancel answers with the final record however long the kill grace is")
     // Past the 10 s a cancel used to wait, a CLI that ignores SIGTERM is still running.
     Fixture f(Fixture::Env{{"KILL_GRACE_MS", "11500"}});
     auto id = f.start_job("x\nFAKE:ignore-term\nFAKE:sleep=60");
-    std::this_thread::sleep_for(300ms);
+    // Not a fixed pause: on a loaded machine the CLI may not ignore SIGTERM yet after 300 ms.
+    for (auto deadline = std::chrono::steady_clock::now() + 10s;
+         !std::filesystem::exists(f.record.path / "ignoring-term");) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(20ms);
+    }
     auto started = std::chrono::steady_clock::now();
     Connection conn(f.port(), 30s);
     conn.send("DELETE /jobs/" + id +
