@@ -187,6 +187,7 @@ class Run:
                         self.port = entry["port"]
             time.sleep(0.01)
         self.conn = None
+        self.last_waiting = None
 
     # ---- HTTP: one keep-alive connection, TCP_NODELAY, as a client library holds one
     def connect(self):
@@ -245,17 +246,22 @@ class Run:
 
     def wait_warm(self, settle, timeout=60):
         """Until the service is idle and exactly one CLI waits below it (the gauge says so, the same
-        process before and after reading it), at least `settle` s old. A completion is answered at
-        the CLI's result line, before that CLI exits: the process below an idle service may be the
-        one just used. Returns the waiting CLI's age in s."""
+        process before and after reading it), at least `settle` s old, and not the one that waited
+        before the last request. A completion is answered at the CLI's result line, before that CLI
+        exits and before the service starts (or keeps) the next one: the process below an idle
+        service may be the one just used, or, after a miss, the one about to be replaced. Every run
+        here ends with a new CLI waiting: a hit took the old one, a miss ("arguments") replaces it.
+        Returns the waiting CLI's age in s."""
         deadline = time.time() + timeout
         while True:
             if not self.busy():
                 clis = waiting_clis(self.proc.pid)
-                if len(clis) == 1 and self.counters()["waiting"] == 1 and waiting_clis(self.proc.pid) == clis:
+                if (len(clis) == 1 and clis[0] != self.last_waiting and self.counters()["waiting"] == 1
+                        and waiting_clis(self.proc.pid) == clis):
                     start = proc_start_s(clis[0])
                     age = uptime_s() - start if start is not None else 0
                     if age >= settle:
+                        self.last_waiting = clis[0]
                         return age
                     time.sleep(min(0.05, settle - age + 0.005))
                     continue
@@ -481,6 +487,31 @@ def wait_for_load(limit, max_wait, poll):
         time.sleep(poll)
 
 
+def combine(args):
+    """The medians of the runs' figures in earlier results files (their `figures of run` lines)."""
+    runs, lines = [], [f"bench/model_apis.py {' '.join(sys.argv[1:])}"]
+    for path in args.combine:
+        with open(path) as f:
+            text = f.read().splitlines()
+        lines.append(f"{path}: {text[1] if len(text) > 1 else ''}")
+        for line in text:
+            if line.startswith("figures of run "):
+                number, data = line[len("figures of run "):].split(": ", 1)
+                data = json.loads(data)
+                runs.append(data["figures"])
+                lines.append(f"  run {number}: {data['note']}")
+    if not runs:
+        raise SystemExit("no runs' figures in those files")
+    lines.append(table(median_figures(runs), f"\nmedian of the {len(runs)} runs' figures (p50s and p95s; hits summed):"))
+    text = "\n".join(lines)
+    print(text)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+    out = args.out or os.path.join(HERE, "results", f"model-apis-{stamp}.txt")
+    with open(out, "w") as f:
+        f.write(text + "\n")
+    print(f"\nresults: {os.path.relpath(out, ROOT) if out.startswith(ROOT) else out}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -502,7 +533,12 @@ def main():
                     help="with --wait-load: wait at most S seconds, then run anyway and say so (default 2400)")
     ap.add_argument("--out", help="the results file (default bench/results/model-apis-<UTC time>.txt)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs (logs, workspace, data)")
+    ap.add_argument("--combine", nargs="+", metavar="FILE",
+                    help="no runs: the table of the medians of the runs in earlier results files "
+                         "(written to --out, default bench/results/model-apis-<UTC time>.txt, too)")
     args = ap.parse_args()
+    if args.combine:
+        return combine(args)
     args.service = os.path.abspath(args.service)
     args.claude = os.path.abspath(args.claude)
     for path, hint in ((args.service, "build it, or pass the binary"), (args.claude, "run `npm ci` in tests/e2e")):
@@ -579,6 +615,7 @@ def bench(args, service_name, built, quiet_note):
                 f"{c['end']['misses'] - c['after_warmup']['misses']}; busy retries "
                 f"{sum(figs[a]['retries'] for a in APIS)}")
         report(table(figs, f"\nrun {index + 1} of {args.runs}:") + "\n" + note)
+        report(f"figures of run {index + 1}: " + json.dumps({"figures": figs, "note": note}), also_print=False)
         raw = [f"run {index + 1} raw ms, in the order taken:"]
         for (api, kind), rs in res["series"].items():
             raw.append(f"  {api} {'stream first text' if kind == 'stream' else 'whole'}: "
