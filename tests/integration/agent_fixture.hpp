@@ -5,9 +5,7 @@
 #include "agent/process_tree.hpp"
 #include "integration/service_process.hpp"
 #include "temp_dir.hpp"
-#ifdef CAS_INTEGRATION_ON_POSTGRES
 #include "jobs/postgres_server.hpp"
-#endif
 
 #include <signal.h>
 #include <unistd.h>
@@ -15,10 +13,13 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 namespace cas::test {
@@ -30,25 +31,34 @@ namespace fs = std::filesystem;
 inline const std::string kFake = CAS_FIXTURES_DIR "/fake-claude";
 inline const std::map<std::string, std::string> kAuth{{"Authorization", "Bearer test-token"}};
 
+// The integration binary runs its suite twice (tests/CMakeLists.txt): on SQLite, and with
+// CAS_INTEGRATION_STORE=postgres on the tests' PostgreSQL server.
+inline bool integration_on_postgres() {
+    const char* store = std::getenv("CAS_INTEGRATION_STORE");  // NOLINT(concurrency-mt-unsafe)
+    return store != nullptr && std::string_view(store) == "postgres";
+}
+
 // A service with the fake CLI, a temporary workspace and data directory, git sync off and
-// no warm CLI unless asked. Built with CAS_INTEGRATION_ON_POSTGRES
-// (cas_postgres_integration_tests), its job store is a fresh database of its own on the tests'
-// PostgreSQL server instead. (A process waiting for the next run would rewrite the fake's record
+// no warm CLI unless asked. When the suite runs on PostgreSQL (integration_on_postgres), its
+// job store is a fresh database of its own on the tests' server instead. (A process waiting for the next run would rewrite the fake's record
 // files and count as a descendant; warm_cli_test.cpp covers it.)
 struct Fixture {
     TempDir workspace;
     TempDir record;
     TempDir data;
     TempDir home;  // the CLI's HOME: its session files
-#ifdef CAS_INTEGRATION_ON_POSTGRES
     boost::asio::io_context io;
-    TestDatabase database{io};
-#endif
+    std::optional<TestDatabase> database;
     std::map<std::string, std::string> env;
     std::unique_ptr<ServiceProcess> service;
 
     using Env = std::map<std::string, std::string>;
     explicit Fixture(Env extra = {}) : env(std::move(extra)) {
+        if (integration_on_postgres()) {
+            database.emplace(io);
+            env.try_emplace("DATABASE_URL", database->conninfo());
+            env.try_emplace("REPLICA_ID", "the-only-one");  // a restart finds its leftovers at once
+        }
         env.try_emplace("API_BEARER_TOKEN", "test-token");
         env.try_emplace("CLAUDE_BIN", kFake);
         env.try_emplace("WORKSPACE_DIR", workspace.path.string());
@@ -57,10 +67,6 @@ struct Fixture {
         env.try_emplace("FAKE_CLAUDE_RECORD_DIR", record.path.string());
         env.try_emplace("DATA_DIR", data.path.string());
         env.try_emplace("HOME", home.path.string());
-#ifdef CAS_INTEGRATION_ON_POSTGRES
-        env.try_emplace("DATABASE_URL", database.conninfo());
-        env.try_emplace("REPLICA_ID", "the-only-one");  // a restart finds its leftovers at once
-#endif
         service = std::make_unique<ServiceProcess>(env);
     }
     // Stops the service with `signal` and starts a new one on the same data directory.
@@ -109,12 +115,12 @@ struct Fixture {
     // visible to others the moment it commits, and the run lets the slot go when the commit's
     // answer reaches it: a round trip later, polled for here.
     [[nodiscard]] bool idle_after_final_record() const {
-#ifdef CAS_INTEGRATION_ON_POSTGRES
-        auto deadline = std::chrono::steady_clock::now() + 2s;
-        while (busy() && std::chrono::steady_clock::now() < deadline) {
-            std::this_thread::sleep_for(5ms);
+        if (database) {
+            auto deadline = std::chrono::steady_clock::now() + 2s;
+            while (busy() && std::chrono::steady_clock::now() < deadline) {
+                std::this_thread::sleep_for(5ms);
+            }
         }
-#endif
         return !busy();
     }
     // No process of any run is left below the service.
