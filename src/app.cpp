@@ -52,6 +52,7 @@ agent::AgentSettings agent_settings(const Config& config) {
         .stall_timeout = config.stall_timeout,
         .result_exit_grace = config.result_exit_grace,
         .secret_env = {"API_BEARER_TOKEN", "METRICS_TOKEN", "DATABASE_URL"},
+        .always_disallowed_tools = config.tools_always_disallowed,
         .run_marker = run_marker(config.data_dir),
     };
 }
@@ -154,7 +155,8 @@ struct App::Parts {
         api::add_jobs_routes(router, {.registry = registry,
                                       .store = *store,
                                       .limits = {.max_budget_usd = config.max_budget_usd,
-                                                 .max_timeout = config.max_job_timeout},
+                                                 .max_timeout = config.max_job_timeout,
+                                                 .run_policy = run_policy()},
                                       .keep_alive = keep_alive});
         auto model_apis = std::make_shared<const api::ModelApiContext>(
             api::ModelApiContext{.runs = runs,
@@ -177,7 +179,16 @@ struct App::Parts {
                 .timeout = config.openai_timeout,
                 .keep_alive = config.sse_keepalive,
                 .chat_wait = config.chat_wait,
-                .session_ttl = config.session_ttl};
+                .session_ttl = config.session_ttl,
+                .run_policy = run_policy()};
+    }
+
+    [[nodiscard]] api::RunPolicy run_policy() const {
+        return {.callers_may_set = config.run_options,
+                .max_turns_limit = config.max_turns_limit > 0
+                                       ? std::optional<std::int64_t>(config.max_turns_limit)
+                                       : std::nullopt,
+                .allowed_models = config.allowed_models};
     }
 
     // Waits up to `grace` for the run in flight, cancels it if it is still going, and

@@ -2,6 +2,8 @@
 // validates it, and help text. `--help` and the README's configuration table come from it.
 #include "config.hpp"
 
+#include "api/run_options_request.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -131,6 +133,46 @@ std::string join(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
     return out;
+}
+
+// A list that may be empty (empty text: none).
+SetResult parse_optional_list(std::string_view text, std::vector<std::string>& out) {
+    if (text.find_first_not_of(' ') == std::string_view::npos) {
+        out.clear();
+        return std::nullopt;
+    }
+    return parse_list(text, out);
+}
+
+SetResult parse_run_option_names(std::string_view text, std::vector<std::string>& out) {
+    std::vector<std::string> names;
+    if (text == "none") {
+        out.clear();
+        return std::nullopt;
+    }
+    if (auto problem = parse_list(text, names)) return problem;
+    for (const auto& name : names) {
+        if (std::find(std::begin(api::kRunOptionNames), std::end(api::kRunOptionNames), name) ==
+            std::end(api::kRunOptionNames)) {
+            std::vector<std::string> known(std::begin(api::kRunOptionNames),
+                                           std::end(api::kRunOptionNames));
+            return fmt::format("'{}' is not a run option (known: {}, or none)", name, join(known));
+        }
+    }
+    out = std::move(names);
+    return std::nullopt;
+}
+
+SetResult parse_tool_list(std::string_view text, std::vector<std::string>& out) {
+    std::vector<std::string> tools;
+    if (auto problem = parse_optional_list(text, tools)) return problem;
+    for (const auto& tool : tools) {
+        if (auto problem = api::tool_pattern_problem(tool)) {
+            return fmt::format("'{}': {}", tool, *problem);
+        }
+    }
+    out = std::move(tools);
+    return std::nullopt;
 }
 
 struct Option {
@@ -282,6 +324,27 @@ const Option kOptions[] = {
     {"MAX_BUDGET_USD", "--max-budget-usd", "USD", "Largest max_budget_usd a job may ask for.",
      [](Config& c, std::string_view v) { return parse_positive_double(v, 1e6, c.max_budget_usd); },
      [](const Config& c) { return fmt::format("{}", c.max_budget_usd); }},
+    {"RUN_OPTIONS", "--run-options", "LIST",
+     "Run options callers may set (jobs' fields, chat's extra fields), comma-separated; 'none' "
+     "for none. Any other is refused with its name.",
+     [](Config& c, std::string_view v) { return parse_run_option_names(v, c.run_options); },
+     [](const Config& c) { return c.run_options.empty() ? "none" : join(c.run_options); }},
+    {"MAX_TURNS_LIMIT", "--max-turns-limit", "N",
+     "Largest max_turns a caller may ask for; 0: up to 10000.",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned(v, std::int64_t{0}, std::int64_t{10000}, c.max_turns_limit);
+     },
+     [](const Config& c) { return std::to_string(c.max_turns_limit); }},
+    {"ALLOWED_MODELS", "--allowed-models", "LIST",
+     "Models a job may name as model, and any run as fallback_model, comma-separated; empty: "
+     "any (the model APIs' model stays OPENAI_MODELS).",
+     [](Config& c, std::string_view v) { return parse_optional_list(v, c.allowed_models); },
+     [](const Config& c) { return join(c.allowed_models); }},
+    {"TOOLS_ALWAYS_DISALLOWED", "--tools-always-disallowed", "LIST",
+     "Tools withheld from every run, whatever its caller asks: names or CLI patterns such as "
+     "Bash(curl:*), comma-separated; empty: none.",
+     [](Config& c, std::string_view v) { return parse_tool_list(v, c.tools_always_disallowed); },
+     [](const Config& c) { return join(c.tools_always_disallowed); }},
     {"OPENAI_AGENT", "--openai-agent", "NAME",
      "Agent that answers the model APIs (chat completions, responses, messages).",
      [](Config& c, std::string_view v) { return parse_non_empty(v, c.openai_agent); },

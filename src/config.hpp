@@ -43,6 +43,13 @@ struct Config {
     std::chrono::seconds warm_cli_max_age{300};
     std::chrono::seconds max_job_timeout{86400};
     double max_budget_usd = 100.0;
+    // Run options (api/run_options_request.hpp): those callers may set, and their limits.
+    std::vector<std::string> run_options{
+        "model",     "fallback_model",       "allowed_tools", "disallowed_tools",
+        "max_turns", "append_system_prompt", "effort",        "json_schema"};
+    std::int64_t max_turns_limit = 0;         // 0: up to the service's own bound
+    std::vector<std::string> allowed_models;  // a job's model, any run's fallback; empty: any
+    std::vector<std::string> tools_always_disallowed;  // withheld from every run
 
     // OpenAI compatibility
     std::string openai_agent = "recruiter-triage";

@@ -4,6 +4,7 @@
 #include "agent/agent_run.hpp"
 
 #include "agent/process_tree.hpp"
+#include "agent/workspace_capture.hpp"
 #include "telemetry/log.hpp"
 #include "util/async.hpp"
 
@@ -20,6 +21,22 @@ namespace {
 std::vector<std::string> marker_env(const AgentSettings& settings) {
     if (settings.run_marker.empty()) return {};
     return {settings.run_marker};
+}
+
+// The workspace record's git commands take at most this long, before the run and after it
+// (or GIT_TIMEOUT_SECONDS if that is shorter): they are cheap, and a job waits for them.
+constexpr std::chrono::seconds kWorkspaceGitTime{10};
+
+// git for the workspace record, by `deadline`: as the pull runs it, and with
+// GIT_OPTIONAL_LOCKS=0 so that `git status` does not write the index behind the run.
+GitContext workspace_git(const AgentSettings& settings,
+                         std::chrono::steady_clock::time_point deadline) {
+    auto extra = marker_env(settings);
+    extra.emplace_back("GIT_OPTIONAL_LOCKS=0");
+    return {.workspace_dir = settings.workspace_dir,
+            .environment = git_environment(settings.secret_env, std::move(extra)),
+            .deadline = std::min(deadline, std::chrono::steady_clock::now() +
+                                               std::min(settings.git_timeout, kWorkspaceGitTime))};
 }
 
 }  // namespace
@@ -54,6 +71,15 @@ void read_cli_result(AgentOutcome& outcome) {
     }
 }
 
+// A run asked for a structured answer (json_schema) completes only with one: the CLI that
+// ends without calling its StructuredOutput tool answered in prose no caller can parse.
+void require_structured_output(AgentOutcome& outcome) {
+    if (outcome.status != RunStatus::completed || !outcome.expects_structured_output) return;
+    if (!outcome.cli.structured_output.is_null()) return;
+    outcome.status = RunStatus::failed;
+    outcome.reason = "the agent ended without a structured answer to the json_schema";
+}
+
 }  // namespace
 
 void classify_exit(AgentOutcome& outcome) {
@@ -68,11 +94,8 @@ void classify_exit(AgentOutcome& outcome) {
             outcome.reason = outcome.cli.found ? failure_reason(outcome.cli, process.err.text, 0)
                                                : "the CLI did not exit after its result";
         }
-        return;
-    }
-    bool ok = process.exit_code == 0 && process.term_signal == 0 &&
-              !(outcome.cli.found && outcome.cli.is_error);
-    if (ok) {
+    } else if (process.exit_code == 0 && process.term_signal == 0 &&
+               !(outcome.cli.found && outcome.cli.is_error)) {
         outcome.status = RunStatus::completed;
     } else {
         outcome.status = RunStatus::failed;
@@ -80,11 +103,14 @@ void classify_exit(AgentOutcome& outcome) {
                              ? fmt::format("the CLI was killed by signal {}", process.term_signal)
                              : failure_reason(outcome.cli, process.err.text, process.exit_code);
     }
+    require_structured_output(outcome);
 }
 
 std::optional<AgentOutcome> answer_from_result(const ProcessResult& so_far,
-                                               const GitSyncResult& git) {
+                                               const GitSyncResult& git,
+                                               bool expects_structured_output) {
     AgentOutcome outcome{.status = RunStatus::completed,
+                         .expects_structured_output = expects_structured_output,
                          .elapsed = {},
                          .reason = {},
                          .git = git,
@@ -92,6 +118,8 @@ std::optional<AgentOutcome> answer_from_result(const ProcessResult& so_far,
                          .cli = {}};
     read_cli_result(outcome);
     if (!outcome.cli.found || outcome.cli.is_error) return std::nullopt;
+    require_structured_output(outcome);
+    if (outcome.status != RunStatus::completed) return std::nullopt;
     return outcome;
 }
 
@@ -101,8 +129,12 @@ ProcessLaunch cli_launch(const AgentSettings& settings, const CliInvocation& inv
         extra.push_back("CLAUDE_CODE_MAX_OUTPUT_TOKENS=" +
                         std::to_string(*invocation.max_output_tokens));
     }
+    auto args = cli_arguments(invocation);
+    for (const auto& tool : settings.always_disallowed_tools) {
+        args.push_back("--disallowedTools=" + tool);
+    }
     return {.program = settings.claude_bin,
-            .args = cli_arguments(invocation),
+            .args = std::move(args),
             .working_dir = settings.workspace_dir,
             .environment = child_environment(settings.secret_env, extra)};
 }
@@ -169,6 +201,7 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + request.timeout;
     AgentOutcome outcome;
+    outcome.expects_structured_output = request.cli.options.json_schema.has_value();
     if (cancel.requested()) {
         outcome.status = RunStatus::cancelled;
         outcome.reason = "cancelled before it started";
@@ -196,6 +229,11 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
             co_return outcome;
         }
     }
+    if (request.record_workspace) {
+        auto git = workspace_git(settings, deadline);
+        auto before = co_await workspace_before(std::move(git), cancel);
+        outcome.workspace = std::move(before);
+    }
 
     auto launch = cli_launch(settings, request.cli);
     auto process_run = [&] {
@@ -211,7 +249,8 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
         run.exit_grace = settings.result_exit_grace;
         if (request.on_answer) {
             run.on_last_line = [&](const ProcessResult& so_far) {
-                auto answer = answer_from_result(so_far, outcome.git);
+                auto answer =
+                    answer_from_result(so_far, outcome.git, outcome.expects_structured_output);
                 if (!answer) return;
                 answer->elapsed = Clock::now() - began;
                 request.on_answer(*answer);
@@ -313,6 +352,16 @@ boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, Ag
     auto started = std::chrono::steady_clock::now();
     auto outcome =
         co_await run_unmeasured(settings, std::move(request), cancel, start_cli, started);
+    if (outcome.workspace) {
+        // Whatever ended the run, what it did is recorded: with a cancellation of its own, as
+        // the run's may have been requested already.
+        auto executor = co_await boost::asio::this_coro::executor;
+        Cancellation unstoppable(executor);
+        auto git = workspace_git(settings, std::chrono::steady_clock::time_point::max());
+        auto after = co_await workspace_after(std::move(*outcome.workspace), std::move(git),
+                                              unstoppable);
+        outcome.workspace = std::move(after);
+    }
     outcome.elapsed = std::chrono::steady_clock::now() - started;
     co_return outcome;
 }

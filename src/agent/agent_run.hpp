@@ -8,6 +8,7 @@
 #include "agent/cli_output.hpp"
 #include "agent/git_sync.hpp"
 #include "agent/runner.hpp"
+#include "agent/workspace_changes.hpp"
 #include "telemetry/metrics.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -35,6 +36,8 @@ struct AgentSettings {
     // its result. The CLI is known to print its result and stay alive.
     std::chrono::milliseconds result_exit_grace{2000};
     std::vector<std::string> secret_env{"API_BEARER_TOKEN"};  // never passed to the child
+    // Withheld from every run whatever its caller asks (TOOLS_ALWAYS_DISALLOWED).
+    std::vector<std::string> always_disallowed_tools;
     // "NAME=value" in the environment of every process of a run (inherited by all it
     // starts): a restart after a crash finds the leftovers by it. Empty: none.
     std::string run_marker;
@@ -47,11 +50,16 @@ BOOST_DESCRIBE_ENUM(RunStatus, completed, failed, timeout, cancelled, error, int
 
 struct AgentOutcome {
     RunStatus status = RunStatus::error;
+    // The run gave the CLI a JSON Schema: a result without structured output is a failure.
+    bool expects_structured_output = false;
     std::chrono::duration<double> elapsed{};  // git sync included
     std::string reason;  // for every status but completed: what went wrong, in one line
     GitSyncResult git;
     ProcessResult process;
     CliResult cli;
+    // What the run did to the workspace, for a request that asked (record_workspace) and got
+    // past the git sync; else none.
+    std::optional<WorkspaceChanges> workspace = std::nullopt;
 };
 
 struct AgentRequest {
@@ -64,6 +72,9 @@ struct AgentRequest {
     // answer may give it then. The run goes on until the CLI exits (or is ended after the
     // exit grace), and its own outcome may still say otherwise (a non-zero exit).
     std::function<void(const AgentOutcome&)> on_answer;
+    // Read HEAD before the CLI starts and what changed after it ended (outcome.workspace):
+    // a few git commands, so only jobs, whose record shows it, ask.
+    bool record_workspace = false;
 };
 
 std::string_view to_string(RunStatus status);
@@ -75,7 +86,8 @@ void classify_exit(AgentOutcome& outcome);
 // The outcome of a run whose CLI has printed `so_far` and not exited yet, if that holds a
 // result reporting success: completed, with that result (else nothing). Pure.
 std::optional<AgentOutcome> answer_from_result(const ProcessResult& so_far,
-                                               const GitSyncResult& git);
+                                               const GitSyncResult& git,
+                                               bool expects_structured_output);
 
 // What the metrics record of a finished run.
 RunReport run_report(const AgentOutcome& run, std::string_view kind, std::string_view model);

@@ -26,6 +26,18 @@ std::vector<std::string> cli_arguments(const CliInvocation& invocation) {
         args.insert(args.end(), {"--resume", *invocation.resume});
         if (invocation.fork) args.emplace_back("--fork-session");
     }
+    const auto& options = invocation.options;
+    auto flag = [&](std::string_view name, std::string_view value) {
+        args.push_back(fmt::format("--{}={}", name, value));
+    };
+    if (options.fallback_model) flag("fallback-model", *options.fallback_model);
+    // The CLI gathers every --allowedTools (and --disallowedTools) it is given.
+    for (const auto& tool : options.allowed_tools) flag("allowedTools", tool);
+    for (const auto& tool : options.disallowed_tools) flag("disallowedTools", tool);
+    if (options.max_turns) flag("max-turns", std::to_string(*options.max_turns));
+    if (options.append_system_prompt) flag("append-system-prompt", *options.append_system_prompt);
+    if (options.effort) flag("effort", *options.effort);
+    if (options.json_schema) flag("json-schema", *options.json_schema);
     return args;
 }
 

@@ -6,6 +6,8 @@
 // whoever asks (a job, a streamed or a whole completion), so one warm process serves them all.
 #pragma once
 
+#include "agent/run_options.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,9 +26,11 @@ struct CliInvocation {
     // A cap on the output tokens of each model call the agent makes (not on the run's total):
     // the CLI reads it from CLAUDE_CODE_MAX_OUTPUT_TOKENS and clamps it to the model's own.
     std::optional<std::int64_t> max_output_tokens;
+    RunOptions options;
 };
 
-// Arguments after the program name.
+// Arguments after the program name. Each run option is one `--flag=value` argument, so no
+// value can be read as a flag of its own or as the prompt, whatever it holds.
 std::vector<std::string> cli_arguments(const CliInvocation& invocation);
 
 // The prompt as the CLI's stream-json input: one user message line, newline-terminated.

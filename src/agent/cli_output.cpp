@@ -97,6 +97,10 @@ CliResult from_object(const json::object& obj) {
         r.duration_ms = int_field(obj, "duration_ms");
     }
     r.stop_reason = string_field(obj, "stop_reason");
+    if (const auto* v = obj.if_contains("structured_output"); v != nullptr && !v->is_null()) {
+        r.structured_output = *v;
+        null_non_finite(r.structured_output);
+    }
     if (const auto* v = obj.if_contains("errors"); v != nullptr && v->is_array()) {
         for (const auto& e : v->as_array()) {
             if (e.is_string()) r.errors.emplace_back(e.as_string());

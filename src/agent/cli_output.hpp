@@ -31,6 +31,8 @@ struct CliResult {
     std::optional<std::int64_t> duration_ms;
     std::optional<std::string> stop_reason;
     std::vector<std::string> errors;
+    // The object the CLI answered through its StructuredOutput tool (--json-schema); null if none.
+    boost::json::value structured_output;
 };
 
 // Finds the result object in stdout: the whole text as one JSON value, or else the last

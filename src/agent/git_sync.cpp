@@ -1,7 +1,6 @@
 #include "agent/git_sync.hpp"
 
-#include "agent/runner.hpp"
-#include "util/utf8.hpp"
+#include "agent/git_command.hpp"
 
 namespace cas::agent {
 
@@ -21,21 +20,15 @@ boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
                                                const std::vector<std::string>& secret_env,
                                                std::vector<std::string> extra_env,
                                                Cancellation& cancel) {
-    // Never wait on a credential prompt; ssh must fail rather than ask.
-    extra_env.insert(extra_env.end(),
-                     {"GIT_TERMINAL_PROMPT=0", "GIT_SSH_COMMAND=ssh -oBatchMode=yes"});
-    ProcessLaunch launch{.program = "git",
-                         .args = {"pull", "--rebase"},
-                         .working_dir = std::move(workspace_dir),
-                         .environment = child_environment(secret_env, extra_env)};
-    ProcessRun limits;
-    limits.output_cap = 64U * 1024U;
-    limits.deadline = deadline;
-    auto run = co_await run_process(std::move(launch), std::move(limits), cancel);
+    GitContext context{.workspace_dir = std::move(workspace_dir),
+                       .environment = git_environment(secret_env, std::move(extra_env)),
+                       .deadline = deadline};
+    std::vector<std::string> args{"pull", "--rebase"};
+    const std::size_t output_cap = 64U * 1024U;
+    auto run = co_await run_git(std::move(context), std::move(args), output_cap, cancel);
 
     GitSyncResult result;
-    auto output = run.err.text.empty() ? run.out.text : run.err.text;
-    result.detail = to_valid_utf8(output.substr(0, output.find_last_not_of(" \r\n") + 1));
+    result.detail = git_message(run);
     switch (run.end) {
         case ProcessEnd::failed_to_start:
             result.status = GitSyncResult::Status::failed;

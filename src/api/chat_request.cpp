@@ -142,8 +142,13 @@ std::variant<std::optional<std::int64_t>, ChatRequestError> positive_integer(
                  std::string(field)};
 }
 
+ChatRequestError as_request_error(const RunOptionProblem& problem) {
+    return Error{fmt::format("{}: {}", problem.option, problem.message), problem.option};
+}
+
 std::variant<ChatRequest, ChatRequestError> parse_chat_request(const json::object& body,
-                                                               ChatModels models) {
+                                                               ChatModels models,
+                                                               const RunPolicy& policy) {
     ChatRequest out;
     out.model = models.default_model;
     if (const auto* model = body.if_contains("model"); model != nullptr && !model->is_null()) {
@@ -190,6 +195,21 @@ std::variant<ChatRequest, ChatRequestError> parse_chat_request(const json::objec
     }
     if (!has_user) return Error{"'messages' must contain at least one user message", "messages"};
     if (auto error = check_model(out.model, models)) return *error;
+    std::vector<RunOptionProblem> problems;
+    out.options = read_run_options(body, policy, false, problems).options;
+    if (!problems.empty()) return as_request_error(problems.front());
+    if (const auto* format = body.if_contains("response_format");
+        format != nullptr && !format->is_null()) {
+        auto read = read_output_format(*format, "response_format", true, policy);
+        if (auto* problem = std::get_if<RunOptionProblem>(&read)) return as_request_error(*problem);
+        if (auto& schema = std::get<OutputFormat>(read).json_schema) {
+            if (out.options.json_schema) {
+                return Error{"give the answer's schema once: response_format or json_schema",
+                             "response_format"};
+            }
+            out.options.json_schema = std::move(schema);
+        }
+    }
     return out;
 }
 

@@ -3,6 +3,8 @@
 // mapping is unit-tested.
 #pragma once
 
+#include "api/run_options_request.hpp"
+
 #include <boost/json/fwd.hpp>
 
 #include <cstdint>
@@ -25,6 +27,8 @@ struct ChatRequest {
     bool stream = false;
     bool include_usage = false;              // stream_options.include_usage
     std::optional<std::int64_t> max_tokens;  // max_completion_tokens (or the older max_tokens)
+    // The run options sent as extra fields, with response_format's schema as json_schema.
+    agent::RunOptions options;
 };
 
 struct ChatRequestError {
@@ -51,7 +55,11 @@ std::variant<std::optional<std::int64_t>, ChatRequestError> positive_integer(
     const boost::json::object& body, std::string_view field);
 
 std::variant<ChatRequest, ChatRequestError> parse_chat_request(const boost::json::object& body,
-                                                               ChatModels models);
+                                                               ChatModels models,
+                                                               const RunPolicy& policy);
+
+// A run option's problem as an OpenAI 400 names it.
+ChatRequestError as_request_error(const RunOptionProblem& problem);
 
 // The prompt: system instructions, then (for multi-turn chats) the conversation so far,
 // then the latest user turn. See README "Chat prompt format".

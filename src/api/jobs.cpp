@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <span>
 
 namespace cas::api {
 namespace json = boost::json;
@@ -27,13 +28,18 @@ using http::ErrorDialect;
 std::variant<jobs::NewJob, std::vector<FieldError>> parse_execute_request(const json::object& body,
                                                                           const JobLimits& limits) {
     FieldReader read(body);
+    static constexpr std::string_view kFields[] = {
+        "prompt", "agent", "max_budget_usd", "timeout_seconds", "metadata", "resume", "fork"};
     for (const auto& field : body) {
-        static constexpr std::string_view kKnown[] = {
-            "prompt", "agent", "max_budget_usd", "timeout_seconds", "metadata", "resume", "fork"};
-        if (std::find(std::begin(kKnown), std::end(kKnown), field.key()) == std::end(kKnown)) {
+        auto known = [&](std::span<const std::string_view> names) {
+            return std::find(names.begin(), names.end(), field.key()) != names.end();
+        };
+        if (!known(kFields) && !known(kRunOptionNames)) {
             read.fail(std::string(field.key()),
-                      "unknown field (expected prompt, agent, "
-                      "max_budget_usd, timeout_seconds, metadata, resume, fork)",
+                      "unknown field (expected prompt, agent, max_budget_usd, timeout_seconds, "
+                      "metadata, resume, fork, or a run option: model, fallback_model, "
+                      "allowed_tools, disallowed_tools, max_turns, append_system_prompt, effort, "
+                      "json_schema)",
                       "value_error.extra");
         }
     }
@@ -88,6 +94,14 @@ std::variant<jobs::NewJob, std::vector<FieldError>> parse_execute_request(const 
         if (*fork && !job.resumed_from) read.fail("fork", "needs resume: a session to fork");
         job.fork = *fork;
     }
+    std::vector<RunOptionProblem> problems;
+    auto run = read_run_options(body, limits.run_policy, true, problems);
+    for (auto& problem : problems) {
+        read.fail(std::move(problem.option), std::move(problem.message),
+                  problem.refused_by_policy ? "value_error.not_allowed" : "value_error");
+    }
+    job.model = std::move(run.model);
+    job.run_options = std::move(run.options);
     if (!read.errors().empty()) return read.errors();
     return job;
 }
@@ -106,8 +120,9 @@ http::Response job_not_found() {
 asio::awaitable<std::optional<jobs::Job>> find_job(const JobsContext& ctx,
                                                    const http::Request& request) {
     auto id = request.param("id").value_or("");
-    if (!jobs::is_job_id(id)) co_return std::nullopt;
-    auto job = co_await ctx.store.find(id);
+    std::optional<jobs::Job> job;  // named, not `co_return std::nullopt`: a GCC 12 bug
+    if (!jobs::is_job_id(id)) co_return job;
+    job = co_await ctx.store.find(id);
     co_return job;
 }
 

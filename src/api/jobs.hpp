@@ -4,6 +4,7 @@
 #pragma once
 
 #include "api/json_body.hpp"
+#include "api/run_options_request.hpp"
 #include "http/router.hpp"
 #include "jobs/job_registry.hpp"
 #include "jobs/job_store.hpp"
@@ -15,6 +16,7 @@ namespace cas::api {
 struct JobLimits {
     double max_budget_usd = 100.0;
     std::chrono::seconds max_timeout{86400};
+    RunPolicy run_policy;
 };
 
 struct JobsContext {

@@ -31,6 +31,7 @@ void add_messages_routes(http::Router& router, std::shared_ptr<const ModelApiCon
         Turn turn{.model = message.model,
                   .messages = std::move(message.messages),
                   .max_output_tokens = message.max_tokens,
+                  .options = {},
                   .named = std::get<std::optional<Turn::Named>>(std::move(named))};
         auto started = co_await start_turn(*ctx, std::move(turn));
         if (!started) co_return busy_response(ErrorDialect::anthropic, 529);

@@ -15,6 +15,7 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <span>
@@ -75,7 +76,8 @@ asio::awaitable<void> remember_answer(const ModelApiContext& ctx, const Turn& tu
 }
 
 agent::AgentRequest agent_request(const ModelApiContext& ctx, StartedTurn& started) {
-    auto cli = turn_invocation(ctx.settings, started.turn.model, started.turn.max_output_tokens);
+    auto cli = turn_invocation(ctx.settings, started.turn.model, started.turn.max_output_tokens,
+                               started.turn.options);
     cli.resume = started.resume;
     return {
         .prompt = std::move(started.prompt),
@@ -170,6 +172,7 @@ asio::awaitable<void> stream_body(StreamedTurn& streamed, http::BodyWriter& out)
     agent::LineSplitter lines;
     AnswerText answer;
 
+    const bool structured = started.turn.options.json_schema.has_value();
     if (started.resume) state.open();
     auto request = agent_request(ctx, started);
     request.on_stdout = [&](std::string_view piece) {
@@ -181,7 +184,7 @@ asio::awaitable<void> stream_body(StreamedTurn& streamed, http::BodyWriter& out)
                 }
             }
             auto text = answer.on_line(line);
-            if (text.empty()) return;
+            if (text.empty() || structured) return;
             state.open();
             state.pending += shape.text(text);
             state.changed.notify();
@@ -202,6 +205,11 @@ asio::awaitable<void> stream_body(StreamedTurn& streamed, http::BodyWriter& out)
     TurnResult result{.outcome = std::move(outcome), .text = answer.text(), .stop_reason = {}};
     result.stop_reason =
         result.outcome.cli.stop_reason ? result.outcome.cli.stop_reason : answer.stop_reason();
+    if (structured && result.completed()) {
+        result.text = boost::json::serialize(result.outcome.cli.structured_output);
+        auto whole = shape.text(result.text);
+        co_await out.write(whole);
+    }
     co_await remember_answer(ctx, started.turn, result);
     if (streamed.before_closing) co_await streamed.before_closing(result);
     auto closing = shape.closing(result);
@@ -211,13 +219,15 @@ asio::awaitable<void> stream_body(StreamedTurn& streamed, http::BodyWriter& out)
 }  // namespace
 
 agent::CliInvocation turn_invocation(const ModelApiSettings& settings, std::string model,
-                                     std::optional<std::int64_t> max_output_tokens) {
+                                     std::optional<std::int64_t> max_output_tokens,
+                                     agent::RunOptions options) {
     return {.agent = settings.agent,
             .model = std::move(model),
             .max_budget_usd = settings.budget_usd,
             .resume = std::nullopt,
             .fork = false,
-            .max_output_tokens = max_output_tokens};
+            .max_output_tokens = max_output_tokens,
+            .options = std::move(options)};
 }
 
 std::variant<std::optional<Turn::Named>, std::string> named_by_header(
@@ -251,8 +261,12 @@ asio::awaitable<TurnResult> answer_turn(const ModelApiContext& ctx, StartedTurn&
     auto outcome = co_await run_for_client(started.handle, agent_request(ctx, started),
                                            started.turn.model, client);
     TurnResult result{.outcome = std::move(outcome), .text = {}, .stop_reason = {}};
-    result.text =
-        to_valid_utf8(agent::answer_text(result.outcome.cli, result.outcome.process.out.text));
+    if (started.turn.options.json_schema && result.completed()) {
+        result.text = boost::json::serialize(result.outcome.cli.structured_output);
+    } else {
+        result.text =
+            to_valid_utf8(agent::answer_text(result.outcome.cli, result.outcome.process.out.text));
+    }
     result.stop_reason = result.outcome.cli.stop_reason;
     co_await remember_answer(ctx, started.turn, result);
     co_return result;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "api/chat_request.hpp"
+#include "api/run_options_request.hpp"
 #include "api/stream_shape.hpp"
 #include "http/message.hpp"
 #include "http/response.hpp"
@@ -39,6 +40,7 @@ struct ModelApiSettings {
     std::chrono::milliseconds keep_alive{15000};        // an event while the agent is silent
     std::chrono::milliseconds chat_wait{0};             // for a busy slot, before "busy"
     std::chrono::seconds session_ttl{7LL * 24 * 3600};  // a conversation can be continued
+    RunPolicy run_policy;                               // what a request may choose of its run
 };
 
 struct ModelApiContext {
@@ -50,15 +52,19 @@ struct ModelApiContext {
 };
 
 // How a turn for `model` runs the CLI (the service starts one ahead for the default), with
-// each model call's output capped at `max_output_tokens` if set.
+// each model call's output capped at `max_output_tokens` if set, and the run options asked.
 agent::CliInvocation turn_invocation(const ModelApiSettings& settings, std::string model,
-                                     std::optional<std::int64_t> max_output_tokens = {});
+                                     std::optional<std::int64_t> max_output_tokens = {},
+                                     agent::RunOptions options = {});
 
 // What every model API's request comes down to.
 struct Turn {
     std::string model;
     std::vector<ChatMessage> messages;              // as chat_prompt reads them
     std::optional<std::int64_t> max_output_tokens;  // for each model call the agent makes
+    // With a json_schema, the answer is the JSON text of the object the agent answered with
+    // (a streamed turn sends it whole at the end, not the agent's prose before it).
+    agent::RunOptions options;
     // A session the caller names (X-Session-Id, a previous response's), and what its CLI is
     // given. Without one, a history this service answered continues in that answer's session.
     struct Named {

@@ -58,7 +58,8 @@ void add_openai_routes(http::Router& router, std::shared_ptr<const ModelApiConte
         auto body = parse_json_object(request, ErrorDialect::openai);
         if (auto* error = std::get_if<http::Response>(&body)) co_return std::move(*error);
         auto parsed = parse_chat_request(std::get<json::object>(body),
-                                         {settings.models, settings.default_model});
+                                         {settings.models, settings.default_model},
+                                         settings.run_policy);
         if (auto* error = std::get_if<ChatRequestError>(&parsed)) {
             if (error->kind == ChatRequestError::Kind::unsupported_model)
                 co_return unsupported_model(error->message, error->param, settings.models);
@@ -72,6 +73,7 @@ void add_openai_routes(http::Router& router, std::shared_ptr<const ModelApiConte
         Turn turn{.model = chat.model,
                   .messages = chat.messages,
                   .max_output_tokens = chat.max_tokens,
+                  .options = chat.options,
                   .named = std::get<std::optional<Turn::Named>>(std::move(named))};
         auto started_turn = co_await start_turn(*ctx, std::move(turn));
         if (!started_turn) co_return busy_response(ErrorDialect::openai, 503);

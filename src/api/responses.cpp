@@ -69,6 +69,7 @@ asio::awaitable<std::variant<Turn, http::Response>> turn_for(const ModelApiConte
     Turn turn{.model = request.model,
               .messages = request.messages,
               .max_output_tokens = request.max_output_tokens,
+              .options = request.options,
               .named = std::nullopt};
     if (!request.previous_response_id) co_return turn;
     const auto& id = *request.previous_response_id;
@@ -98,7 +99,8 @@ void add_responses_routes(http::Router& router, std::shared_ptr<const ModelApiCo
         auto body = parse_json_object(request, ErrorDialect::openai);
         if (auto* error = std::get_if<http::Response>(&body)) co_return std::move(*error);
         auto parsed = parse_responses_request(std::get<json::object>(body),
-                                              {settings.models, settings.default_model});
+                                              {settings.models, settings.default_model},
+                                              settings.run_policy);
         if (auto* error = std::get_if<ChatRequestError>(&parsed)) {
             if (error->kind == ChatRequestError::Kind::unsupported_model)
                 co_return unsupported_model(error->message, error->param, settings.models);

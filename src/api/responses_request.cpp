@@ -175,17 +175,28 @@ std::optional<Error> refuse_unhonourable(const json::object& body) {
                          std::string(field)};
         }
     }
-    if (const auto* text = present("text"); text != nullptr) {
-        const auto* format = text->is_object() ? text->as_object().if_contains("format") : nullptr;
-        if (!text->is_object()) return Error{"'text' must be an object", "text"};
-        if (format != nullptr && !format->is_null()) {
-            const auto* type =
-                format->is_object() ? format->as_object().if_contains("type") : nullptr;
-            if (type == nullptr || *type != json::value("text")) {
-                return Error{R"(only text.format {"type": "text"} is supported)", "text.format"};
-            }
+    return std::nullopt;
+}
+
+// text.format: the answer's JSON Schema, if it asks for one.
+std::optional<Error> read_text_format(const json::object& body, const RunPolicy& policy,
+                                      ResponsesRequest& out) {
+    auto& options = out.options;
+    const auto* text = body.if_contains("text");
+    if (text == nullptr || text->is_null()) return std::nullopt;
+    if (!text->is_object()) return Error{"'text' must be an object", "text"};
+    const auto* format = text->as_object().if_contains("format");
+    if (format == nullptr || format->is_null()) return std::nullopt;
+    auto read = read_output_format(*format, "text.format", false, policy);
+    if (auto* problem = std::get_if<RunOptionProblem>(&read)) return as_request_error(*problem);
+    if (auto& schema = std::get<OutputFormat>(read).json_schema) {
+        if (options.json_schema) {
+            return Error{"give the answer's schema once: text.format or json_schema",
+                         "text.format"};
         }
+        options.json_schema = std::move(schema);
     }
+    out.text_format = format->as_object();
     return std::nullopt;
 }
 
@@ -202,7 +213,8 @@ std::optional<Error> read_flag(const json::object& body, std::string_view field,
 }  // namespace
 
 std::variant<ResponsesRequest, ChatRequestError> parse_responses_request(const json::object& body,
-                                                                         ChatModels models) {
+                                                                         ChatModels models,
+                                                                         const RunPolicy& policy) {
     ResponsesRequest out;
     out.model = models.default_model;
     if (const auto* model = body.if_contains("model"); model != nullptr && !model->is_null()) {
@@ -210,6 +222,10 @@ std::variant<ResponsesRequest, ChatRequestError> parse_responses_request(const j
         out.model = model->as_string();
     }
     if (auto error = refuse_unhonourable(body)) return *error;
+    std::vector<RunOptionProblem> problems;
+    out.options = read_run_options(body, policy, false, problems).options;
+    if (!problems.empty()) return as_request_error(problems.front());
+    if (auto error = read_text_format(body, policy, out)) return *error;
     if (auto error = read_flag(body, "stream", out.stream)) return *error;
     if (auto error = read_flag(body, "store", out.store)) return *error;
     if (const auto* previous = body.if_contains("previous_response_id");

@@ -35,9 +35,12 @@ struct ResponsesRequest {
         std::string response_id;  // resp_<the item id's hex>
     };
     std::vector<ItemReference> item_references;
+    // The run options sent as extra fields (chat's names), with text.format's schema.
+    agent::RunOptions options;
+    boost::json::object text_format;  // as asked, echoed in the response; empty: text
 };
 
 std::variant<ResponsesRequest, ChatRequestError> parse_responses_request(
-    const boost::json::object& body, ChatModels models);
+    const boost::json::object& body, ChatModels models, const RunPolicy& policy);
 
 }  // namespace cas::api

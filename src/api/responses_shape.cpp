@@ -62,7 +62,8 @@ ResponseFacts response_facts(const ResponsesRequest& request, std::int64_t now) 
             .previous_response_id = request.previous_response_id,
             .max_output_tokens = request.max_output_tokens,
             .store = request.store,
-            .metadata = request.metadata};
+            .metadata = request.metadata,
+            .text_format = request.text_format};
 }
 
 json::object response_object(const ResponseFacts& facts, const TurnResult* result) {
@@ -82,7 +83,8 @@ json::object response_object(const ResponseFacts& facts, const TurnResult* resul
         {"parallel_tool_calls", false},
         {"previous_response_id", or_null(facts.previous_response_id)},
         {"store", facts.store},
-        {"text", json::object{{"format", json::object{{"type", "text"}}}}},
+        {"text", json::object{{"format", facts.text_format.empty() ? json::object{{"type", "text"}}
+                                                                   : facts.text_format}}},
         {"tool_choice", "auto"},
         {"tools", json::array{}},
         {"truncation", "disabled"},

@@ -25,6 +25,7 @@ struct ResponseFacts {
     std::optional<std::int64_t> max_output_tokens;
     bool store = true;
     boost::json::object metadata;
+    boost::json::object text_format;  // empty: text
 };
 
 // New ids for a response to `request`, created at `now` (unix seconds).

@@ -1,5 +1,6 @@
 #include "jobs/job.hpp"
 
+#include "agent/workspace_changes.hpp"
 #include "util/random_id.hpp"
 #include "util/wall_clock.hpp"
 
@@ -44,6 +45,8 @@ json::value to_json(const Job& job) {
         {"status", to_string(job.status)},
         {"prompt", job.prompt},
         {"agent", job.agent},
+        {"model", optional_value(job.model)},
+        {"run_options", agent::to_json(job.run_options)},
         {"metadata", job.metadata},
         {"max_budget_usd", job.max_budget_usd},
         {"timeout_seconds", job.timeout_seconds},
@@ -58,6 +61,7 @@ json::value to_json(const Job& job) {
         {"stderr_truncated", job.stderr_truncated},
         {"error", optional_value(job.error)},
         {"result", optional_value(job.result)},
+        {"structured_output", job.structured_output},
         {"is_error", optional_value(job.is_error)},
         {"subtype", optional_value(job.subtype)},
         {"total_cost_usd", optional_value(job.total_cost_usd)},
@@ -69,6 +73,7 @@ json::value to_json(const Job& job) {
         {"duration_ms", optional_value(job.duration_ms)},
         {"git_sync",
          json::object{{"status", job.git_sync}, {"detail", optional_value(job.git_sync_detail)}}},
+        {"workspace", job.workspace},
         {"idempotency_key", optional_value(job.idempotency_key)},
     };
 }
@@ -80,6 +85,9 @@ json::value to_summary_json(const Job& job) {
     obj.erase("output");
     obj.erase("stderr");
     obj.erase("result");
+    obj.erase("structured_output");
+    obj.erase("run_options");  // a schema and a system prompt may be tens of KiB each
+    agent::summarize_workspace(obj["workspace"]);  // its list of files may be too
     if (job.prompt.size() > kPromptPreview) {
         auto cut = job.prompt.substr(0, kPromptPreview);
         // Back off to a character boundary.
@@ -126,6 +134,13 @@ Job job_from_json(const json::value& value) {
         job.stderr_truncated = obj.at("stderr_truncated").as_bool();
         job.error = optional_from<std::string>(obj, "error");
         job.result = optional_from<std::string>(obj, "result");
+        if (const auto* structured = obj.if_contains("structured_output")) {
+            job.structured_output = *structured;
+        }
+        job.model = optional_from<std::string>(obj, "model");
+        if (const auto* options = obj.if_contains("run_options")) {
+            job.run_options = agent::run_options_from_json(*options);
+        }
         job.is_error = optional_from<bool>(obj, "is_error");
         job.subtype = optional_from<std::string>(obj, "subtype");
         if (const auto* cost = obj.if_contains("total_cost_usd");
@@ -141,6 +156,7 @@ Job job_from_json(const json::value& value) {
         const auto& git = obj.at("git_sync").as_object();
         job.git_sync = json::value_to<std::string>(git.at("status"));
         job.git_sync_detail = optional_from<std::string>(git, "detail");
+        if (const auto* workspace = obj.if_contains("workspace")) job.workspace = *workspace;
         job.idempotency_key = optional_from<std::string>(obj, "idempotency_key");
         return job;
     } catch (const std::exception& e) {

@@ -2,6 +2,8 @@
 // what the CLI's result gives and how the run ended.
 #pragma once
 
+#include "agent/run_options.hpp"
+
 #include <boost/describe/enum.hpp>
 #include <boost/json/value.hpp>
 
@@ -28,6 +30,8 @@ struct Job {
     JobStatus status = JobStatus::running;
     std::string prompt;
     std::string agent;
+    std::optional<std::string> model;  // the CLI's default when not set
+    agent::RunOptions run_options;
     boost::json::value metadata;  // an object or null
     double max_budget_usd = 5.0;
     std::int64_t timeout_seconds = 2700;
@@ -57,9 +61,14 @@ struct Job {
     boost::json::value usage;
     std::optional<std::string> session_id;
     std::optional<std::int64_t> duration_ms;
+    // The object the agent answered with, for a run given a json_schema; null otherwise.
+    boost::json::value structured_output;
 
     std::string git_sync = "skipped";
     std::optional<std::string> git_sync_detail;
+    // What the run did to the workspace (agent/workspace_changes.hpp: to_json); null until
+    // the run ends, and for a run that ended before it got past its git sync.
+    boost::json::value workspace;
 };
 
 boost::json::value to_json(const Job& job);

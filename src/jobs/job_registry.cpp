@@ -114,6 +114,8 @@ Job JobRegistry::new_record(NewJob request) {
     job.status = JobStatus::queued;
     job.prompt = std::move(request.prompt);
     job.agent = std::move(request.agent);
+    job.model = std::move(request.model);
+    job.run_options = std::move(request.run_options);
     job.metadata = std::move(request.metadata);
     job.max_budget_usd = request.max_budget_usd;
     job.timeout_seconds = request.timeout_seconds;
@@ -281,11 +283,12 @@ asio::awaitable<void> JobRegistry::execute(Job& job, runs::RunService::Handle& h
         agent::AgentRequest request{
             .prompt = job.prompt,
             .cli = {.agent = job.agent,
-                    .model = std::nullopt,
+                    .model = job.model,
                     .max_budget_usd = job.max_budget_usd,
                     .resume = job.resumed_session,
                     .fork = job.fork,
-                    .max_output_tokens = std::nullopt},
+                    .max_output_tokens = std::nullopt,
+                    .options = job.run_options},
             .timeout = std::chrono::seconds(job.timeout_seconds),
             .on_stdout =
                 [&](std::string_view piece) {
@@ -296,6 +299,7 @@ asio::awaitable<void> JobRegistry::execute(Job& job, runs::RunService::Handle& h
                     });
                 },
             .on_answer = {},
+            .record_workspace = true,  // the record shows what the run did to the workspace
         };
         auto outcome = co_await handle.run(std::move(request), "job", "");
         apply_outcome(job, outcome, utc_now_iso());

@@ -28,7 +28,8 @@ bool same_request(const Job& earlier, const NewJob& request) {
            earlier.metadata == request.metadata &&
            earlier.max_budget_usd == request.max_budget_usd &&
            earlier.timeout_seconds == request.timeout_seconds &&
-           earlier.resumed_from == request.resumed_from && earlier.fork == request.fork;
+           earlier.resumed_from == request.resumed_from && earlier.fork == request.fork &&
+           earlier.model == request.model && earlier.run_options == request.run_options;
 }
 
 void mark_running(Job& job, const std::string& now) {
@@ -71,6 +72,7 @@ void apply_outcome(Job& job, const agent::AgentOutcome& outcome, const std::stri
     }
     job.git_sync = std::string(agent::to_string(outcome.git.status));
     if (!outcome.git.detail.empty()) job.git_sync_detail = outcome.git.detail;
+    if (outcome.workspace) job.workspace = agent::to_json(*outcome.workspace);
 
     const auto& process = outcome.process;
     if (process.end != agent::ProcessEnd::failed_to_start) {
@@ -93,6 +95,7 @@ void apply_outcome(Job& job, const agent::AgentOutcome& outcome, const std::stri
         job.usage = cli.usage;
         job.session_id = cli.session_id;
         job.duration_ms = cli.duration_ms;
+        job.structured_output = cli.structured_output;
     }
 }
 

@@ -19,6 +19,8 @@ namespace cas::jobs {
 struct NewJob {
     std::string prompt;
     std::string agent;
+    std::optional<std::string> model;
+    agent::RunOptions run_options;
     boost::json::value metadata;
     double max_budget_usd = 5.0;
     std::int64_t timeout_seconds = 2700;

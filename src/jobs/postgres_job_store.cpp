@@ -201,8 +201,10 @@ JobStore::Awaitable<std::optional<Job>> PostgresJobStore::find(std::string_view 
     pg::Params params;
     params.text(id);
     auto result = co_await query("SELECT record FROM jobs WHERE id = $1", params);
-    if (result.rows() == 0) co_return std::nullopt;
-    co_return read_record(result.text(0, 0));
+    // Named, not `co_return std::nullopt`: GCC 12 miscompiles that for an optional<Job>.
+    std::optional<Job> found;
+    if (result.rows() != 0) found = read_record(result.text(0, 0));
+    co_return found;
 }
 
 JobStore::Awaitable<JobPage> PostgresJobStore::list(const JobFilter& filter) {
@@ -247,8 +249,9 @@ JobStore::Awaitable<std::optional<Job>> PostgresJobStore::find_by_idempotency_ke
         SELECT record FROM jobs WHERE idempotency_key = $1 AND created_unix >= $2
         ORDER BY seq DESC LIMIT 1)",
                                  params);
-    if (result.rows() == 0) co_return std::nullopt;
-    co_return read_record(result.text(0, 0));
+    std::optional<Job> found;  // named: see find
+    if (result.rows() != 0) found = read_record(result.text(0, 0));
+    co_return found;
 }
 
 JobStore::Awaitable<Inserted> PostgresJobStore::insert(const Job& job, const InsertRules& rules) {
@@ -347,7 +350,8 @@ JobStore::Awaitable<std::optional<std::pair<Job, Ownership>>> PostgresJobStore::
                                                 params);
         if (taken.rows() == 0) {
             co_await connection->execute("COMMIT");
-            co_return std::nullopt;
+            std::optional<std::pair<Job, Ownership>> none;  // named: see find
+            co_return none;
         }
         auto job = read_record(taken.text(0, 0));
         Ownership owner{replica, taken.integer(0, 1)};

@@ -173,8 +173,11 @@ JobStore::Awaitable<void> SqliteJobStore::save(const Job& job) {
 JobStore::Awaitable<std::optional<Job>> SqliteJobStore::find(std::string_view id) {
     Statement stmt(*cache_, "SELECT record FROM jobs WHERE id = ?1");
     stmt.bind(1, id);
-    if (!stmt.step()) co_return std::nullopt;
-    co_return read_record(stmt.text(0));
+    // Named, not `co_return std::nullopt`: GCC 12 miscompiles that for an optional<Job>
+    // (a missing record came back engaged, with garbage).
+    std::optional<Job> found;
+    if (stmt.step()) found = read_record(stmt.text(0));
+    co_return found;
 }
 
 JobStore::Awaitable<JobPage> SqliteJobStore::list(const JobFilter& filter) {
@@ -209,8 +212,9 @@ JobStore::Awaitable<std::optional<Job>> SqliteJobStore::find_by_idempotency_key(
         SELECT record FROM jobs WHERE idempotency_key = ?1 AND created_unix >= ?2
         ORDER BY seq DESC LIMIT 1)");
     stmt.bind(1, key).bind(2, since_unix);
-    if (!stmt.step()) co_return std::nullopt;
-    co_return read_record(stmt.text(0));
+    std::optional<Job> found;
+    if (stmt.step()) found = read_record(stmt.text(0));
+    co_return found;
 }
 
 std::int64_t SqliteJobStore::insert_row(const Job& job, const std::string* owner,
@@ -301,7 +305,8 @@ JobStore::Awaitable<std::optional<std::pair<Job, Ownership>>> SqliteJobStore::cl
     Statement next(*cache_,
                    "SELECT seq, record, attempt FROM jobs WHERE status = 'queued' ORDER BY seq "
                    "LIMIT 1");
-    if (!next.step()) co_return std::nullopt;
+    std::optional<std::pair<Job, Ownership>> none;  // named: see find
+    if (!next.step()) co_return none;
     auto job = read_record(next.text(1));
     Ownership owner{replica, next.integer(2) + 1};
     mark_running(job, utc_now_iso());

@@ -76,6 +76,7 @@ boost::asio::awaitable<agent::AgentOutcome> RunService::Handle::run(agent::Agent
         if (!given) {  // the caller's own wait was cancelled: so is the run
             cancel_->request();
             co_return agent::AgentOutcome{.status = agent::RunStatus::cancelled,
+                                          .expects_structured_output = false,
                                           .elapsed = {},
                                           .reason = "cancelled",
                                           .git = {},

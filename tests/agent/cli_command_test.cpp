@@ -10,7 +10,8 @@ TEST_CASE("cli: every run reads and writes stream-json, and the prompt is not on
                                .max_budget_usd = 5.0,
                                .resume = std::nullopt,
                                .fork = false,
-                               .max_output_tokens = std::nullopt});
+                               .max_output_tokens = std::nullopt,
+                               .options = {}});
     CHECK(args == std::vector<std::string>{
                       "-p", "--agent", "recruiter-triage", "--dangerously-skip-permissions",
                       "--max-budget-usd", "5", "--input-format", "stream-json", "--output-format",
@@ -23,7 +24,8 @@ TEST_CASE("cli: a model, then the session resumed (forked or not), go last") {
                              .max_budget_usd = 2.5,
                              .resume = std::nullopt,
                              .fork = false,
-                             .max_output_tokens = std::nullopt};
+                             .max_output_tokens = std::nullopt,
+                             .options = {}};
     const std::vector<std::string> common{"-p",
                                           "--agent",
                                           "a",
@@ -80,4 +82,28 @@ TEST_CASE("cli: agent names") {
     CHECK(agent_name_problem("a/b"));
     CHECK(agent_name_problem("a\nb"));
     CHECK(agent_name_problem("caf\xc3\xa9"));
+}
+
+TEST_CASE("cli: each run option is one --flag=value argument, after the fixed ones") {
+    CliInvocation invocation{.agent = "a",
+                             .model = std::nullopt,
+                             .max_budget_usd = 1,
+                             .resume = std::nullopt,
+                             .fork = false,
+                             .max_output_tokens = std::nullopt,
+                             .options = {.fallback_model = "claude-haiku-4-5",
+                                         .allowed_tools = {"Read", "Bash(git:*)"},
+                                         .disallowed_tools = {"--help", "Edit"},
+                                         .max_turns = 3,
+                                         .append_system_prompt = "-p\nBe brief.",
+                                         .effort = "low",
+                                         .json_schema = R"({"type":"object"})"}};
+    auto args = cli_arguments(invocation);
+    const std::vector<std::string> options(args.begin() + 12, args.end());
+    CHECK(options ==
+          std::vector<std::string>{"--fallback-model=claude-haiku-4-5", "--allowedTools=Read",
+                                   "--allowedTools=Bash(git:*)", "--disallowedTools=--help",
+                                   "--disallowedTools=Edit", "--max-turns=3",
+                                   "--append-system-prompt=-p\nBe brief.", "--effort=low",
+                                   R"(--json-schema={"type":"object"})"});
 }

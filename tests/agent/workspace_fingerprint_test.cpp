@@ -2,6 +2,7 @@
 // stay put otherwise; head_commit against real repositories made with git.
 #include "agent/workspace_fingerprint.hpp"
 
+#include "git_test.hpp"
 #include "temp_dir.hpp"
 
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 using cas::agent::head_commit;
 using cas::agent::workspace_fingerprint;
 using cas::agent::WorkspaceFingerprint;
+using cas::test::git;
 using cas::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -42,21 +44,6 @@ struct Setup {
 void set_mtime(const fs::path& path, long seconds) {
     const timespec times[2] = {{0, UTIME_OMIT}, {seconds, 0}};
     REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
-}
-
-// Runs git in `dir` and returns its output, trimmed.
-std::string git(const TempDir& tmp, const fs::path& dir, const std::string& args) {
-    const auto output_file = tmp.path / "git-output";
-    const std::string command = "git -C '" + dir.string() +
-                                "' -c user.email=t@t -c user.name=t -c commit.gpgsign=false "
-                                "-c init.defaultBranch=main " +
-                                args + " >'" + output_file.string() + "' 2>&1";
-    const int status = std::system(command.c_str());  // NOLINT(cert-env33-c): test set-up
-    std::string output = tmp.read("git-output");
-    INFO(command << "\n" << output);
-    REQUIRE(status == 0);
-    while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
-    return output;
 }
 
 std::string commit(const TempDir& tmp, const fs::path& repo, const std::string& message) {

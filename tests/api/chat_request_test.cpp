@@ -12,7 +12,7 @@ const std::vector<std::string> kModels{"claude-haiku-4-5", "claude-sonnet-4-6"};
 const std::string kDefault = "claude-sonnet-4-6";
 
 std::variant<ChatRequest, ChatRequestError> parse(std::string_view body) {
-    return parse_chat_request(json::parse(body).as_object(), {kModels, kDefault});
+    return parse_chat_request(json::parse(body).as_object(), {kModels, kDefault}, {});
 }
 
 ChatRequest ok(std::string_view body) {
@@ -123,4 +123,37 @@ TEST_CASE("chat prompt: tool calls and results, and a conversation not ending wi
           "Conversation so far:\n\n[user]\nweather?\n\n[assistant]\n(called tools: "
           "get_weather({\"city\":\"Oslo\"}))\n\n[tool result for c1]\nrain\n\n---\n\n"
           "Request:\nContinue from the conversation above.");
+}
+
+TEST_CASE("chat request: run options as extra fields, response_format as the run's schema") {
+    const std::string user = R"("messages":[{"role":"user","content":"hi"}])";
+    auto r = ok(body_of(R"("max_turns":2,"disallowed_tools":["Bash"],"effort":"low",)", user));
+    CHECK(r.options.max_turns == 2);
+    CHECK(r.options.disallowed_tools == std::vector<std::string>{"Bash"});
+    CHECK(r.options.effort == "low");
+    CHECK(param_of(body_of(R"("max_turns":0,)", user)) == "max_turns");
+    CHECK(std::get<ChatRequestError>(parse(body_of(R"("max_turns":0,)", user))).message ==
+          "max_turns: must be at least 1");
+    CHECK(param_of(body_of(R"("allowed_tools":["Read","x y"],)", user)) == "allowed_tools[1]");
+
+    auto schema = ok(body_of(R"("response_format":{"type":"json_schema","json_schema":{"name":"a",
+        "schema":{"type":"object","properties":{"answer":{"type":"integer"}}}}},)",
+                             user));
+    CHECK(json::parse(*schema.options.json_schema) ==
+          json::parse(R"({"type":"object","properties":{"answer":{"type":"integer"}}})"));
+    CHECK(ok(body_of(R"("response_format":{"type":"json_object"},)", user)).options.json_schema ==
+          R"({"type":"object"})");
+    CHECK_FALSE(ok(body_of(R"("response_format":{"type":"text"},)", user)).options.json_schema);
+    CHECK(param_of(body_of(R"("response_format":{"type":"xml"},)", user)) ==
+          "response_format.type");
+    CHECK(param_of(body_of(R"("response_format":{"type":"json_object"},"json_schema":{},)",
+                           user)) == "response_format");
+    // The policy reaches chat too.
+    RunPolicy no_schema{
+        .callers_may_set = {"model", "max_turns"}, .max_turns_limit = {}, .allowed_models = {}};
+    auto refused = parse_chat_request(
+        json::parse(body_of(R"("response_format":{"type":"json_object"},)", user)).as_object(),
+        {kModels, kDefault}, no_schema);
+    REQUIRE(std::holds_alternative<ChatRequestError>(refused));
+    CHECK(std::get<ChatRequestError>(refused).param == "response_format");
 }

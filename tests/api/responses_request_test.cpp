@@ -14,7 +14,7 @@ const std::vector<std::string> kModels{"claude-haiku-4-5", "claude-sonnet-4-6"};
 const std::string kDefault = "claude-sonnet-4-6";
 
 std::variant<ResponsesRequest, ChatRequestError> parse(const json::object& body) {
-    return parse_responses_request(body, {kModels, kDefault});
+    return parse_responses_request(body, {kModels, kDefault}, {});
 }
 
 std::variant<ResponsesRequest, ChatRequestError> parse(std::string_view body) {
@@ -112,10 +112,10 @@ TEST_CASE("responses request: what an agent run cannot honour is refused by name
     CHECK(param_of(with("background", true)) == "background");
     CHECK(param_of(with("conversation", "conv_1")) == "conversation");
     CHECK(param_of(with("prompt", json::object{{"id", "pmpt_1"}})) == "prompt");
-    CHECK(param_of(with("text", json::parse(R"({"format":{"type":"json_schema","name":"x",
-        "schema":{"type":"object"}}})"))) == "text.format");
-    CHECK(param_of(with("text", json::parse(R"({"format":{"type":"json_object"}})"))) ==
-          "text.format");
+    CHECK(param_of(with("text", json::parse(R"({"format":{"type":"grammar"}})"))) ==
+          "text.format.type");
+    CHECK(param_of(with("text", json::parse(R"({"format":{"type":"json_schema","name":"x"}})"))) ==
+          "text.format.schema");
     CHECK(param_of(with("text", "plain")) == "text");
     auto error = error_of(with("tools", json::array{json::object{{"type", "function"}}}));
     CHECK(error.kind == ChatRequestError::Kind::invalid);
@@ -258,4 +258,16 @@ TEST_CASE("responses request: fields it does not use are ignored") {
     auto r = ok(R"({"input":"q","temperature":0.2,"top_p":1,"user":"u-1","truncation":"auto",
                     "reasoning":{"effort":"low"},"parallel_tool_calls":false,"service_tier":"auto"})");
     CHECK(same(r.messages, {{"user", "q", ""}}));
+}
+
+TEST_CASE("responses request: text.format json_schema and json_object become the run's schema") {
+    auto schema = ok(with("text", json::parse(R"({"format":{"type":"json_schema","name":"answer",
+        "schema":{"type":"object","properties":{"answer":{"type":"integer"}}},"strict":true}})")));
+    REQUIRE(schema.options.json_schema);
+    CHECK(json::parse(*schema.options.json_schema) ==
+          json::parse(R"({"type":"object","properties":{"answer":{"type":"integer"}}})"));
+    CHECK(schema.text_format.at("name") == "answer");
+    auto object = ok(with("text", json::parse(R"({"format":{"type":"json_object"}})")));
+    CHECK(object.options.json_schema == R"({"type":"object"})");
+    CHECK_FALSE(ok(with("text", json::parse(R"({"format":{"type":"text"}})"))).options.json_schema);
 }

@@ -8,6 +8,13 @@
 // then " [user-turns=N]" with $STUB_COUNT_TURNS set (see userTurns), or exactly $STUB_REPLY if set. Model "claude-error-400" gets a 400 error.
 // A last user text holding "STUB-HOLD=<ms>" is answered that much later (streamed: after
 // message_start), so a test can keep a real CLI run busy.
+// Tools, for tests of what the model is offered and what it does with them:
+//   "STUB-TOOLS" in the last user text: the reply is "STUB-TOOLS: " + the offered tool names,
+//   comma-separated, in order.
+//   "STUB-WRITE=<name>": the model calls Write for <name> in the working directory the system
+//   prompt names, then (given the tool result) answers "STUB-REPLY: wrote <name>".
+//   A StructuredOutput tool offered: the model calls it with the object "STUB-STRUCTURED=<json>"
+//   names (default {"answer":42}), then answers "STUB-REPLY: structured".
 // Every request is logged to stderr as: METHOD PATH model=M stream=S
 // If $STUB_DUMP_DIR is set, each request body is saved there as NNN.json.
 import http from 'node:http';
@@ -43,7 +50,37 @@ function userTurns(messages = []) {
     : (m.content || []).some((b) => b.type === 'text' && !b.text.trimStart().startsWith('<system-reminder>')))).length;
 }
 
+// Whether the model has called a tool in this conversation already (one call per request).
+const calledTool = (body) => (body.messages ?? []).some((m) => m.role === 'assistant' &&
+  Array.isArray(m.content) && m.content.some((b) => b.type === 'tool_use'));
+
+// The tool call the model makes for `body`, or null: none once it has made one.
+function toolCall(body) {
+  if (calledTool(body)) return null;
+  const text = lastUserText(body.messages);
+  const offered = (body.tools ?? []).map((t) => t.name);
+  if (offered.includes('StructuredOutput')) {
+    const given = /STUB-STRUCTURED=(\{.*\})/.exec(text)?.[1];
+    return { name: 'StructuredOutput', input: given ? JSON.parse(given) : { answer: 42 } };
+  }
+  const write = /STUB-WRITE=([\w.-]+)/.exec(text)?.[1];
+  if (write && offered.includes('Write')) {
+    // The CLI names it in its environment section ("Primary working directory: <path>"), in
+    // the system prompt or (this CLI version) a system-role message.
+    const dir = /[Ww]orking directory: ([^\s"\\]+)/.exec(JSON.stringify(body))?.[1];
+    if (dir) return { name: 'Write', input: { file_path: `${dir}/${write}`, content: 'written by the agent\n' } };
+  }
+  return null;
+}
+
 function replyText(body) {
+  if (calledTool(body)) {
+    const write = /STUB-WRITE=([\w.-]+)/.exec(lastUserText(body.messages))?.[1];
+    return write ? `STUB-REPLY: wrote ${write}` : 'STUB-REPLY: structured';
+  }
+  if (lastUserText(body.messages).includes('STUB-TOOLS')) {
+    return 'STUB-TOOLS: ' + (body.tools ?? []).map((t) => t.name).join(',');
+  }
   if (process.env.STUB_REPLY !== undefined) return process.env.STUB_REPLY;
   const turns = process.env.STUB_COUNT_TURNS ? ` [user-turns=${userTurns(body.messages)}]` : '';
   return 'STUB-REPLY: ' + lastUserText(body.messages).trim().slice(0, 60) + turns;
@@ -76,7 +113,28 @@ function apiError(res, status, type, message) {
   sendJson(res, status, { type: 'error', error: { type, message }, request_id: rid }, rid);
 }
 
+function toolReply(res, body, rawLen, call) {
+  const usage = usageFor(rawLen, body, JSON.stringify(call.input));
+  const block = { type: 'tool_use', id: id('toolu_stub_'), name: call.name, input: call.input };
+  const msg = {
+    id: id('msg_stub_'), type: 'message', role: 'assistant', model: body.model,
+    content: [block], stop_reason: 'tool_use', stop_sequence: null, usage,
+  };
+  if (!body.stream) return sendJson(res, 200, msg);
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': id('req_') });
+  const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+  ev('message_start', { message: { ...msg, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } } });
+  ev('content_block_start', { index: 0, content_block: { ...block, input: {} } });
+  ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: JSON.stringify(call.input) } });
+  ev('content_block_stop', { index: 0 });
+  ev('message_delta', { delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });
+  ev('message_stop', {});
+  res.end();
+}
+
 function messageReply(res, body, rawLen) {
+  const call = toolCall(body);
+  if (call) return toolReply(res, body, rawLen, call);
   const text = replyText(body);
   const usage = usageFor(rawLen, body, text);
   const msg = {

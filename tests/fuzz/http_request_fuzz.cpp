@@ -367,8 +367,8 @@ void validate_run_body(const Request& request, ErrorDialect dialect, bool chat) 
             "resume accepted in another form");
         return;
     }
-    auto parsed =
-        cas::api::parse_chat_request(object, {config.openai_models, config.openai_default_model});
+    auto parsed = cas::api::parse_chat_request(
+        object, {config.openai_models, config.openai_default_model}, {});
     if (auto* error = std::get_if<cas::api::ChatRequestError>(&parsed)) {
         if (error->kind == cas::api::ChatRequestError::Kind::unsupported_model) {
             // Named in the message: the model must have been a string.

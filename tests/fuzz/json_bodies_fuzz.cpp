@@ -178,7 +178,7 @@ void check_messages_prompt(const std::vector<cas::api::ChatMessage>& messages) {
 }
 
 void check_chat(const json::object& body) {
-    auto parsed = cas::api::parse_chat_request(body, {kModels, kDefaultModel});
+    auto parsed = cas::api::parse_chat_request(body, {kModels, kDefaultModel}, {});
     if (const auto* error = std::get_if<cas::api::ChatRequestError>(&parsed)) {
         FUZZ_CHECK(!error->message.empty(), "chat error without a message");
         if (error->kind == cas::api::ChatRequestError::Kind::unsupported_model) {
@@ -218,7 +218,7 @@ void check_model_api_error(const cas::api::ChatRequestError& error, const json::
 }
 
 void check_responses(const json::object& body) {
-    auto parsed = cas::api::parse_responses_request(body, {kModels, kDefaultModel});
+    auto parsed = cas::api::parse_responses_request(body, {kModels, kDefaultModel}, {});
     if (const auto* error = std::get_if<cas::api::ChatRequestError>(&parsed)) {
         check_model_api_error(*error, body, cas::http::ErrorDialect::openai);
         return;
