@@ -40,9 +40,10 @@ using cas_fuzz::escaped;
 
 const std::vector<std::string> kModels{"claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"};
 const std::string kDefaultModel = "claude-sonnet-4-6";
-// The service's defaults (Config): MAX_BUDGET_USD, MAX_JOB_TIMEOUT_SECONDS.
-constexpr cas::api::JobLimits kLimits{.max_budget_usd = 100.0,
-                                      .max_timeout = std::chrono::hours{24}};
+// The service's defaults (Config): MAX_BUDGET_USD, MAX_JOB_TIMEOUT_SECONDS, every run option.
+const cas::api::JobLimits kLimits{.max_budget_usd = 100.0,
+                                  .max_timeout = std::chrono::hours{24},
+                                  .run_policy = {}};
 
 bool text_ok(std::string_view text) {
     return text.find('\0') == std::string_view::npos && cas::is_valid_utf8(text);
@@ -105,6 +106,14 @@ void check_execute(const json::object& body) {
     FUZZ_CHECK(!cas::agent::agent_name_problem(job.agent), "accepted agent: " + escaped(job.agent));
     FUZZ_CHECK(job.max_budget_usd > 0 && job.max_budget_usd <= kLimits.max_budget_usd,
                "accepted budget");
+    for (const auto* tools : {&job.run_options.allowed_tools, &job.run_options.disallowed_tools}) {
+        for (const auto& tool : *tools) {
+            auto name = std::string_view(tool).substr(0, tool.find('('));
+            FUZZ_CHECK(!name.empty() && name.front() != '-' &&
+                           name.find_first_of(", \n") == std::string_view::npos,
+                       "an accepted tool pattern could be read as a flag or as two tools");
+        }
+    }
     FUZZ_CHECK(job.timeout_seconds >= 1 && job.timeout_seconds <= kLimits.max_timeout.count(),
                "accepted timeout");
     FUZZ_CHECK(job.metadata.is_null() || job.metadata.is_object(), "accepted metadata");

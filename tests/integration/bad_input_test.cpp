@@ -44,7 +44,8 @@ std::string chat_completion(const std::string& body, const std::string& extra = 
 
 const std::string kUnknownField =
     "unknown field (expected prompt, agent, max_budget_usd, timeout_seconds, metadata, resume, "
-    "fork)";
+    "fork, or a run option: model, fallback_model, allowed_tools, disallowed_tools, max_turns, "
+    "append_system_prompt, effort, json_schema)";
 const std::string kResumeForm =
     "must be a job id (12 hex characters) or a CLI session id (a lowercase UUID)";
 const std::string kAgentChars = "agent name may only contain letters, digits, '-', '_' and '.'";
@@ -486,8 +487,8 @@ std::vector<Entry> catalogue() {
          {exact(422, field_error("fork", "must be true or false", "type_error.bool"))},
          Then::open},
         {"two unknown fields -> 422 naming both",
-         execute(R"({"prompt":"x","agent":"a","model":"x","__proto__":{}})"),
-         {has(422, {R"({"loc":["body","model"],)", R"({"loc":["body","__proto__"],)"})},
+         execute(R"({"prompt":"x","agent":"a","temperature":0.5,"__proto__":{}})"),
+         {has(422, {R"({"loc":["body","temperature"],)", R"({"loc":["body","__proto__"],)"})},
          Then::open},
         {"prompt of type number -> 422",
          execute(R"({"prompt":1,"agent":"a"})"),
