@@ -50,6 +50,11 @@ const std::string kResumeForm =
     "must be a job id (12 hex characters) or a CLI session id (a lowercase UUID)";
 const std::string kAgentChars = "agent name may only contain letters, digits, '-', '_' and '.'";
 const std::string kLimitRange = "must be an integer from 1 to 200";
+const std::string kModelName =
+    "must be a model name: 1 to 128 letters, digits and . _ : - / @ [ ], not starting with '-'";
+const std::string kToolPattern =
+    "must be a tool name (letters, digits, '_', '-', '*'), optionally followed by a rule in "
+    "parentheses, e.g. Bash(git:*)";
 
 // ---- entries that need more than one send ----
 
@@ -485,6 +490,71 @@ std::vector<Entry> catalogue() {
         {"fork not a boolean -> 422",
          execute(R"({"prompt":"x","agent":"a","fork":"yes"})"),
          {exact(422, field_error("fork", "must be true or false", "type_error.bool"))},
+         Then::open},
+        {"model that could be a flag -> 422 naming model",
+         execute(R"({"prompt":"x","agent":"a","model":"--dangerously-skip-permissions"})"),
+         {exact(422, field_error("model", kModelName))},
+         Then::open},
+        {"fallback_model not a string -> 422",
+         execute(R"({"prompt":"x","agent":"a","fallback_model":["a"]})"),
+         {exact(422, field_error("fallback_model", "must be a string"))},
+         Then::open},
+        {"allowed_tools not a list -> 422",
+         execute(R"({"prompt":"x","agent":"a","allowed_tools":"Bash"})"),
+         {exact(422, field_error("allowed_tools",
+                                 "must be an array of at most 128 tool names or patterns"))},
+         Then::open},
+        {"a tool that is two tools to the CLI -> 422 naming its index",
+         execute(R"J({"prompt":"x","agent":"a","allowed_tools":["Read","Bash,Write"]})J"),
+         {exact(422, field_error("allowed_tools[1]", kToolPattern))},
+         Then::open},
+        {"a tool rule with a newline -> 422 naming its index",
+         execute(R"J({"prompt":"x","agent":"a","disallowed_tools":["Bash(a\nb)"]})J"),
+         {exact(422, field_error("disallowed_tools[0]",
+                                 "a rule must be UTF-8 text without control characters or nested "
+                                 "parentheses"))},
+         Then::open},
+        {"max_turns 0 -> 422",
+         execute(R"({"prompt":"x","agent":"a","max_turns":0})"),
+         {exact(422, field_error("max_turns", "must be at least 1"))},
+         Then::open},
+        {"max_turns past the service's bound -> 422",
+         execute(R"({"prompt":"x","agent":"a","max_turns":1e30})"),
+         {exact(422, field_error("max_turns", "must be an integer"))},
+         Then::open},
+        {"append_system_prompt with NUL -> 422",
+         execute(R"J({"prompt":"x","agent":"a","append_system_prompt":"a\u0000b"})J"),
+         {exact(422, field_error("append_system_prompt",
+                                 "must be valid UTF-8 text without NUL characters"))},
+         Then::open},
+        {"effort unknown -> 422 naming the levels",
+         execute(R"({"prompt":"x","agent":"a","effort":"ultra"})"),
+         {exact(422, field_error("effort", "must be one of low, medium, high, xhigh, max"))},
+         Then::open},
+        {"json_schema not an object -> 422",
+         execute(R"({"prompt":"x","agent":"a","json_schema":"{}"})"),
+         {exact(422, field_error("json_schema", "'json_schema' must be a JSON Schema object"))},
+         Then::open},
+        {"chat: a run option of the wrong type -> 400 naming it",
+         chat_completion(R"({"messages":[{"role":"user","content":"hi"}],"max_turns":"2"})"),
+         {exact(400, openai_error("max_turns: must be an integer", "max_turns"))},
+         Then::open},
+        {"chat: a flag-like tool -> 400 naming its index",
+         chat_completion(
+             R"({"messages":[{"role":"user","content":"hi"}],"disallowed_tools":["-p"]})"),
+         {exact(400, openai_error("disallowed_tools[0]: " + kToolPattern, "disallowed_tools[0]"))},
+         Then::open},
+        {"chat: response_format of another type -> 400 naming it",
+         chat_completion(
+             R"({"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"xml"}})"),
+         {exact(400, openai_error("response_format.type: 'response_format' type must be text, "
+                                  "json_schema or json_object",
+                                  "response_format.type"))},
+         Then::open},
+        {"chat: response_format json_schema without a schema -> 400 naming it",
+         chat_completion(R"({"messages":[{"role":"user","content":"hi"}],
+             "response_format":{"type":"json_schema","json_schema":{"name":"a"}}})"),
+         {has(400, {R"("param":"response_format.json_schema.schema")"})},
          Then::open},
         {"two unknown fields -> 422 naming both",
          execute(R"({"prompt":"x","agent":"a","temperature":0.5,"__proto__":{}})"),
