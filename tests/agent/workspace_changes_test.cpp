@@ -18,6 +18,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,15 @@ using cas::test::TempDir;
 using namespace std::string_literals;
 namespace json = boost::json;
 namespace fs = std::filesystem;
+
+namespace cas::agent {
+
+// For Catch's messages.
+std::ostream& operator<<(std::ostream& out, const ChangedFile& file) {
+    return out << '{' << file.path << ", " << file.status << '}';
+}
+
+}  // namespace cas::agent
 
 namespace {
 
@@ -114,7 +124,7 @@ TEST_CASE("workspace: the list is merged, sorted, bounded and valid UTF-8", "[wo
         std::vector<std::string> untracked;
         for (int i = 0; i < 12; ++i) untracked.push_back("f" + std::to_string(100 + i));
         cas::agent::set_changed_files(changes, {}, untracked, false, 10);
-        CHECK(changes.changed_files.size() == 10);
+        REQUIRE(changes.changed_files.size() == 10);
         CHECK(changes.changed_files.back().path == "f109");
         CHECK(changes.changed_count == 12);
         CHECK(changes.truncated);

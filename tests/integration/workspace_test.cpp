@@ -26,7 +26,8 @@ std::string make_repository(const Fixture& f, const TempDir& scratch) {
 json::object listed(const Fixture& f, const std::string& id) {
     auto reply = request(f.port(), "GET", "/jobs", "", kAuth);
     REQUIRE(reply.status == 200);
-    for (const auto& job : json::parse(reply.body).at("jobs").as_array()) {
+    const auto page = json::parse(reply.body);
+    for (const auto& job : page.at("jobs").as_array()) {
         if (job.at("job_id") == id.c_str()) return job.as_object();
     }
     FAIL("job " << id << " is not listed");
