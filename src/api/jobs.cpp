@@ -323,7 +323,7 @@ asio::awaitable<void> stream_events(const JobsContext& ctx, std::string id, http
 }  // namespace
 
 void add_jobs_routes(http::Router& router, JobsContext context) {
-    auto ctx = std::make_shared<const JobsContext>(context);
+    auto ctx = std::make_shared<const JobsContext>(std::move(context));
     auto add = [&router](std::string method, std::string pattern, http::Handler handler) {
         router.add(std::move(method), std::move(pattern), http::Access::bearer,
                    store_guarded(ErrorDialect::detail, std::move(handler)));

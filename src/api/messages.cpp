@@ -17,7 +17,8 @@ void add_messages_routes(http::Router& router, std::shared_ptr<const ModelApiCon
     auto create = [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
         auto body = parse_json_object(request, ErrorDialect::anthropic);
         if (auto* error = std::get_if<http::Response>(&body)) co_return std::move(*error);
-        auto parsed = parse_messages_request(std::get<json::object>(body), ctx->settings.models);
+        auto parsed = parse_messages_request(std::get<json::object>(body), ctx->settings.models,
+                                             ctx->settings.run_policy);
         if (auto* error = std::get_if<ChatRequestError>(&parsed)) {
             bool unknown_model = error->kind == ChatRequestError::Kind::unsupported_model;
             co_return http::error_response(ErrorDialect::anthropic, unknown_model ? 404 : 400,
@@ -31,7 +32,7 @@ void add_messages_routes(http::Router& router, std::shared_ptr<const ModelApiCon
         Turn turn{.model = message.model,
                   .messages = std::move(message.messages),
                   .max_output_tokens = message.max_tokens,
-                  .options = {},
+                  .options = message.options,
                   .named = std::get<std::optional<Turn::Named>>(std::move(named))};
         auto started = co_await start_turn(*ctx, std::move(turn));
         if (!started) co_return busy_response(ErrorDialect::anthropic, 529);

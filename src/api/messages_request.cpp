@@ -89,7 +89,7 @@ std::optional<Error> refuse_unhonourable(const json::object& body) {
 }  // namespace
 
 std::variant<MessagesRequest, ChatRequestError> parse_messages_request(
-    const json::object& body, const std::vector<std::string>& models) {
+    const json::object& body, const std::vector<std::string>& models, const RunPolicy& policy) {
     MessagesRequest out;
     const auto* model = body.if_contains("model");
     if (model == nullptr || model->is_null()) return invalid("model", "Field required");
@@ -107,6 +107,9 @@ std::variant<MessagesRequest, ChatRequestError> parse_messages_request(
     out.max_tokens = *std::get<std::optional<std::int64_t>>(cap);
 
     if (auto error = refuse_unhonourable(body)) return *error;
+    std::vector<RunOptionProblem> problems;
+    out.options = read_run_options(body, policy, false, problems).options;
+    if (!problems.empty()) return as_request_error(problems.front());
     if (const auto* stream = body.if_contains("stream"); stream != nullptr && !stream->is_null()) {
         if (!stream->is_bool()) return invalid("stream", "must be a boolean");
         out.stream = stream->as_bool();

@@ -21,11 +21,13 @@ struct MessagesRequest {
     std::vector<ChatMessage> messages;  // the system prompt (as system) first, then the turns
     std::int64_t max_tokens = 0;
     bool stream = false;
+    agent::RunOptions options;  // the run options sent as extra fields (chat's names)
 };
 
 // Errors: `param` is the field's path; unsupported_model for a model not in the list (which
 // Anthropic answers with 404 not_found_error).
 std::variant<MessagesRequest, ChatRequestError> parse_messages_request(
-    const boost::json::object& body, const std::vector<std::string>& models);
+    const boost::json::object& body, const std::vector<std::string>& models,
+    const RunPolicy& policy);
 
 }  // namespace cas::api

@@ -13,7 +13,7 @@ namespace {
 const std::vector<std::string> kModels{"claude-haiku-4-5", "claude-sonnet-4-6"};
 
 std::variant<MessagesRequest, ChatRequestError> parse(const json::object& body) {
-    return parse_messages_request(body, kModels);
+    return parse_messages_request(body, kModels, {});
 }
 
 template <class Body>
@@ -181,4 +181,20 @@ TEST_CASE("messages request: a message with no text is refused, as Anthropic ref
                                                  {"role":"assistant","content":""},
                                                  {"role":"user","content":"b"}])")))
               .param == "messages.1.content");
+}
+
+TEST_CASE("messages request: run options as extra fields, problems as Anthropic names them") {
+    auto with = [](std::string_view extra) {
+        return json::parse(std::string(R"({"model":"claude-haiku-4-5","max_tokens":8,)") +
+                           std::string(extra) + R"("messages":[{"role":"user","content":"hi"}]})")
+            .as_object();
+    };
+    auto ok = parse_messages_request(with(R"("max_turns":2,"effort":"low",)"), kModels, {});
+    REQUIRE(std::holds_alternative<MessagesRequest>(ok));
+    CHECK(std::get<MessagesRequest>(ok).options.max_turns == 2);
+    CHECK(std::get<MessagesRequest>(ok).options.effort == "low");
+    auto bad = parse_messages_request(with(R"("disallowed_tools":["-p"],)"), kModels, {});
+    REQUIRE(std::holds_alternative<ChatRequestError>(bad));
+    CHECK(std::get<ChatRequestError>(bad).param == "disallowed_tools[0]");
+    CHECK(std::get<ChatRequestError>(bad).message.starts_with("disallowed_tools[0]: "));
 }

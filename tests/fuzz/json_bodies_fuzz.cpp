@@ -41,9 +41,8 @@ using cas_fuzz::escaped;
 const std::vector<std::string> kModels{"claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"};
 const std::string kDefaultModel = "claude-sonnet-4-6";
 // The service's defaults (Config): MAX_BUDGET_USD, MAX_JOB_TIMEOUT_SECONDS, every run option.
-const cas::api::JobLimits kLimits{.max_budget_usd = 100.0,
-                                  .max_timeout = std::chrono::hours{24},
-                                  .run_policy = {}};
+const cas::api::JobLimits kLimits{
+    .max_budget_usd = 100.0, .max_timeout = std::chrono::hours{24}, .run_policy = {}};
 
 bool text_ok(std::string_view text) {
     return text.find('\0') == std::string_view::npos && cas::is_valid_utf8(text);
@@ -275,7 +274,7 @@ void check_responses(const json::object& body) {
 }
 
 void check_anthropic_messages(const json::object& body) {
-    auto parsed = cas::api::parse_messages_request(body, kModels);
+    auto parsed = cas::api::parse_messages_request(body, kModels, {});
     if (const auto* error = std::get_if<cas::api::ChatRequestError>(&parsed)) {
         if (error->kind == cas::api::ChatRequestError::Kind::invalid) {
             FUZZ_CHECK(error->message.starts_with(error->param + ": "),
