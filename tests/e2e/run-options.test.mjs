@@ -1,7 +1,7 @@
 // End-to-end: run options with the real Claude Code CLI against messages-stub.mjs, which lists
 // the tools the model was offered (STUB-TOOLS), answers through StructuredOutput when offered,
 // and writes a file through Write (STUB-WRITE). The service lets callers set only some options
-// (RUN_OPTIONS), so a refusal is checked on the same service.
+// (RUN_OPTIONS: all but allowed_tools), so a refusal is checked on the same service.
 //
 //   CAS_SERVICE_BINARY=build/ci/claude-agent-service node --test tests/e2e/run-options.test.mjs
 //
@@ -74,7 +74,7 @@ describe('run options with the real CLI', { timeout: SUITE_TIMEOUT_MS }, () => {
         CLAUDE_BIN,
         GIT_SYNC: 'off',
         OPENAI_AGENT: AGENT,
-        RUN_OPTIONS: 'model,disallowed_tools,json_schema',
+        RUN_OPTIONS: 'model,fallback_model,disallowed_tools,max_turns,append_system_prompt,effort,json_schema',
       },
     }));
   }, { timeout: 30_000 });
@@ -127,7 +127,18 @@ describe('run options with the real CLI', { timeout: SUITE_TIMEOUT_MS }, () => {
     assert.equal(job.workspace.dirty, true);
   });
 
-  test('RUN_OPTIONS=model,disallowed_tools,json_schema refuses allowed_tools with a 422 naming it', async () => {
+  test('every option at once: the real CLI takes each --flag=value and the run completes', { timeout: 60_000 }, async () => {
+    const job = await runJob({
+      prompt: 'all options', model: 'claude-haiku-4-5', fallback_model: 'claude-sonnet-4-6',
+      disallowed_tools: ['Bash(rm:*)', 'WebFetch'], max_turns: 3, append_system_prompt: '--verbose\nAnswer in one line.',
+      effort: 'low',
+    });
+    assert.equal(job.status, 'completed', `${JSON.stringify(job)}\n${diagnostics()}`);
+    assert.equal(job.result, 'STUB-REPLY: all options');
+    assert.ok(stub.log.some((line) => line.includes('model=claude-haiku-4-5')), 'the stub was asked for the model');
+  });
+
+  test('RUN_OPTIONS without allowed_tools refuses it with a 422 naming it', async () => {
     const res = await api('POST', '/execute', { agent: AGENT, prompt: 'x', allowed_tools: ['Read'] });
     assert.equal(res.status, 422, res.text);
     assert.deepEqual(res.json.detail.map((d) => d.loc), [['body', 'allowed_tools']]);

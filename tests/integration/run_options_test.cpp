@@ -84,6 +84,22 @@ TEST_CASE("run options: outside the operator's policy, a 422 on jobs and a 400 o
     CHECK(error.at("type") == "invalid_request_error");
 }
 
+TEST_CASE("run options: RUN_OPTIONS=model lets a job choose its model and nothing else") {
+    Fixture f(Fixture::Env{{"RUN_OPTIONS", "model"}});
+    auto reply = f.execute({{"prompt", "x"},
+                            {"agent", "recruiter-triage"},
+                            {"model", "claude-haiku-4-5"},
+                            {"allowed_tools", json::array{"Read"}}});
+    REQUIRE(reply.status == 422);
+    auto detail = json::parse(reply.body).at("detail").as_array();
+    REQUIRE(detail.size() == 1);
+    CHECK(detail[0].at("loc") == json::array{"body", "allowed_tools"});
+    CHECK(detail[0].at("msg") ==
+          "this service does not let callers set 'allowed_tools' (its RUN_OPTIONS: model)");
+    auto job = f.wait_job(f.start_job("x", {{"model", "claude-haiku-4-5"}}));
+    CHECK(job.at("status") == "completed");
+}
+
 TEST_CASE("run options: json_schema gives the record's structured_output, or fails the job") {
     Fixture f;
     const auto schema = json::parse(R"J({"type":"object","properties":{"answer":{"type":
