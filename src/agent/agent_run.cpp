@@ -358,8 +358,8 @@ boost::asio::awaitable<AgentOutcome> run_agent(const AgentSettings& settings, Ag
         auto executor = co_await boost::asio::this_coro::executor;
         Cancellation unstoppable(executor);
         auto git = workspace_git(settings, std::chrono::steady_clock::time_point::max());
-        auto after = co_await workspace_after(std::move(*outcome.workspace), std::move(git),
-                                              unstoppable);
+        auto after =
+            co_await workspace_after(std::move(*outcome.workspace), std::move(git), unstoppable);
         outcome.workspace = std::move(after);
     }
     outcome.elapsed = std::chrono::steady_clock::now() - started;

@@ -98,9 +98,9 @@ void add_responses_routes(http::Router& router, std::shared_ptr<const ModelApiCo
         const auto& settings = ctx->settings;
         auto body = parse_json_object(request, ErrorDialect::openai);
         if (auto* error = std::get_if<http::Response>(&body)) co_return std::move(*error);
-        auto parsed = parse_responses_request(std::get<json::object>(body),
-                                              {settings.models, settings.default_model},
-                                              settings.run_policy);
+        auto parsed =
+            parse_responses_request(std::get<json::object>(body),
+                                    {settings.models, settings.default_model}, settings.run_policy);
         if (auto* error = std::get_if<ChatRequestError>(&parsed)) {
             if (error->kind == ChatRequestError::Kind::unsupported_model)
                 co_return unsupported_model(error->message, error->param, settings.models);

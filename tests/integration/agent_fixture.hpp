@@ -4,8 +4,8 @@
 
 #include "agent/process_tree.hpp"
 #include "integration/service_process.hpp"
-#include "temp_dir.hpp"
 #include "jobs/postgres_server.hpp"
+#include "temp_dir.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -40,8 +40,9 @@ inline bool integration_on_postgres() {
 
 // A service with the fake CLI, a temporary workspace and data directory, git sync off and
 // no warm CLI unless asked. When the suite runs on PostgreSQL (integration_on_postgres), its
-// job store is a fresh database of its own on the tests' server instead. (A process waiting for the next run would rewrite the fake's record
-// files and count as a descendant; warm_cli_test.cpp covers it.)
+// job store is a fresh database of its own on the tests' server instead. (A process waiting for the
+// next run would rewrite the fake's record files and count as a descendant; warm_cli_test.cpp
+// covers it.)
 struct Fixture {
     TempDir workspace;
     TempDir record;
@@ -74,9 +75,7 @@ struct Fixture {
         service->stop(signal);
         service = std::make_unique<ServiceProcess>(env);
     }
-    [[nodiscard]] int port() const {
-        return service->port();
-    }
+    [[nodiscard]] int port() const { return service->port(); }
 
     HttpReply execute(const json::object& body,
                       std::map<std::string, std::string> headers = kAuth) const {
@@ -124,9 +123,7 @@ struct Fixture {
         return !busy();
     }
     // No process of any run is left below the service.
-    bool no_descendants() const {
-        return cas::agent::descendants_of(service->pid()).empty();
-    }
+    bool no_descendants() const { return cas::agent::descendants_of(service->pid()).empty(); }
     HttpReply complete(const json::object& body) const {
         return request(port(), "POST", "/v1/chat/completions", json::serialize(body), kAuth);
     }
