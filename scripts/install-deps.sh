@@ -24,6 +24,7 @@ build_pkgs=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-filesystem1.81-dev
   libfmt-dev catch2 libsqlite3-dev prometheus-cpp-dev
   libpq-dev  # the PostgreSQL job store (DATABASE_URL), shared by replicas
+  libssl-dev  # https completion webhooks (Beast over OpenSSL) and their signatures
 )
 # npm installs the Claude Code CLI (a native binary once installed: node's version does not matter).
 cli_pkgs=(nodejs npm ca-certificates)
@@ -34,6 +35,7 @@ test_pkgs=(curl nodejs npm python3 prometheus systemd)
 test_pkgs+=(chromium)    # headless screenshot and DOM of GET /docs (tests/e2e/docs.test.mjs)
 test_pkgs+=(wrk)         # the load soak (bench/soak.sh)
 test_pkgs+=(postgresql-15)  # a throwaway server per test run (tests/fixtures/postgres-server.sh)
+test_pkgs+=(openssl)     # a test CA and certificate for the https webhook receiver
 test_pkgs+=(clang-tidy)  # scripts/clang-tidy.sh in .ci/run (brings run-clang-tidy-14)
 # clang 14 and its runtimes (libFuzzer, ASan, UBSan) for the `fuzz` preset (tests/fuzz).
 fuzz_pkgs=(clang libclang-rt-14-dev)

@@ -17,6 +17,7 @@
 #include "sessions/session_keeper.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
+#include "webhooks/webhook_sender.hpp"
 
 #include <unistd.h>
 
@@ -51,7 +52,7 @@ agent::AgentSettings agent_settings(const Config& config) {
         .kill_grace = config.kill_grace,
         .stall_timeout = config.stall_timeout,
         .result_exit_grace = config.result_exit_grace,
-        .secret_env = {"API_BEARER_TOKEN", "METRICS_TOKEN", "DATABASE_URL"},
+        .secret_env = {"API_BEARER_TOKEN", "METRICS_TOKEN", "DATABASE_URL", "WEBHOOK_SECRET"},
         .always_disallowed_tools = config.tools_always_disallowed,
         .run_marker = run_marker(config.data_dir),
     };
@@ -101,6 +102,23 @@ std::string home_dir() {
     return home == nullptr ? "" : home;
 }
 
+webhooks::WebhookSender make_webhook_sender(boost::asio::io_context& io, jobs::JobStore& store,
+                                            Metrics& metrics, const Config& config) {
+    try {
+        return {io.get_executor(), store, metrics,
+                webhooks::WebhookSettings{
+                    .allowed_hosts = config.webhook_allowed_hosts,
+                    .keys = config.webhook_keys,
+                    .timeout = config.webhook_timeout,
+                    .retry = {.max_attempts = config.webhook_max_attempts,
+                              .base = config.webhook_retry_base},
+                    .ca_file = config.webhook_ca_file,
+                    .poll_interval = std::chrono::seconds(store.shared() ? 2 : 60)}};
+    } catch (const std::runtime_error& e) {  // the certificates cannot be loaded
+        throw StartupError(e.what());
+    }
+}
+
 }  // namespace
 
 struct App::Parts {
@@ -111,6 +129,7 @@ struct App::Parts {
     sessions::SessionKeeper sessions;
     runs::RunService runs;
     jobs::JobRegistry registry;
+    webhooks::WebhookSender webhooks;
     http::Router router;
     http::Server server;
 
@@ -135,6 +154,7 @@ struct App::Parts {
                     .save_retry_interval = std::chrono::seconds(1),
                     .lease = config.lease,
                     .poll_interval = std::chrono::seconds(1)}),
+          webhooks(make_webhook_sender(io, *store, metrics, config)),
           server(io, router,
                  {.host = config.host,
                   .port = config.port,
@@ -154,9 +174,11 @@ struct App::Parts {
         api::add_health_routes(router, [this] { return runs.busy(); });
         api::add_jobs_routes(router, {.registry = registry,
                                       .store = *store,
+                                      .webhooks = webhooks,
                                       .limits = {.max_budget_usd = config.max_budget_usd,
                                                  .max_timeout = config.max_job_timeout,
-                                                 .run_policy = run_policy()},
+                                                 .run_policy = run_policy(),
+                                                 .callback_hosts = config.webhook_allowed_hosts},
                                       .keep_alive = keep_alive});
         auto model_apis = std::make_shared<const api::ModelApiContext>(
             api::ModelApiContext{.runs = runs,
@@ -236,6 +258,8 @@ std::uint16_t App::start() {
     run_until_done(p.io, p.registry.recover());
     p.server.start();
     p.registry.start();
+    p.webhooks.start(
+        [&p](std::chrono::milliseconds wait) { return p.registry.wait_for_change(wait); });
     // The first completion need not wait for the CLI to start either.
     p.runs.warm_up(api::turn_invocation(p.model_api_settings(), p.config.openai_default_model));
     return port;
@@ -247,6 +271,7 @@ void App::begin_shutdown(std::chrono::milliseconds grace, std::function<void()> 
                   {{"runs_in_flight", p.runs.busy() ? 1 : 0}, {"grace_ms", grace.count()}});
     p.server.stop();
     p.registry.stop();
+    p.webhooks.stop();
     boost::asio::co_spawn(p.io, p.drain(grace, std::move(drained)), boost::asio::detached);
 }
 

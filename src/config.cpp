@@ -2,7 +2,7 @@
 // validates it, and help text. `--help` and the README's configuration table come from it.
 #include "config.hpp"
 
-#include "api/run_options_request.hpp"
+#include "config_values.hpp"
 
 #include <fmt/format.h>
 
@@ -22,158 +22,7 @@ extern char** environ;  // NOLINT(readability-redundant-declaration)
 namespace cas {
 namespace {
 
-// An error message, or nothing when the value was accepted.
-using SetResult = std::optional<std::string>;
-
-template <class T>
-SetResult parse_unsigned(std::string_view text, T min, T max, T& out) {
-    std::uint64_t value = 0;
-    const auto* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc{} || ptr != end ||
-        value < static_cast<std::uint64_t>(min) || value > static_cast<std::uint64_t>(max)) {
-        return fmt::format("must be an integer from {} to {}, got '{}'", min, max, text);
-    }
-    out = static_cast<T>(value);
-    return std::nullopt;
-}
-
-// A whole number of the duration's own unit (seconds, milliseconds) within [min, max].
-template <class Duration>
-SetResult parse_count(std::string_view text, typename Duration::rep min, typename Duration::rep max,
-                      Duration& out) {
-    typename Duration::rep count = 0;
-    auto result = parse_unsigned(text, min, max, count);
-    if (!result) out = Duration(count);
-    return result;
-}
-
-SetResult parse_non_empty(std::string_view text, std::string& out) {
-    if (text.empty()) {
-        return "must not be empty";
-    }
-    out = text;
-    return std::nullopt;
-}
-
-SetResult parse_positive_double(std::string_view text, double max, double& out) {
-    double value = 0;
-    const auto* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc{} || ptr != end || !(value > 0) || value > max) {
-        return fmt::format("must be a number greater than 0 and at most {}, got '{}'", max, text);
-    }
-    out = value;
-    return std::nullopt;
-}
-
-SetResult parse_list(std::string_view text, std::vector<std::string>& out) {
-    std::vector<std::string> items;
-    while (!text.empty()) {
-        auto comma = text.find(',');
-        auto item = text.substr(0, comma);
-        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-        if (!item.empty()) items.emplace_back(item);
-        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
-    }
-    if (items.empty()) return "must list at least one name, separated by commas";
-    out = std::move(items);
-    return std::nullopt;
-}
-
-// "30d", "12h", "90m", "45s" or plain seconds.
-SetResult parse_duration(std::string_view text, std::chrono::seconds& out) {
-    std::int64_t unit = 1;
-    auto number = text;
-    if (!text.empty()) {
-        switch (text.back()) {
-            case 'd': unit = 86400; break;
-            case 'h': unit = 3600; break;
-            case 'm': unit = 60; break;
-            case 's': unit = 1; break;
-            default: unit = 0; break;
-        }
-        if (unit != 0) number.remove_suffix(1);
-        if (unit == 0) unit = 1;
-    }
-    std::int64_t value = 0;
-    auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-    constexpr std::int64_t kMax = 100LL * 365 * 86400;
-    if (number.empty() || ec != std::errc{} || ptr != number.data() + number.size() || value < 1 ||
-        value > kMax / unit) {
-        return fmt::format("must be a duration like 30d, 12h, 90m or 3600 (seconds), got '{}'",
-                           text);
-    }
-    out = std::chrono::seconds(value * unit);
-    return std::nullopt;
-}
-
-// "30s", "500ms" or plain seconds; 0 allowed.
-SetResult parse_grace(std::string_view text, std::chrono::milliseconds& out) {
-    std::int64_t scale = 1000;
-    auto number = text;
-    if (number.ends_with("ms")) {
-        scale = 1;
-        number.remove_suffix(2);
-    } else if (number.ends_with('s')) {
-        number.remove_suffix(1);
-    }
-    std::int64_t value = 0;
-    auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-    if (number.empty() || ec != std::errc{} || ptr != number.data() + number.size() || value < 0 ||
-        value > 86400LL * 1000 / scale) {
-        return fmt::format("must be a duration like 30s, 500ms or 30 (seconds), got '{}'", text);
-    }
-    out = std::chrono::milliseconds(value * scale);
-    return std::nullopt;
-}
-
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
-    return out;
-}
-
-// A list that may be empty (empty text: none).
-SetResult parse_optional_list(std::string_view text, std::vector<std::string>& out) {
-    if (text.find_first_not_of(' ') == std::string_view::npos) {
-        out.clear();
-        return std::nullopt;
-    }
-    return parse_list(text, out);
-}
-
-SetResult parse_run_option_names(std::string_view text, std::vector<std::string>& out) {
-    std::vector<std::string> names;
-    if (text == "none") {
-        out.clear();
-        return std::nullopt;
-    }
-    if (auto problem = parse_list(text, names)) return problem;
-    for (const auto& name : names) {
-        if (std::find(std::begin(api::kRunOptionNames), std::end(api::kRunOptionNames), name) ==
-            std::end(api::kRunOptionNames)) {
-            std::vector<std::string> known(std::begin(api::kRunOptionNames),
-                                           std::end(api::kRunOptionNames));
-            return fmt::format("'{}' is not a run option (known: {}, or none)", name, join(known));
-        }
-    }
-    out = std::move(names);
-    return std::nullopt;
-}
-
-SetResult parse_tool_list(std::string_view text, std::vector<std::string>& out) {
-    std::vector<std::string> tools;
-    if (auto problem = parse_optional_list(text, tools)) return problem;
-    for (const auto& tool : tools) {
-        if (auto problem = api::tool_pattern_problem(tool)) {
-            return fmt::format("'{}': {}", tool, *problem);
-        }
-    }
-    out = std::move(tools);
-    return std::nullopt;
-}
+using namespace config_values;  // NOLINT(google-build-using-namespace): the option table's parsers
 
 struct Option {
     const char* env;   // nullptr: flag only
@@ -410,6 +259,63 @@ const Option kOptions[] = {
     {"RETENTION_SWEEP_SECONDS", "--retention-sweep", "S", "How often the retention rules run.",
      [](Config& c, std::string_view v) { return parse_count(v, 1, 86400, c.retention_sweep); },
      [](const Config& c) { return std::to_string(c.retention_sweep.count()); }},
+    {"WEBHOOK_ALLOWED_HOSTS", "--webhook-allowed-hosts", "LIST",
+     "Hosts a job's callback_url may name, comma-separated: a name, *.name (any name under it), "
+     "an IP address ([...] for IPv6), each with an optional :port. Empty: callbacks are off. A "
+     "host listed by name may resolve to private and loopback addresses; one under a *. rule "
+     "may not.",
+     [](Config& c, std::string_view v) -> SetResult {
+         auto rules = webhooks::parse_allowed_hosts(v);
+         if (auto* problem = std::get_if<std::string>(&rules)) return *problem;
+         c.webhook_allowed_hosts = std::get<std::vector<webhooks::HostRule>>(std::move(rules));
+         return std::nullopt;
+     },
+     [](const Config&) { return std::string("(empty)"); }},
+    {"WEBHOOK_SECRET", nullptr, "SECRETS",
+     "Key(s) signing callbacks (Standard Webhooks): whsec_ + base64 of at least 16 random "
+     "bytes; several, space-separated, sign with each while receivers rotate. Needed when "
+     "WEBHOOK_ALLOWED_HOSTS is set. Environment only.",
+     [](Config& c, std::string_view v) -> SetResult {
+         if (v.empty()) {
+             c.webhook_keys.clear();
+             return std::nullopt;
+         }
+         auto keys = webhooks::parse_signing_keys(v);
+         if (auto* problem = std::get_if<std::string>(&keys)) return *problem;
+         c.webhook_keys = std::get<std::vector<webhooks::SigningKey>>(std::move(keys));
+         return std::nullopt;
+     },
+     [](const Config&) { return std::string("(empty)"); }},
+    {"WEBHOOK_TIMEOUT_SECONDS", "--webhook-timeout", "S",
+     "Time a callback attempt gets to connect, send and be answered.",
+     [](Config& c, std::string_view v) { return parse_count(v, 1, 300, c.webhook_timeout); },
+     [](const Config& c) { return std::to_string(c.webhook_timeout.count()); }},
+    {"WEBHOOK_RETRY_BASE_MS", "--webhook-retry-base-ms", "MS",
+     "Wait before a callback's second attempt; it doubles after each (at most an hour), with "
+     "up to 20% jitter either way.",
+     [](Config& c, std::string_view v) {
+         return parse_count(v, 10, 3600000, c.webhook_retry_base);
+     },
+     [](const Config& c) { return std::to_string(c.webhook_retry_base.count()); }},
+    {"WEBHOOK_MAX_ATTEMPTS", "--webhook-max-attempts", "N",
+     "Attempts at a callback before it is failed (POST /jobs/{id}/webhook/retry sends it "
+     "again).",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned(v, 1, 100, c.webhook_max_attempts);
+     },
+     [](const Config& c) { return std::to_string(c.webhook_max_attempts); }},
+    {"WEBHOOK_CA_FILE", "--webhook-ca-file", "FILE",
+     "Certificates (PEM) https callbacks are verified against, instead of the system's store "
+     "(which SSL_CERT_FILE also overrides).",
+     [](Config& c, std::string_view v) -> SetResult {
+         if (v.empty()) {
+             c.webhook_ca_file.reset();
+         } else {
+             c.webhook_ca_file = std::string(v);
+         }
+         return std::nullopt;
+     },
+     [](const Config&) { return std::string("(empty)"); }},
     {"SHUTDOWN_GRACE", "--shutdown-grace", "DURATION",
      "After SIGTERM, time a run in flight gets to finish before it is cancelled (30s, 500ms, 0). "
      "A second signal cancels at once.",
@@ -493,6 +399,11 @@ std::variant<Config, ExitRequest> parse_config(std::span<const char* const> args
                   config.openai_default_model) == config.openai_models.end()) {
         return bad_usage(fmt::format("OPENAI_DEFAULT_MODEL '{}' is not in OPENAI_MODELS ({})",
                                      config.openai_default_model, join(config.openai_models)));
+    }
+    if (!config.webhook_allowed_hosts.empty() && config.webhook_keys.empty()) {
+        return bad_usage(
+            "WEBHOOK_ALLOWED_HOSTS is set but WEBHOOK_SECRET is not: callbacks "
+            "must be signed");
     }
     return config;
 }

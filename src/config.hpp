@@ -6,6 +6,8 @@
 
 #include "agent/git_sync_mode.hpp"
 #include "telemetry/log.hpp"
+#include "webhooks/callback_url.hpp"
+#include "webhooks/signature.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -75,6 +77,15 @@ struct Config {
     std::chrono::seconds job_retention{30LL * 24 * 3600};
     std::size_t job_max_records = 100000;
     std::chrono::seconds retention_sweep{3600};
+
+    // Completion webhooks (webhooks/): the hosts callbacks may name (none: callbacks are off),
+    // the signing keys, each attempt's time, and the retries.
+    std::vector<webhooks::HostRule> webhook_allowed_hosts;
+    std::vector<webhooks::SigningKey> webhook_keys;
+    std::chrono::seconds webhook_timeout{10};
+    std::chrono::milliseconds webhook_retry_base{5000};
+    int webhook_max_attempts = 8;
+    std::optional<std::string> webhook_ca_file;  // else the system's store
 
     // Operation
     std::chrono::milliseconds shutdown_grace{30000};  // a run may finish after SIGTERM

@@ -106,3 +106,43 @@ TEST_CASE("config parses modes and durations once, into types") {
           cas::agent::GitSyncMode::off);
     CHECK(std::holds_alternative<ExitRequest>(Parse{{{"GIT_SYNC", "sometimes"}}}({})));
 }
+
+TEST_CASE("config: webhooks are off by default, and need a secret once hosts are allowed") {
+    auto defaults = std::get<Config>(Parse{}({}));
+    CHECK(defaults.webhook_allowed_hosts.empty());
+    CHECK(defaults.webhook_timeout == std::chrono::seconds(10));
+    CHECK(defaults.webhook_retry_base == std::chrono::milliseconds(5000));
+    CHECK(defaults.webhook_max_attempts == 8);
+
+    auto unsigned_hosts = Parse{{{"WEBHOOK_ALLOWED_HOSTS", "hooks.example.com"}}}({});
+    REQUIRE(std::holds_alternative<ExitRequest>(unsigned_hosts));
+    CHECK(std::get<ExitRequest>(unsigned_hosts).exit_code == 2);
+    CHECK_THAT(std::get<ExitRequest>(unsigned_hosts).message, Catch::Contains("WEBHOOK_SECRET"));
+
+    auto on = Parse{{{"WEBHOOK_ALLOWED_HOSTS", "hooks.example.com, *.corp.example:8443"},
+                     {"WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+                     {"WEBHOOK_MAX_ATTEMPTS", "3"}}}({"--webhook-retry-base-ms", "100"});
+    REQUIRE(std::holds_alternative<Config>(on));
+    const auto& c = std::get<Config>(on);
+    CHECK(c.webhook_allowed_hosts.size() == 2);
+    CHECK(c.webhook_keys.size() == 1);
+    CHECK(c.webhook_max_attempts == 3);
+    CHECK(c.webhook_retry_base == std::chrono::milliseconds(100));
+
+    for (auto [name, value] :
+         std::vector<std::pair<const char*, const char*>>{{"WEBHOOK_ALLOWED_HOSTS", "*.1.2.3.4"},
+                                                          {"WEBHOOK_SECRET", "whsec_c2hvcnQ="},
+                                                          {"WEBHOOK_MAX_ATTEMPTS", "0"},
+                                                          {"WEBHOOK_TIMEOUT_SECONDS", "0"}}) {
+        auto bad = Parse{{{name, value}}}({});
+        INFO(name);
+        REQUIRE(std::holds_alternative<ExitRequest>(bad));
+        CHECK_THAT(std::get<ExitRequest>(bad).message, Catch::Contains(name));
+    }
+}
+
+TEST_CASE("config: the webhook secret cannot be given on the command line") {
+    auto result = Parse{}({"--webhook-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
+    REQUIRE(std::holds_alternative<ExitRequest>(result));
+    CHECK_THAT(std::get<ExitRequest>(result).message, Catch::Contains("unknown option"));
+}

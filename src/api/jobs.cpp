@@ -25,11 +25,37 @@ namespace cas::api {
 namespace json = boost::json;
 using http::ErrorDialect;
 
+namespace {
+
+// What is wrong with a callback_url (the message and its error type), if anything.
+std::optional<std::pair<std::string, std::string>> callback_url_problem(
+    std::string_view text, const std::vector<webhooks::HostRule>& hosts) {
+    if (hosts.empty()) {
+        return std::pair{std::string("callbacks are off on this service (the operator has not "
+                                     "set WEBHOOK_ALLOWED_HOSTS)"),
+                         std::string("value_error.not_allowed")};
+    }
+    auto url = webhooks::parse_callback_url(text);
+    if (auto* problem = std::get_if<std::string>(&url)) {
+        return std::pair{std::move(*problem), std::string("value_error.url")};
+    }
+    const auto& parsed = std::get<webhooks::CallbackUrl>(url);
+    if (webhooks::match_host(hosts, parsed) == webhooks::HostMatch::refused) {
+        return std::pair{fmt::format("host {} port {} is not in WEBHOOK_ALLOWED_HOSTS", parsed.host,
+                                     parsed.port),
+                         std::string("value_error.not_allowed")};
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 std::variant<jobs::NewJob, std::vector<FieldError>> parse_execute_request(const json::object& body,
                                                                           const JobLimits& limits) {
     FieldReader read(body);
     static constexpr std::string_view kFields[] = {
-        "prompt", "agent", "max_budget_usd", "timeout_seconds", "metadata", "resume", "fork"};
+        "prompt",   "agent",  "max_budget_usd", "timeout_seconds",
+        "metadata", "resume", "fork",           "callback_url"};
     for (const auto& field : body) {
         auto known = [&](std::span<const std::string_view> names) {
             return std::find(names.begin(), names.end(), field.key()) != names.end();
@@ -37,9 +63,9 @@ std::variant<jobs::NewJob, std::vector<FieldError>> parse_execute_request(const 
         if (!known(kFields) && !known(kRunOptionNames)) {
             read.fail(std::string(field.key()),
                       "unknown field (expected prompt, agent, max_budget_usd, timeout_seconds, "
-                      "metadata, resume, fork, or a run option: model, fallback_model, "
-                      "allowed_tools, disallowed_tools, max_turns, append_system_prompt, effort, "
-                      "json_schema)",
+                      "metadata, resume, fork, callback_url, or a run option: model, "
+                      "fallback_model, allowed_tools, disallowed_tools, max_turns, "
+                      "append_system_prompt, effort, json_schema)",
                       "value_error.extra");
         }
     }
@@ -93,6 +119,12 @@ std::variant<jobs::NewJob, std::vector<FieldError>> parse_execute_request(const 
     if (auto fork = read.boolean("fork")) {
         if (*fork && !job.resumed_from) read.fail("fork", "needs resume: a session to fork");
         job.fork = *fork;
+    }
+    if (auto callback = read.text("callback_url", false)) {
+        if (auto problem = callback_url_problem(*callback, limits.callback_hosts)) {
+            read.fail("callback_url", std::move(problem->first), problem->second);
+        }
+        job.callback_url = std::move(*callback);
     }
     std::vector<RunOptionProblem> problems;
     auto run = read_run_options(body, limits.run_policy, true, problems);
@@ -241,6 +273,30 @@ asio::awaitable<http::Response> cancel_job(const JobsContext& ctx, const http::R
     co_return response;
 }
 
+asio::awaitable<http::Response> retry_webhook(const JobsContext& ctx,
+                                              const http::Request& request) {
+    auto id = std::string(request.param("id").value_or(""));
+    if (!jobs::is_job_id(id)) co_return job_not_found();
+    auto retry = co_await ctx.store.retry_webhook(id);
+    using Kind = jobs::WebhookRetry::Kind;
+    if (retry.kind == Kind::not_found || !retry.job) co_return job_not_found();
+    if (retry.kind == Kind::not_failed) {
+        const auto& job = *retry.job;
+        std::string why = !job.webhook                     ? "Job has no callback_url"
+                          : !jobs::is_finished(job.status) ? "Job has not finished"
+                                                           : "Webhook has not failed";
+        json::object answer{{"detail", why}};
+        if (job.webhook) {
+            answer["webhook_status"] = jobs::to_string(job.webhook->status);
+        }
+        co_return http::json_response(409, answer);
+    }
+    ctx.webhooks.wake();
+    auto response = http::json_response(202, jobs::to_json(*retry.job));
+    response.job_id = id;
+    co_return response;
+}
+
 // What a job running on another replica has added to its shared log since `seq`, all of it
 // (up to its end, the record event); whether the end was among it.
 asio::awaitable<bool> relay_shared_events(const JobsContext& ctx, const std::string& id,
@@ -341,6 +397,8 @@ void add_jobs_routes(http::Router& router, JobsContext context) {
     auto cancel = [ctx](const http::Request& request) { return cancel_job(*ctx, request); };
     add("DELETE", "/jobs/{id}", cancel);
     add("POST", "/jobs/{id}/cancel", cancel);
+    add("POST", "/jobs/{id}/webhook/retry",
+        [ctx](const http::Request& request) { return retry_webhook(*ctx, request); });
     add("GET", "/jobs/{id}/events",
         [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
             auto job = co_await find_job(*ctx, request);

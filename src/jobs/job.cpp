@@ -4,6 +4,7 @@
 #include "util/random_id.hpp"
 #include "util/wall_clock.hpp"
 
+#include <boost/describe/enum_from_string.hpp>
 #include <boost/describe/enum_to_string.hpp>
 #include <boost/describe/enumerators.hpp>
 #include <boost/json.hpp>
@@ -21,10 +22,28 @@ json::value optional_value(const std::optional<T>& value) {
     return json::value_from(*value);
 }
 
+json::value webhook_json(const std::optional<WebhookState>& webhook) {
+    if (!webhook) return nullptr;
+    return json::object{
+        {"url", webhook->url},
+        {"id", webhook->id},
+        {"status", to_string(webhook->status)},
+        {"attempts", webhook->attempts},
+        {"last_status", optional_value(webhook->last_status)},
+        {"last_error", optional_value(webhook->last_error)},
+        {"delivered_at", optional_value(webhook->delivered_at)},
+        {"next_attempt_at", optional_value(webhook->next_attempt_at)},
+    };
+}
+
 }  // namespace
 
 std::string_view to_string(JobStatus status) {
     return boost::describe::enum_to_string(status, "error");
+}
+
+std::string_view to_string(WebhookStatus status) {
+    return boost::describe::enum_to_string(status, "failed");
 }
 
 std::optional<JobStatus> parse_status(std::string_view text) {
@@ -75,6 +94,7 @@ json::value to_json(const Job& job) {
          json::object{{"status", job.git_sync}, {"detail", optional_value(job.git_sync_detail)}}},
         {"workspace", job.workspace},
         {"idempotency_key", optional_value(job.idempotency_key)},
+        {"webhook", webhook_json(job.webhook)},
     };
 }
 
@@ -106,6 +126,25 @@ std::optional<T> optional_from(const json::object& obj, std::string_view key) {
     const auto* v = obj.if_contains(key);
     if (v == nullptr || v->is_null()) return std::nullopt;
     return json::value_to<T>(*v);
+}
+
+std::optional<WebhookState> webhook_from_json(const json::object& obj) {
+    const auto* value = obj.if_contains("webhook");
+    if (value == nullptr || value->is_null()) return std::nullopt;
+    const auto& webhook = value->as_object();
+    WebhookState state;
+    state.url = json::value_to<std::string>(webhook.at("url"));
+    state.id = json::value_to<std::string>(webhook.at("id"));
+    auto status = json::value_to<std::string>(webhook.at("status"));
+    if (!boost::describe::enum_from_string(status.c_str(), state.status)) {
+        throw std::invalid_argument("unknown webhook status");
+    }
+    state.attempts = json::value_to<int>(webhook.at("attempts"));
+    state.last_status = optional_from<int>(webhook, "last_status");
+    state.last_error = optional_from<std::string>(webhook, "last_error");
+    state.delivered_at = optional_from<std::string>(webhook, "delivered_at");
+    state.next_attempt_at = optional_from<std::string>(webhook, "next_attempt_at");
+    return state;
 }
 
 }  // namespace
@@ -158,6 +197,7 @@ Job job_from_json(const json::value& value) {
         job.git_sync_detail = optional_from<std::string>(git, "detail");
         if (const auto* workspace = obj.if_contains("workspace")) job.workspace = *workspace;
         job.idempotency_key = optional_from<std::string>(obj, "idempotency_key");
+        job.webhook = webhook_from_json(obj);
         return job;
     } catch (const std::exception& e) {
         throw std::invalid_argument(std::string("unreadable job record: ") + e.what());
@@ -178,6 +218,12 @@ bool is_job_id(std::string_view text) {
 
 std::string utc_now_iso() {
     return iso8601_utc(6, "+00:00");
+}
+
+std::size_t output_bytes(const Job& job) {
+    std::size_t bytes = 0;
+    for (const auto& line : job.output) bytes += line.size();
+    return bytes;
 }
 
 std::vector<std::string> split_lines(std::string_view text) {

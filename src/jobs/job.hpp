@@ -25,6 +25,24 @@ inline bool is_finished(JobStatus s) {
     return s != JobStatus::queued && s != JobStatus::running;
 }
 
+// A job's completion webhook (webhooks/): where it goes and how its delivery stands. The
+// record shows it; the store's outbox column says when the next attempt is due.
+enum class WebhookStatus { pending, delivered, failed };
+BOOST_DESCRIBE_ENUM(WebhookStatus, pending, delivered, failed)
+std::string_view to_string(WebhookStatus status);
+
+struct WebhookState {
+    std::string url;
+    std::string id;  // msg_…: the webhook-id header of every attempt, retries included
+    WebhookStatus status = WebhookStatus::pending;
+    int attempts = 0;
+    std::optional<int> last_status;  // the receiver's HTTP status, if it answered
+    std::optional<std::string> last_error;
+    std::optional<std::string> delivered_at;
+    std::optional<std::string> next_attempt_at;  // while pending after a failed attempt
+    friend bool operator==(const WebhookState&, const WebhookState&) = default;
+};
+
 struct Job {
     std::string id;
     JobStatus status = JobStatus::running;
@@ -69,6 +87,8 @@ struct Job {
     // What the run did to the workspace (agent/workspace_changes.hpp: to_json); null until
     // the run ends, and for a run that ended before it got past its git sync.
     boost::json::value workspace;
+    // Called when the job ends (POST /execute's callback_url); none if not asked for.
+    std::optional<WebhookState> webhook;
 };
 
 boost::json::value to_json(const Job& job);
@@ -84,6 +104,9 @@ bool is_job_id(std::string_view text);
 
 // Now, as the reference app writes times: 2026-01-02T03:04:05.678901+00:00.
 std::string utc_now_iso();
+
+// The bytes of stdout the record keeps (its lines together).
+std::size_t output_bytes(const Job& job);
 
 // Splits stdout into lines, each keeping its '\n' (the last may lack one).
 std::vector<std::string> split_lines(std::string_view text);

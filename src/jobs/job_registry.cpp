@@ -8,7 +8,9 @@
 
 #include "agent/line_splitter.hpp"
 #include "jobs/job_state.hpp"
+#include "jobs/store_outage.hpp"
 #include "telemetry/log.hpp"
+#include "util/random_id.hpp"
 #include "util/wall_clock.hpp"
 
 #include <malloc.h>
@@ -30,31 +32,6 @@ void log_failure(const char* what, const std::exception_ptr& e) {
     } catch (const std::exception& ex) {
         log::error(what, {{"error", ex.what()}});
     }
-}
-
-// A loop's store failures, logged when they start and when they end, not once a round
-// while a database is down.
-class Outage {
-public:
-    explicit Outage(const char* what) : what_(what) {}
-    void failed(const StoreError& e) {
-        if (!down_) log::error(what_, {{"error", e.what()}});
-        down_ = true;
-    }
-    void ok() {
-        if (down_) log::info("the job store answers again", {{"after", what_}});
-        down_ = false;
-    }
-
-private:
-    const char* what_;
-    bool down_ = false;
-};
-
-std::size_t output_bytes(const Job& job) {
-    std::size_t bytes = 0;
-    for (const auto& line : job.output) bytes += line.size();
-    return bytes;
 }
 
 }  // namespace
@@ -125,6 +102,16 @@ Job JobRegistry::new_record(NewJob request) {
     job.resumed_session = std::move(request.resume_session);
     job.fork = request.fork;
     job.output_cap = runs_.settings().output_cap;
+    if (request.callback_url) {
+        job.webhook = WebhookState{.url = std::move(*request.callback_url),
+                                   .id = "msg_" + random_hex(24),
+                                   .status = WebhookStatus::pending,
+                                   .attempts = 0,
+                                   .last_status = std::nullopt,
+                                   .last_error = std::nullopt,
+                                   .delivered_at = std::nullopt,
+                                   .next_attempt_at = std::nullopt};
+    }
     return job;
 }
 
@@ -404,7 +391,7 @@ asio::awaitable<void> JobRegistry::dispatch() {
     // finds none.
     bool maybe_queued = true;
     Timer poll(executor_);
-    Outage outage("cannot claim a queued job");
+    StoreOutage outage("cannot claim a queued job");
     while (!stopping_.requested()) {
         if (!maybe_queued) {
             if (store_.shared()) {
@@ -448,89 +435,6 @@ asio::awaitable<void> JobRegistry::dispatch() {
         }
         if (cluster_.queued > 0) --cluster_.queued;
         begin(std::move(claimed->first), std::move(*handle), std::move(claimed->second));
-    }
-}
-
-asio::awaitable<void> JobRegistry::heartbeat() {
-    Timer tick(executor_);
-    auto last_sweep = std::chrono::steady_clock::now() - options_.lease;
-    Outage outage("replica heartbeat failed");
-    while (!stopping_.requested()) {
-        try {
-            cluster_ = co_await store_.heartbeat(options_.replica_id, runs_.busy(),
-                                                 options_.lease.count());
-            if (std::chrono::steady_clock::now() - last_sweep >= options_.lease / 2) {
-                last_sweep = std::chrono::steady_clock::now();
-                auto interrupted = co_await store_.interrupt_expired();
-                for (const auto& job : interrupted) {
-                    log::warn("job interrupted: its replica stopped renewing its lease",
-                              {{"job_id", job.id}});
-                }
-                if (!interrupted.empty()) jobs_changed_.notify();
-            }
-            outage.ok();
-        } catch (const StoreError& e) {
-            outage.failed(e);
-        }
-        tick.expires_after(
-            std::min<std::chrono::milliseconds>(options_.lease / 3, std::chrono::seconds(5)));
-        co_await (tick.async_wait() || beat_now_.wait() || stopping_.wait());
-    }
-    try {
-        co_await store_.leave(options_.replica_id);
-    } catch (const StoreError& e) {
-        log::warn("cannot sign off this replica", {{"error", e.what()}});
-    }
-}
-
-asio::awaitable<void> JobRegistry::listen() {
-    Timer pause(executor_);
-    while (!stopping_.requested()) {
-        std::vector<StoreNotice> notices;
-        bool failed = false;
-        try {
-            auto woke = co_await (store_.notices() || stopping_.wait());
-            if (woke.index() == 1) co_return;
-            notices = std::get<0>(std::move(woke));
-        } catch (const StoreError& e) {
-            log::warn("cannot listen for other replicas; retrying", {{"error", e.what()}});
-            failed = true;
-        }
-        if (failed) {  // the polls cover what is missed meanwhile
-            pause.expires_after(std::chrono::seconds(1));
-            co_await (pause.async_wait() || stopping_.wait());
-            continue;
-        }
-        for (const auto& notice : notices) {
-            if (notice.kind == StoreNotice::Kind::queued) {
-                queue_changed_.notify();
-            } else if (notice.kind == StoreNotice::Kind::events) {
-                jobs_changed_.notify();  // wakes readers of jobs running elsewhere
-            } else if (auto it = active_.find(notice.job_id); it != active_.end()) {
-                it->second.cancel->request();
-            }
-        }
-    }
-}
-
-asio::awaitable<void> JobRegistry::sweep() {
-    Timer timer(executor_);
-    while (!stopping_.requested()) {
-        try {
-            auto now = unix_seconds();
-            auto deleted =
-                co_await store_.prune(now - options_.retention.count(), options_.max_records);
-            if (deleted > 0) log::info("old job records deleted", {{"count", deleted}});
-            auto sessions_kept = std::max(options_.retention, options_.session_ttl);
-            auto forgotten = co_await store_.prune_sessions(now - options_.session_ttl.count(),
-                                                            now - sessions_kept.count());
-            if (forgotten > 0)
-                log::info("old conversations and sessions deleted", {{"count", forgotten}});
-        } catch (const std::exception& e) {
-            log::error("retention sweep failed", {{"error", e.what()}});
-        }
-        timer.expires_after(options_.sweep_interval);
-        co_await (timer.async_wait() || stopping_.wait());
     }
 }
 

@@ -29,7 +29,9 @@ bool same_request(const Job& earlier, const NewJob& request) {
            earlier.max_budget_usd == request.max_budget_usd &&
            earlier.timeout_seconds == request.timeout_seconds &&
            earlier.resumed_from == request.resumed_from && earlier.fork == request.fork &&
-           earlier.model == request.model && earlier.run_options == request.run_options;
+           earlier.model == request.model && earlier.run_options == request.run_options &&
+           (earlier.webhook ? std::optional(earlier.webhook->url) : std::nullopt) ==
+               request.callback_url;
 }
 
 void mark_running(Job& job, const std::string& now) {
@@ -97,6 +99,18 @@ void apply_outcome(Job& job, const agent::AgentOutcome& outcome, const std::stri
         job.duration_ms = cli.duration_ms;
         job.structured_output = cli.structured_output;
     }
+}
+
+bool webhook_due(const Job& job) {
+    return is_finished(job.status) && job.webhook && job.webhook->status == WebhookStatus::pending;
+}
+
+bool retry_webhook(Job& job) {
+    if (!job.webhook || job.webhook->status != WebhookStatus::failed) return false;
+    job.webhook->status = WebhookStatus::pending;
+    job.webhook->attempts = 0;
+    job.webhook->next_attempt_at.reset();
+    return true;
 }
 
 }  // namespace cas::jobs

@@ -29,6 +29,7 @@ struct NewJob {
     std::optional<std::string> resumed_from;
     std::optional<std::string> resume_session;
     bool fork = false;
+    std::optional<std::string> callback_url;  // checked against the operator's allowed hosts
 };
 
 // Whether `request` asks for what `earlier` was made from (an idempotent retry), rather than
@@ -48,5 +49,12 @@ void mark_interrupted_lease_lost(Job& job, const std::string& now);
 void apply_outcome(Job& job, const agent::AgentOutcome& outcome, const std::string& now);
 // The unexpected (an exception) still ends the record, never leaves it `running`.
 void mark_internal_error(Job& job, const std::string& what, const std::string& now);
+
+// Whether a record, written as it is, puts its webhook in the outbox: the job has ended and
+// the webhook is still to be delivered.
+bool webhook_due(const Job& job);
+// POST /jobs/{id}/webhook/retry: a failed delivery is pending again with a fresh budget of
+// attempts, and the same id (a receiver that did get it can tell). False if it had not failed.
+bool retry_webhook(Job& job);
 
 }  // namespace cas::jobs

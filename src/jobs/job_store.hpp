@@ -110,6 +110,21 @@ struct StoreNotice {
     std::string job_id;
 };
 
+// A completion webhook taken from the outbox by one sender (webhooks/webhook_sender.hpp):
+// the job, and the token that fences what the sender writes back.
+struct WebhookClaim {
+    Job job;
+    std::string token;
+};
+
+struct WebhookRetry {
+    // retried: it had failed and is due again (`job` as saved); not_failed: it is pending or
+    // delivered, or the job has no webhook (`job` as it is).
+    enum class Kind { not_found, not_failed, retried };
+    Kind kind;
+    std::optional<Job> job;
+};
+
 class JobStore {
 public:
     template <class T>
@@ -169,6 +184,21 @@ public:
     // Deletes finished jobs that finished before `cutoff_unix`, then the oldest finished ones
     // beyond `max_records` in total. Returns how many were deleted.
     virtual Awaitable<std::size_t> prune(std::int64_t cutoff_unix, std::size_t max_records) = 0;
+
+    // Completion webhooks: the outbox. Every write of a record whose job has ended with its
+    // webhook pending makes the delivery due at once, in the same statement as the status
+    // (so no crash between the two can lose it). A sender claims the one due first for
+    // `claim_ms` (nobody else gets it meanwhile; if the sender dies, it is due again after),
+    // and writes back its state after the attempt: due again `retry_in_ms` from now, or never
+    // (delivered, failed); false if its claim ran out and another sender took it. Times are
+    // the store's clock (the database server's, shared by replicas).
+    virtual Awaitable<std::optional<WebhookClaim>> claim_webhook(std::int64_t claim_ms) = 0;
+    virtual Awaitable<bool> save_webhook(const Job& job, std::string_view token,
+                                         std::optional<std::int64_t> retry_in_ms) = 0;
+    // Milliseconds until the next pending delivery is due (0 if it is), if there is one.
+    virtual Awaitable<std::optional<std::int64_t>> next_webhook_in() = 0;
+    // A failed delivery made pending again, due at once (jobs/job_state.hpp: retry_webhook).
+    virtual Awaitable<WebhookRetry> retry_webhook(std::string_view id) = 0;
 
     // Copies of the CLI's session files (sessions/session_keeper.hpp), by session id.
     virtual Awaitable<void> save_session(std::string_view session_id, std::string_view bytes) = 0;

@@ -69,6 +69,10 @@ constexpr const char* kMigrations[] = {
          body text NOT NULL,
          saved_unix bigint NOT NULL);
        CREATE INDEX responses_saved ON responses (saved_unix);)",
+    // Completion webhooks' outbox (job_store.hpp): when a delivery is due, and who holds it.
+    R"(ALTER TABLE jobs ADD COLUMN webhook_due_ms bigint;
+       ALTER TABLE jobs ADD COLUMN webhook_claim text;
+       CREATE INDEX jobs_webhooks_due ON jobs (webhook_due_ms) WHERE webhook_due_ms IS NOT NULL;)",
 };
 
 // A record as stored: its summary and whole JSON (parameters refer to these).
@@ -114,12 +118,15 @@ asio::awaitable<bool> update_record(pg::Connection& connection, const Job& job,
     } else {
         params.null();
     }
-    params.text(texts.summary).text(texts.record);
-    std::string sql =
-        "UPDATE jobs SET status = $2, finished_unix = $3, summary = $4, record = $5 WHERE id = $1";
+    params.text(texts.summary).text(texts.record).integer(webhook_due(job) ? 1 : 0);
+    auto sql = fmt::format(R"(
+        UPDATE jobs SET status = $2, finished_unix = $3, summary = $4, record = $5,
+                        webhook_due_ms = CASE WHEN $6::integer = 1 THEN {} END
+        WHERE id = $1)",
+                           kNowMs);
     if (owner != nullptr) {
         params.text(owner->replica).integer(owner->attempt);
-        sql += " AND owner = $6 AND attempt = $7 AND status = 'running'";
+        sql += " AND owner = $7 AND attempt = $8 AND status = 'running'";
     }
     auto result = co_await connection.query(sql, params);
     co_return result.affected() == 1;
@@ -187,13 +194,15 @@ JobStore::Awaitable<void> PostgresJobStore::save(const Job& job) {
         params.null();
     }
     params.optional_text(job.idempotency_key).integer(unix_seconds()).text(summary).text(record);
-    co_await query(R"(
+    params.integer(webhook_due(job) ? 1 : 0);
+    co_await query(fmt::format(R"(
         INSERT INTO jobs (id, status, agent, finished_unix, idempotency_key, created_unix,
-                          summary, record)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                          summary, record, webhook_due_ms)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9::integer = 1 THEN {} END)
         ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
           finished_unix = EXCLUDED.finished_unix, summary = EXCLUDED.summary,
-          record = EXCLUDED.record)",
+          record = EXCLUDED.record, webhook_due_ms = EXCLUDED.webhook_due_ms)",
+                               kNowMs),
                    params);
 }
 

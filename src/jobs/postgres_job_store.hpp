@@ -43,6 +43,11 @@ public:
     Awaitable<void> drop_events(std::string_view id) override;
     [[nodiscard]] bool shared() const override { return true; }
     Awaitable<std::size_t> prune(std::int64_t cutoff_unix, std::size_t max_records) override;
+    Awaitable<std::optional<WebhookClaim>> claim_webhook(std::int64_t claim_ms) override;
+    Awaitable<bool> save_webhook(const Job& job, std::string_view token,
+                                 std::optional<std::int64_t> retry_in_ms) override;
+    Awaitable<std::optional<std::int64_t>> next_webhook_in() override;
+    Awaitable<WebhookRetry> retry_webhook(std::string_view id) override;
     Awaitable<void> save_session(std::string_view session_id, std::string_view bytes) override;
     Awaitable<std::optional<std::string>> find_session(std::string_view session_id) override;
     Awaitable<void> save_conversation(const Conversation& conversation) override;

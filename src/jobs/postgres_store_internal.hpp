@@ -25,6 +25,8 @@ inline constexpr std::int64_t kRetentionLock = 0x636173'03;
 
 // The database's clock, in unix seconds: leases compare times written by different machines.
 inline constexpr const char* kNow = "extract(epoch from clock_timestamp())::bigint";
+// The same in milliseconds (the webhooks' outbox: retries may be due sub-second apart).
+inline constexpr const char* kNowMs = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 // NOTIFY channels: a job was queued (wake an idle replica), a running job is to be cancelled
 // (its id; its owner stops it).

@@ -19,7 +19,9 @@
 
 namespace cas::jobs {
 
+using sqlite_detail::bind_webhook_due;
 using sqlite_detail::exec;
+using sqlite_detail::read_record;
 using sqlite_detail::Statement;
 using sqlite_detail::Transaction;
 
@@ -73,7 +75,15 @@ constexpr const char* kMigrations[] = {
          body TEXT NOT NULL,
          saved_unix INTEGER NOT NULL);
        CREATE INDEX responses_saved ON responses(saved_unix);)",
+    // Completion webhooks' outbox (job_store.hpp): when a delivery is due, and who holds it.
+    R"(ALTER TABLE jobs ADD COLUMN webhook_due_ms INTEGER;
+       ALTER TABLE jobs ADD COLUMN webhook_claim TEXT;
+       CREATE INDEX jobs_webhooks_due ON jobs(webhook_due_ms) WHERE webhook_due_ms IS NOT NULL;)",
 };
+
+}  // namespace
+
+namespace sqlite_detail {
 
 Job read_record(std::string_view text) {
     boost::system::error_code ec;
@@ -82,7 +92,15 @@ Job read_record(std::string_view text) {
     return job_from_json(value);
 }
 
-}  // namespace
+void bind_webhook_due(Statement& stmt, int index, const Job& job) {
+    if (webhook_due(job)) {
+        stmt.bind(index, unix_milliseconds());
+    } else {
+        stmt.bind_null(index);
+    }
+}
+
+}  // namespace sqlite_detail
 
 // A record as stored: its summary and whole JSON, bound without a copy (kept alive here).
 struct RecordTexts {
@@ -150,9 +168,11 @@ JobStore::Awaitable<void> SqliteJobStore::save(const Job& job) {
     auto summary = json_text(to_summary_json(job));
     auto record = json_text(to_json(job));
     Statement stmt(*cache_, R"(
-        INSERT INTO jobs (id, status, agent, finished_unix, idempotency_key, created_unix, summary, record)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-        ON CONFLICT(id) DO UPDATE SET status = ?2, finished_unix = ?4, summary = ?7, record = ?8)");
+        INSERT INTO jobs (id, status, agent, finished_unix, idempotency_key, created_unix, summary,
+                          record, webhook_due_ms)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        ON CONFLICT(id) DO UPDATE SET status = ?2, finished_unix = ?4, summary = ?7, record = ?8,
+                                      webhook_due_ms = ?9)");
     stmt.bind(1, job.id).bind(2, to_string(job.status)).bind(3, job.agent);
     if (is_finished(job.status)) {
         stmt.bind(4, unix_seconds());
@@ -166,6 +186,7 @@ JobStore::Awaitable<void> SqliteJobStore::save(const Job& job) {
     }
     stmt.bind(6, unix_seconds());
     stmt.bind_unowned(7, summary).bind_unowned(8, record);
+    bind_webhook_due(stmt, 9, job);
     stmt.step();
     co_return;
 }
@@ -243,7 +264,8 @@ std::int64_t SqliteJobStore::insert_row(const Job& job, const std::string* owner
 bool SqliteJobStore::update_record(const Job& job, const Ownership* owner) {
     RecordTexts texts(job);
     std::string sql = R"(
-        UPDATE jobs SET status = ?2, finished_unix = ?3, summary = ?4, record = ?5
+        UPDATE jobs SET status = ?2, finished_unix = ?3, summary = ?4, record = ?5,
+                        webhook_due_ms = ?8
         WHERE id = ?1)";
     if (owner != nullptr) sql += " AND owner = ?6 AND attempt = ?7 AND status = 'running'";
     Statement stmt(*cache_, sql);
@@ -255,6 +277,7 @@ bool SqliteJobStore::update_record(const Job& job, const Ownership* owner) {
     }
     stmt.bind_unowned(4, texts.summary).bind_unowned(5, texts.record);
     if (owner != nullptr) stmt.bind(6, owner->replica).bind(7, owner->attempt);
+    bind_webhook_due(stmt, 8, job);
     stmt.step();
     return sqlite3_changes(db_) == 1;
 }

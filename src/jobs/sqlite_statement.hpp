@@ -112,6 +112,9 @@ public:
     [[nodiscard]] std::int64_t integer(int column) const {
         return sqlite3_column_int64(stmt_, column);
     }
+    [[nodiscard]] bool is_null(int column) const {
+        return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+    }
 
 private:
     void check(int rc) const {
@@ -152,6 +155,12 @@ private:
     sqlite3* db_;
     bool committed_ = false;
 };
+
+// A stored record read back; one that is not valid JSON is a StoreError.
+Job read_record(std::string_view text);
+// Binds parameter `index` to the outbox's due time for this record as written: now if it
+// puts a webhook in the outbox (jobs/job_state.hpp: webhook_due), else null.
+void bind_webhook_due(Statement& stmt, int index, const Job& job);
 
 }  // namespace sqlite_detail
 }  // namespace cas::jobs

@@ -98,6 +98,23 @@ struct Metrics::Families {
             .Name("cas_session_copies_total")
             .Help("Session files copied into the store after a run, by result")
             .Register(*registry);
+    pm::Family<pm::Counter>& webhook_attempts =
+        pm::BuildCounter()
+            .Name("cas_webhook_attempts_total")
+            .Help(
+                "Completion webhook attempts by result (delivered, http_error, network_error, "
+                "refused)")
+            .Register(*registry);
+    pm::Family<pm::Histogram>& webhook_seconds =
+        pm::BuildHistogram()
+            .Name("cas_webhook_attempt_duration_seconds")
+            .Help("Time from resolving a callback's host to its receiver's answer")
+            .Register(*registry);
+    pm::Family<pm::Counter>& webhook_deliveries =
+        pm::BuildCounter()
+            .Name("cas_webhook_deliveries_total")
+            .Help("Completion webhooks by how they ended (delivered, failed after every attempt)")
+            .Register(*registry);
     pm::Family<pm::Counter>& session_restores =
         pm::BuildCounter()
             .Name("cas_session_restores_total")
@@ -231,6 +248,17 @@ void Metrics::record_session_copy(std::string_view result) {
 
 void Metrics::record_session_restore(std::string_view result) {
     families_->session_restores.Add({{"result", std::string(result)}}).Increment();
+}
+
+void Metrics::record_webhook_attempt(std::string_view result,
+                                     std::chrono::duration<double> duration) {
+    auto& f = *families_;
+    f.webhook_attempts.Add({{"result", std::string(result)}}).Increment();
+    f.webhook_seconds.Add({}, request_buckets()).Observe(duration.count());
+}
+
+void Metrics::record_webhook_delivery(std::string_view outcome) {
+    families_->webhook_deliveries.Add({{"outcome", std::string(outcome)}}).Increment();
 }
 
 std::string Metrics::scrape() const {

@@ -54,6 +54,10 @@ public:
     void record_chat_session(std::string_view how);
     void record_session_copy(std::string_view result);
     void record_session_restore(std::string_view result);
+    // Completion webhooks (webhooks/): one attempt and its result (delivered, http_error,
+    // network_error, refused) and time; a delivery that ended (delivered, failed).
+    void record_webhook_attempt(std::string_view result, std::chrono::duration<double> duration);
+    void record_webhook_delivery(std::string_view outcome);
     // The Prometheus text exposition of everything.
     [[nodiscard]] std::string scrape() const;
 

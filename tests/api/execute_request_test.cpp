@@ -42,3 +42,51 @@ TEST_CASE("execute: metadata must survive being stored (finite numbers only)") {
     REQUIRE(std::holds_alternative<std::vector<FieldError>>(r));
     CHECK(std::get<std::vector<FieldError>>(r).at(0).field == "metadata");
 }
+
+namespace {
+
+// The one problem with `callback_url` under these allowed hosts, or none.
+std::optional<FieldError> callback_problem(const std::string& url, const std::string& hosts) {
+    JobLimits limits;
+    limits.callback_hosts =
+        std::get<std::vector<cas::webhooks::HostRule>>(cas::webhooks::parse_allowed_hosts(hosts));
+    json::object body{{"prompt", "p"}, {"agent", "a"}, {"callback_url", url}};
+    auto parsed = parse_execute_request(body, limits);
+    if (auto* job = std::get_if<cas::jobs::NewJob>(&parsed)) {
+        CHECK(job->callback_url == url);
+        return std::nullopt;
+    }
+    auto errors = std::get<std::vector<FieldError>>(parsed);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].field == "callback_url");
+    return errors[0];
+}
+
+}  // namespace
+
+TEST_CASE("execute: callback_url must name an allowed host, and callbacks may be off") {
+    CHECK_FALSE(callback_problem("https://hooks.example.com/done", "hooks.example.com"));
+    CHECK_FALSE(callback_problem("http://127.0.0.1:9000/x", "127.0.0.1:9000"));
+    auto off = callback_problem("https://hooks.example.com/done", "");
+    REQUIRE(off);
+    CHECK(off->type == "value_error.not_allowed");
+    CHECK_THAT(off->message, Catch::Contains("WEBHOOK_ALLOWED_HOSTS"));
+    auto outside = callback_problem("https://evil.example.net/", "hooks.example.com");
+    REQUIRE(outside);
+    CHECK(outside->type == "value_error.not_allowed");
+    CHECK_THAT(outside->message, Catch::Contains("evil.example.net"));
+    auto port = callback_problem("http://127.0.0.1:9001/x", "127.0.0.1:9000");
+    REQUIRE(port);
+    CHECK_THAT(port->message, Catch::Contains("port 9001"));
+    auto malformed = callback_problem("gopher://hooks.example.com/", "hooks.example.com");
+    REQUIRE(malformed);
+    CHECK(malformed->type == "value_error.url");
+}
+
+TEST_CASE("execute: callback_url must be a string") {
+    JobLimits limits;
+    auto parsed = parse_execute_request(
+        json::parse(R"({"prompt":"p","agent":"a","callback_url":["x"]})").as_object(), limits);
+    REQUIRE(std::holds_alternative<std::vector<FieldError>>(parsed));
+    CHECK(std::get<std::vector<FieldError>>(parsed).at(0).field == "callback_url");
+}

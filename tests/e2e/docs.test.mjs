@@ -47,6 +47,7 @@ const ROUTES = [
   ['delete', '/jobs/{id}', true],
   ['post', '/jobs/{id}/cancel', true],
   ['get', '/jobs/{id}/events', true],
+  ['post', '/jobs/{id}/webhook/retry', true],
   ['post', '/v1/chat/completions', true],
   ['get', '/v1/models', true],
   ['get', '/v1/models/{id}', true],

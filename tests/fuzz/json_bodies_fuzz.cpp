@@ -18,6 +18,7 @@
 #include "run_to_end.hpp"
 #include "util/json_text.hpp"
 #include "util/utf8.hpp"
+#include "webhooks/callback_url.hpp"
 
 #include <boost/json.hpp>
 
@@ -29,6 +30,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,9 +42,14 @@ using cas_fuzz::escaped;
 
 const std::vector<std::string> kModels{"claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"};
 const std::string kDefaultModel = "claude-sonnet-4-6";
-// The service's defaults (Config): MAX_BUDGET_USD, MAX_JOB_TIMEOUT_SECONDS, every run option.
+// The service's defaults (Config): MAX_BUDGET_USD, MAX_JOB_TIMEOUT_SECONDS, every run option;
+// and callbacks to a few hosts (a name, a wildcard, an address with a port).
 const cas::api::JobLimits kLimits{
-    .max_budget_usd = 100.0, .max_timeout = std::chrono::hours{24}, .run_policy = {}};
+    .max_budget_usd = 100.0,
+    .max_timeout = std::chrono::hours{24},
+    .run_policy = {},
+    .callback_hosts = std::get<std::vector<cas::webhooks::HostRule>>(
+        cas::webhooks::parse_allowed_hosts("hooks.example.com,*.example.org,127.0.0.1:9000"))};
 
 bool text_ok(std::string_view text) {
     return text.find('\0') == std::string_view::npos && cas::is_valid_utf8(text);
@@ -94,11 +101,30 @@ void check_execute(const json::object& body) {
         return;
     }
     const auto& job = std::get<cas::jobs::NewJob>(parsed);
-    static constexpr std::string_view kKnown[] = {"prompt", "agent", "max_budget_usd",
-                                                  "timeout_seconds", "metadata"};
+    static constexpr std::string_view kKnown[] = {
+        "prompt",   "agent",  "max_budget_usd", "timeout_seconds",
+        "metadata", "resume", "fork",           "callback_url"};
     for (const auto& field : body) {
-        FUZZ_CHECK(std::find(std::begin(kKnown), std::end(kKnown), field.key()) != std::end(kKnown),
+        auto known = [&](std::span<const std::string_view> names) {
+            return std::find(names.begin(), names.end(), field.key()) != names.end();
+        };
+        FUZZ_CHECK(known(kKnown) || known(cas::api::kRunOptionNames),
                    "accepted an unknown field: " + escaped(field.key()));
+    }
+    if (job.callback_url) {
+        // What the sender will do with it: parse it again and find it allowed, with a request
+        // target that cannot end the request line.
+        auto url = cas::webhooks::parse_callback_url(*job.callback_url);
+        FUZZ_CHECK(std::holds_alternative<cas::webhooks::CallbackUrl>(url),
+                   "an accepted callback_url does not parse: " + escaped(*job.callback_url));
+        const auto& parsed = std::get<cas::webhooks::CallbackUrl>(url);
+        FUZZ_CHECK(cas::webhooks::match_host(kLimits.callback_hosts, parsed) !=
+                       cas::webhooks::HostMatch::refused,
+                   "an accepted callback_url names a host outside the list");
+        FUZZ_CHECK(!parsed.host.empty() && parsed.port > 0 &&
+                       std::none_of(parsed.target.begin(), parsed.target.end(),
+                                    [](char c) { return static_cast<unsigned char>(c) <= 0x20; }),
+                   "an accepted callback_url's parts: " + escaped(*job.callback_url));
     }
     FUZZ_CHECK(!job.prompt.empty() && text_ok(job.prompt),
                "accepted prompt: " + escaped(job.prompt));

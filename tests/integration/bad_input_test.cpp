@@ -44,8 +44,8 @@ std::string chat_completion(const std::string& body, const std::string& extra = 
 
 const std::string kUnknownField =
     "unknown field (expected prompt, agent, max_budget_usd, timeout_seconds, metadata, resume, "
-    "fork, or a run option: model, fallback_model, allowed_tools, disallowed_tools, max_turns, "
-    "append_system_prompt, effort, json_schema)";
+    "fork, callback_url, or a run option: model, fallback_model, allowed_tools, "
+    "disallowed_tools, max_turns, append_system_prompt, effort, json_schema)";
 const std::string kResumeForm =
     "must be a job id (12 hex characters) or a CLI session id (a lowercase UUID)";
 const std::string kAgentChars = "agent name may only contain letters, digits, '-', '_' and '.'";
@@ -530,6 +530,17 @@ std::vector<Entry> catalogue() {
         {"effort unknown -> 422 naming the levels",
          execute(R"({"prompt":"x","agent":"a","effort":"ultra"})"),
          {exact(422, field_error("effort", "must be one of low, medium, high, xhigh, max"))},
+         Then::open},
+        {"callback_url while callbacks are off -> 422 not_allowed",
+         execute(R"({"prompt":"x","agent":"a","callback_url":"https://hooks.example.com/x"})"),
+         {exact(422, field_error("callback_url",
+                                 "callbacks are off on this service (the operator has not set "
+                                 "WEBHOOK_ALLOWED_HOSTS)",
+                                 "value_error.not_allowed"))},
+         Then::open},
+        {"callback_url not a string -> 422",
+         execute(R"({"prompt":"x","agent":"a","callback_url":{"url":"x"}})"),
+         {exact(422, field_error("callback_url", "must be a string", "type_error.str"))},
          Then::open},
         {"json_schema not an object -> 422",
          execute(R"({"prompt":"x","agent":"a","json_schema":"{}"})"),

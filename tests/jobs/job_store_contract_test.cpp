@@ -1,6 +1,5 @@
-// The job store's contract, one suite for both stores: this file is built into
-// cas_unit_tests with the SQLite backend and into cas_postgres_tests with the PostgreSQL one
-// (store_under_test.hpp).
+// The job store's contract, one suite for both stores: CTest runs it on SQLite and again on
+// PostgreSQL (store_under_test.hpp). Every case is tagged [store] for that second run.
 #include "store_under_test.hpp"
 #include "util/wall_clock.hpp"
 
@@ -29,7 +28,7 @@ Job make_job(int n, JobStatus status = JobStatus::completed, std::string agent =
 
 }  // namespace
 
-TEST_CASE("store: save, find, update, and read back after a restart") {
+TEST_CASE("store: save, find, update, and read back after a restart", "[store]") {
     StoreUnderTest db;
     auto job = make_job(1, JobStatus::running);
     db(db.store().save(job));
@@ -45,7 +44,7 @@ TEST_CASE("store: save, find, update, and read back after a restart") {
     CHECK(found->output == std::vector<std::string>{"out\n"});
 }
 
-TEST_CASE("store: pagination over 1,000 jobs has no duplicates or gaps") {
+TEST_CASE("store: pagination over 1,000 jobs has no duplicates or gaps", "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     for (int i = 1; i <= 1000; ++i)
@@ -90,8 +89,8 @@ InsertRules rules(std::string replica, bool start_here, std::size_t depth) {
             .lease_seconds = 30};
 }
 
-TEST_CASE(
-    "store: a new job starts only when nothing is queued, else queues FIFO within the bound") {
+TEST_CASE("store: a new job starts only when nothing is queued, else queues FIFO within the bound",
+          "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     auto first = db(store.insert(make_job(1, JobStatus::queued), rules("r1", true, 2)));
@@ -126,7 +125,8 @@ TEST_CASE(
     CHECK_FALSE(db(store.claim("r1", 30)));
 }
 
-TEST_CASE("store: without a queue, a job waits only if another replica is idle to take it") {
+TEST_CASE("store: without a queue, a job waits only if another replica is idle to take it",
+          "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     CHECK(db(store.heartbeat("r1", true, 30)).live_replicas == 1);
@@ -146,7 +146,8 @@ TEST_CASE("store: without a queue, a job waits only if another replica is idle t
     CHECK(db(store.heartbeat("r1", true, 30)).live_replicas == 1);
 }
 
-TEST_CASE("store: a lease is renewed by its owner only, and one that ran out interrupts the job") {
+TEST_CASE("store: a lease is renewed by its owner only, and one that ran out interrupts the job",
+          "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     auto started = db(store.insert(make_job(1, JobStatus::queued), rules("r1", true, 5)));
@@ -175,7 +176,8 @@ TEST_CASE("store: a lease is renewed by its owner only, and one that ran out int
     CHECK(db(store.find(started.job.id))->status == JobStatus::interrupted);
 }
 
-TEST_CASE("store: the owner saves the final record; leftovers of a restart are interrupted") {
+TEST_CASE("store: the owner saves the final record; leftovers of a restart are interrupted",
+          "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     auto started = db(store.insert(make_job(1, JobStatus::queued), rules("r1", true, 5)));
@@ -194,7 +196,7 @@ TEST_CASE("store: the owner saves the final record; leftovers of a restart are i
     CHECK(db(store.find(left.job.id))->status == JobStatus::interrupted);
 }
 
-TEST_CASE("store: cancel ends a queued job, asks the owner of a running one") {
+TEST_CASE("store: cancel ends a queued job, asks the owner of a running one", "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     auto running = db(store.insert(make_job(1, JobStatus::queued), rules("r1", true, 5)));
@@ -215,7 +217,7 @@ TEST_CASE("store: cancel ends a queued job, asks the owner of a running one") {
     CHECK(db(store.request_cancel("ffffffffffff")).kind == CancelRequest::Kind::not_found);
 }
 
-TEST_CASE("store: idempotency keys within the window") {
+TEST_CASE("store: idempotency keys within the window", "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     auto job = make_job(7, JobStatus::running);
@@ -231,7 +233,7 @@ TEST_CASE("store: idempotency keys within the window") {
     CHECK_FALSE(db(store.find_by_idempotency_key("other", now - 86400)));
 }
 
-TEST_CASE("store: an idempotency key names one job within the window") {
+TEST_CASE("store: an idempotency key names one job within the window", "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     auto job = make_job(1, JobStatus::queued);
@@ -250,7 +252,7 @@ TEST_CASE("store: an idempotency key names one job within the window") {
     CHECK(db(store.find_by_idempotency_key("order-42", 0))->id == again.id);
 }
 
-TEST_CASE("store: retention deletes exactly the old and the excess finished jobs") {
+TEST_CASE("store: retention deletes exactly the old and the excess finished jobs", "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     for (int i = 1; i <= 10; ++i) db(store.save(make_job(i)));
@@ -268,7 +270,7 @@ TEST_CASE("store: retention deletes exactly the old and the excess finished jobs
     CHECK(db(store.find(make_job(12).id)));
 }
 
-TEST_CASE("store: a record holding metadata as deep as a request may send reads back") {
+TEST_CASE("store: a record holding metadata as deep as a request may send reads back", "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     auto job = make_job(1);
@@ -282,7 +284,7 @@ TEST_CASE("store: a record holding metadata as deep as a request may send reads 
     CHECK(db(store.list({})).jobs.size() == 1);
 }
 
-TEST_CASE("store: session copies and conversations, replaced by key, pruned by age") {
+TEST_CASE("store: session copies and conversations, replaced by key, pruned by age", "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     const std::string session = "e23b6204-45c8-4286-8939-accea201a19a";
@@ -315,7 +317,7 @@ TEST_CASE("store: session copies and conversations, replaced by key, pruned by a
     CHECK_FALSE(db(store.find_conversation(conversation.key, 0)));
 }
 
-TEST_CASE("store: a stored response reads back whole, only if saved since the cutoff") {
+TEST_CASE("store: a stored response reads back whole, only if saved since the cutoff", "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     StoredResponse response{.id = "resp_0123456789abcdef",
@@ -336,7 +338,7 @@ TEST_CASE("store: a stored response reads back whole, only if saved since the cu
     CHECK_FALSE(db(store.find_response(response.id, cas::unix_seconds() + 10)));
 }
 
-TEST_CASE("store: a response saved again under its id replaces the first") {
+TEST_CASE("store: a response saved again under its id replaces the first", "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     db(store.save_response({.id = "resp_1", .session_id = "s1", .agent = "a", .body = "{}"}));
@@ -348,7 +350,7 @@ TEST_CASE("store: a response saved again under its id replaces the first") {
     CHECK(found->body == R"({"v":2})");
 }
 
-TEST_CASE("store: deleting a response says whether it was there") {
+TEST_CASE("store: deleting a response says whether it was there", "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     db(store.save_response({.id = "resp_1", .session_id = "s", .agent = "a", .body = "{}"}));
@@ -359,7 +361,7 @@ TEST_CASE("store: deleting a response says whether it was there") {
     CHECK(db(store.find_response("resp_2", 0)));  // only the one named goes
 }
 
-TEST_CASE("store: responses are pruned with the conversations, and counted") {
+TEST_CASE("store: responses are pruned with the conversations, and counted", "[store]") {
     StoreUnderTest db;
     auto& store = db.store();
     db(store.save_response({.id = "resp_1", .session_id = "s", .agent = "a", .body = "{}"}));

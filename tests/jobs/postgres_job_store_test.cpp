@@ -1,7 +1,7 @@
 // What only the PostgreSQL store has: replicas migrating the same database at once, a
 // database of an earlier release migrated, a schema newer than the build, and a server that
-// goes away and comes back. The rest of its
-// behaviour is the store contract (job_store_contract_test.cpp), built into this binary.
+// goes away and comes back. Tagged [postgres]: CTest runs them with the store contract
+// (job_store_contract_test.cpp) on the server its fixture starts.
 #include "jobs/postgres_job_store.hpp"
 
 #include "postgres_server.hpp"
@@ -32,7 +32,7 @@ Job make_job(std::string id) {
 
 }  // namespace
 
-TEST_CASE("postgres store: replicas starting at once migrate the schema once") {
+TEST_CASE("postgres store: replicas starting at once migrate the schema once", "[postgres]") {
     asio::io_context io;
     test::TestDatabase database(io);
     std::vector<std::future<std::unique_ptr<PostgresJobStore>>> opening;
@@ -50,13 +50,13 @@ TEST_CASE("postgres store: replicas starting at once migrate the schema once") {
     CHECK(test::run_coroutine_test(io, test::scalar(io.get_executor(), database.conninfo(),
                                                     "SELECT count(*) FROM cas_schema")) == "1");
     CHECK(test::run_coroutine_test(io, test::scalar(io.get_executor(), database.conninfo(),
-                                                    "SELECT version FROM cas_schema")) == "2");
+                                                    "SELECT version FROM cas_schema")) == "3");
     // Each sees what another wrote.
     test::run_coroutine_test(io, stores[0]->save(make_job("00000000000a")));
     CHECK(test::run_coroutine_test(io, stores[3]->find("00000000000a")));
 }
 
-TEST_CASE("postgres store: a schema newer than the build is refused, saying so") {
+TEST_CASE("postgres store: a schema newer than the build is refused, saying so", "[postgres]") {
     asio::io_context io;
     test::TestDatabase database(io);
     {
@@ -70,7 +70,8 @@ TEST_CASE("postgres store: a schema newer than the build is refused, saying so")
                       Catch::Contains("schema version 99 is newer than this build knows"));
 }
 
-TEST_CASE("postgres store: a database from before the responses migration gains it") {
+TEST_CASE("postgres store: a database from before the responses and webhooks migrations gains them",
+          "[postgres]") {
     asio::io_context io;
     test::TestDatabase database(io);
     {
@@ -79,8 +80,11 @@ TEST_CASE("postgres store: a database from before the responses migration gains 
         test::run_coroutine_test(io, store->save(make_job("00000000000a")));
     }
     // Back to schema version 1, as a database of the previous release is.
-    test::run_coroutine_test(
-        io, test::execute_on(io.get_executor(), database.conninfo(), "DROP TABLE responses"));
+    test::run_coroutine_test(io,
+                             test::execute_on(io.get_executor(), database.conninfo(),
+                                              "DROP TABLE responses; DROP INDEX jobs_webhooks_due; "
+                                              "ALTER TABLE jobs DROP COLUMN webhook_due_ms, "
+                                              "DROP COLUMN webhook_claim"));
     test::run_coroutine_test(io, test::execute_on(io.get_executor(), database.conninfo(),
                                                   "UPDATE cas_schema SET version = 1"));
     auto store = test::run_coroutine_test(
@@ -91,11 +95,13 @@ TEST_CASE("postgres store: a database from before the responses migration gains 
     auto found = test::run_coroutine_test(io, store->find_response("resp_1", 0));
     REQUIRE(found);
     CHECK(found->body == "{}");
+    CHECK_FALSE(test::run_coroutine_test(io, store->claim_webhook(1000)));
     CHECK(test::run_coroutine_test(io, test::scalar(io.get_executor(), database.conninfo(),
-                                                    "SELECT version FROM cas_schema")) == "2");
+                                                    "SELECT version FROM cas_schema")) == "3");
 }
 
-TEST_CASE("postgres store: a server that is down is a StoreError at once, and comes back") {
+TEST_CASE("postgres store: a server that is down is a StoreError at once, and comes back",
+          "[postgres]") {
     test::OwnServer server;
     asio::io_context io;
     auto store =
@@ -123,7 +129,7 @@ TEST_CASE("postgres store: a server that is down is a StoreError at once, and co
     CHECK_FALSE(test::run_coroutine_test(io, store->find("00000000000b")));
 }
 
-TEST_CASE("postgres store: bytes and text of every kind survive") {
+TEST_CASE("postgres store: bytes and text of every kind survive", "[postgres]") {
     asio::io_context io;
     test::TestDatabase database(io);
     auto store = test::run_coroutine_test(
@@ -157,7 +163,8 @@ asio::awaitable<std::vector<std::string>> claim_all(PostgresJobStore& store, std
 
 }  // namespace
 
-TEST_CASE("postgres store: three replicas claiming at once take each queued job exactly once") {
+TEST_CASE("postgres store: three replicas claiming at once take each queued job exactly once",
+          "[postgres]") {
     asio::io_context io;
     test::TestDatabase database(io);
     std::vector<std::unique_ptr<PostgresJobStore>> replicas;
@@ -200,7 +207,8 @@ TEST_CASE("postgres store: three replicas claiming at once take each queued job 
     CHECK(claimers_with_work > 1);
 }
 
-TEST_CASE("postgres store: the same idempotency key inserted by two replicas at once is one job") {
+TEST_CASE("postgres store: the same idempotency key inserted by two replicas at once is one job",
+          "[postgres]") {
     asio::io_context io;
     test::TestDatabase database(io);
     auto a = test::run_coroutine_test(

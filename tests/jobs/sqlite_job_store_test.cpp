@@ -69,15 +69,17 @@ TEST_CASE("store: a database from before the sessions and queue migrations opens
     {  // back to schema version 1, as a database of the previous release is
         sqlite3* raw = nullptr;
         REQUIRE(sqlite3_open(db.path.c_str(), &raw) == SQLITE_OK);
-        CHECK(
-            sqlite3_exec(raw,
-                         "DROP TABLE responses; DROP TABLE sessions; DROP TABLE conversations; "
-                         "DROP TABLE replicas; "
-                         "DROP INDEX jobs_queued; ALTER TABLE jobs DROP COLUMN owner; "
-                         "ALTER TABLE jobs DROP COLUMN attempt; "
-                         "ALTER TABLE jobs DROP COLUMN lease_expires_unix; "
-                         "ALTER TABLE jobs DROP COLUMN cancel_requested; PRAGMA user_version = 1;",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
+        CHECK(sqlite3_exec(
+                  raw,
+                  "DROP INDEX jobs_webhooks_due; ALTER TABLE jobs DROP COLUMN webhook_due_ms; "
+                  "ALTER TABLE jobs DROP COLUMN webhook_claim; "
+                  "DROP TABLE responses; DROP TABLE sessions; DROP TABLE conversations; "
+                  "DROP TABLE replicas; "
+                  "DROP INDEX jobs_queued; ALTER TABLE jobs DROP COLUMN owner; "
+                  "ALTER TABLE jobs DROP COLUMN attempt; "
+                  "ALTER TABLE jobs DROP COLUMN lease_expires_unix; "
+                  "ALTER TABLE jobs DROP COLUMN cancel_requested; PRAGMA user_version = 1;",
+                  nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(raw);
     }
     SqliteJobStore reopened(db.path);
@@ -86,7 +88,7 @@ TEST_CASE("store: a database from before the sessions and queue migrations opens
     CHECK(run(reopened.find_session("e23b6204-45c8-4286-8939-accea201a19a")) == "x");
 }
 
-TEST_CASE("store: a database from before the responses migration opens and gains it") {
+TEST_CASE("store: a database from before the responses and webhooks migrations gains them") {
     TempDb db;
     {
         SqliteJobStore store(db.path);
@@ -96,8 +98,11 @@ TEST_CASE("store: a database from before the responses migration opens and gains
     {  // back to schema version 3, as a database of the previous release is
         sqlite3* raw = nullptr;
         REQUIRE(sqlite3_open(db.path.c_str(), &raw) == SQLITE_OK);
-        CHECK(sqlite3_exec(raw, "DROP TABLE responses; PRAGMA user_version = 3;", nullptr, nullptr,
-                           nullptr) == SQLITE_OK);
+        CHECK(sqlite3_exec(raw,
+                           "DROP INDEX jobs_webhooks_due; ALTER TABLE jobs DROP COLUMN "
+                           "webhook_due_ms; ALTER TABLE jobs DROP COLUMN webhook_claim; "
+                           "DROP TABLE responses; PRAGMA user_version = 3;",
+                           nullptr, nullptr, nullptr) == SQLITE_OK);
         sqlite3_close(raw);
     }
     SqliteJobStore reopened(db.path);
@@ -107,4 +112,5 @@ TEST_CASE("store: a database from before the responses migration opens and gains
     auto response = run(reopened.find_response("resp_1", 0));
     REQUIRE(response);
     CHECK(response->body == "{}");
+    CHECK_FALSE(run(reopened.claim_webhook(1000)));  // the outbox is there, and empty
 }

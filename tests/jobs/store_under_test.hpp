@@ -1,7 +1,7 @@
-// The job store a contract test runs against: one suite (job_store_contract_test.cpp), two
-// builds of it. cas_unit_tests links the SQLite backend (a file in a temporary directory);
-// cas_postgres_tests links the PostgreSQL one (a fresh database on the server the tests'
-// fixture started, dropped at the end).
+// The job store a contract test runs against: one suite (job_store_contract_test.cpp), run
+// twice by CTest: on SQLite (a file in a temporary directory), and with CAS_TEST_STORE=postgres
+// on PostgreSQL (a fresh database on the server the tests' fixture started, dropped at the
+// end).
 #pragma once
 
 #include "coroutine_test.hpp"
@@ -21,8 +21,8 @@ public:
     StoreUnderTest(const StoreUnderTest&) = delete;
     StoreUnderTest& operator=(const StoreUnderTest&) = delete;
 
-    // Which backend this build tests: "sqlite" or "postgres".
-    static const char* backend();
+    // Whether this run tests PostgreSQL (CAS_TEST_STORE=postgres), else SQLite.
+    static bool on_postgres();
 
     [[nodiscard]] jobs::JobStore& store() { return *store_; }
     // The same database opened again: after a restart, or by another replica.
