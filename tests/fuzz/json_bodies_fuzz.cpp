@@ -117,12 +117,12 @@ void check_execute(const json::object& body) {
         auto url = cas::webhooks::parse_callback_url(*job.callback_url);
         FUZZ_CHECK(std::holds_alternative<cas::webhooks::CallbackUrl>(url),
                    "an accepted callback_url does not parse: " + escaped(*job.callback_url));
-        const auto& parsed = std::get<cas::webhooks::CallbackUrl>(url);
-        FUZZ_CHECK(cas::webhooks::match_host(kLimits.callback_hosts, parsed) !=
+        const auto& callback = std::get<cas::webhooks::CallbackUrl>(url);
+        FUZZ_CHECK(cas::webhooks::match_host(kLimits.callback_hosts, callback) !=
                        cas::webhooks::HostMatch::refused,
                    "an accepted callback_url names a host outside the list");
-        FUZZ_CHECK(!parsed.host.empty() && parsed.port > 0 &&
-                       std::none_of(parsed.target.begin(), parsed.target.end(),
+        FUZZ_CHECK(!callback.host.empty() && callback.port > 0 &&
+                       std::none_of(callback.target.begin(), callback.target.end(),
                                     [](char c) { return static_cast<unsigned char>(c) <= 0x20; }),
                    "an accepted callback_url's parts: " + escaped(*job.callback_url));
     }
