@@ -12,6 +12,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <fmt/format.h>
 
+#include <fstream>
 #include <openssl/ssl.h>
 #include <stdexcept>
 
@@ -67,23 +68,32 @@ asio::awaitable<AttemptOutcome> exchange(Stream& stream,
 
 }  // namespace
 
-WebhookClient::WebhookClient(const std::optional<std::string>& ca_file)
-    : tls_(asio::ssl::context::tls_client) {
-    tls_.set_verify_mode(asio::ssl::verify_peer);
+WebhookClient::WebhookClient(std::optional<std::string> ca_file) : ca_file_(std::move(ca_file)) {
+    if (ca_file_ && !std::ifstream(*ca_file_)) {
+        throw std::runtime_error(fmt::format("WEBHOOK_CA_FILE '{}' cannot be read", *ca_file_));
+    }
+}
+
+asio::ssl::context& WebhookClient::tls() {
+    if (tls_) return *tls_;
+    asio::ssl::context context(asio::ssl::context::tls_client);
+    context.set_verify_mode(asio::ssl::verify_peer);
     boost::system::error_code ec;
-    if (ca_file) {
-        tls_.load_verify_file(*ca_file, ec);
+    if (ca_file_) {
+        context.load_verify_file(*ca_file_, ec);
         if (ec) {
             throw std::runtime_error(
-                fmt::format("WEBHOOK_CA_FILE '{}' cannot be loaded: {}", *ca_file, ec.message()));
+                fmt::format("WEBHOOK_CA_FILE '{}' cannot be loaded: {}", *ca_file_, ec.message()));
         }
     } else {
-        tls_.set_default_verify_paths(ec);  // honours SSL_CERT_FILE and SSL_CERT_DIR
+        context.set_default_verify_paths(ec);  // honours SSL_CERT_FILE and SSL_CERT_DIR
         if (ec) {
             throw std::runtime_error("the system's certificate store cannot be loaded: " +
                                      ec.message());
         }
     }
+    tls_.emplace(std::move(context));
+    return *tls_;
 }
 
 asio::awaitable<AttemptOutcome> WebhookClient::post(const CallbackUrl& url, HostMatch match,
@@ -130,7 +140,15 @@ asio::awaitable<AttemptOutcome> WebhookClient::post(const CallbackUrl& url, Host
         auto outcome = co_await exchange(tcp_stream, message);
         co_return outcome;
     }
-    beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(tcp_stream), tls_);
+    asio::ssl::context* context = nullptr;
+    std::string tls_problem;
+    try {
+        context = &tls();
+    } catch (const std::runtime_error& e) {
+        tls_problem = std::string("TLS: ") + e.what();
+    }
+    if (context == nullptr) co_return AttemptOutcome{std::nullopt, tls_problem};
+    beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(tcp_stream), *context);
     if (!url.host_is_address &&
         SSL_set_tlsext_host_name(tls_stream.native_handle(), url.host.c_str()) != 1) {
         co_return AttemptOutcome{std::nullopt, "TLS: cannot set the server name"};

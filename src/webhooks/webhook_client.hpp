@@ -27,15 +27,21 @@ struct OutgoingRequest {
 class WebhookClient {
 public:
     // `ca_file`: certificates to trust instead of the system's (PEM); throws
-    // std::runtime_error naming it when it cannot be loaded.
-    explicit WebhookClient(const std::optional<std::string>& ca_file);
+    // std::runtime_error naming it when it cannot be read.
+    explicit WebhookClient(std::optional<std::string> ca_file);
 
     boost::asio::awaitable<AttemptOutcome> post(const CallbackUrl& url, HostMatch match,
                                                 const OutgoingRequest& request,
                                                 std::chrono::milliseconds timeout);
 
 private:
-    boost::asio::ssl::context tls_;
+    // Made at the first https callback, not at start-up: OpenSSL's initialisation costs the
+    // service ~6 MiB of RSS (docs/BENCHMARKS.md), which one without https callbacks never pays.
+    // Throws std::runtime_error when the certificates cannot be loaded.
+    boost::asio::ssl::context& tls();
+
+    std::optional<std::string> ca_file_;
+    std::optional<boost::asio::ssl::context> tls_;
 };
 
 }  // namespace cas::webhooks

@@ -21,7 +21,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
-import { installGuards, killAll, serviceBinary, sleep, startService, stopChild, tail } from './harness.mjs';
+import {
+  installGuards, killAll, serviceBinary, sleep, startChild, startService, stopChild, tail,
+} from './harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FAKE_CLAUDE = join(HERE, '..', 'fixtures', 'fake-claude');
@@ -291,6 +293,17 @@ describe('completion webhooks', { timeout: SUITE_TIMEOUT_MS }, () => {
     }
     const secretBytes = SECRET.slice('whsec_'.length);
     assert.ok(!service.log.some((line) => line.includes(secretBytes)), 'the secret is never logged');
+  });
+
+  test('a WEBHOOK_CA_FILE that cannot be read stops start-up, naming it', async () => {
+    const env = serviceEnv({ DATA_DIR: join(tmp, 'data-ca'), WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+      WEBHOOK_CA_FILE: join(tmp, 'missing.pem') });
+    const child = startChild('claude-agent-service (bad CA file)', serviceBinary(), ['--port', '0'], { cwd: tmp, env });
+    let stderr = '';
+    child.proc.stderr.on('data', (chunk) => { stderr += chunk; });
+    const { code } = await child.exited;
+    assert.equal(code, 2);
+    assert.match(stderr, /WEBHOOK_CA_FILE '.*missing\.pem' cannot be read/);
   });
 
   test('a receiver down when the job ends gets it after the service restarted', async () => {
