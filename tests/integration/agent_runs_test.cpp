@@ -169,8 +169,11 @@ TEST_CASE("a CLI that ignores SIGTERM is killed after the grace") {
 TEST_CASE("a grandchild that called setsid() is killed on timeout and after a normal exit") {
     SECTION("timeout") {
         Fixture f;
-        auto job = f.wait_job(
-            f.start_job("x\nFAKE:grandchild=60\nFAKE:sleep=30", {{"timeout_seconds", 1}}));
+        auto id = f.start_job("x\nFAKE:grandchild=60\nFAKE:sleep=30", {{"timeout_seconds", 2}});
+        // The grandchild is there before the deadline (on a loaded machine the fake CLI may
+        // take a while to start and fork it).
+        REQUIRE(eventually([&] { return !f.record.read("grandchild.pid").empty(); }, 2s));
+        auto job = f.wait_job(id);
         CHECK(job.at("status") == "timeout");
         auto grandchild = std::stoi(f.record.read("grandchild.pid"));
         CHECK_FALSE(alive(grandchild));

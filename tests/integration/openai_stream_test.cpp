@@ -160,7 +160,9 @@ TEST_CASE("a client that leaves a plain completion frees the slot within a secon
         conn.close_now();
     }
     CHECK(s.time_until_idle(3s) < 1000ms);
-    CHECK(cas::agent::descendants_of(s.process.pid()).empty());
+    // Killed, and reaped soon after (the slot is free once the CLI has exited; a loaded
+    // machine may take a moment to finish the rest of the sweep).
+    CHECK(eventually([&] { return cas::agent::descendants_of(s.process.pid()).empty(); }, 2s));
 }
 
 TEST_CASE("keep-alive connections carry a streamed response and then the next request") {
