@@ -18,6 +18,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <fmt/format.h>
 
 namespace cas::jobs {
 namespace asio = boost::asio;
@@ -104,7 +105,7 @@ Job JobRegistry::new_record(NewJob request) {
     job.output_cap = runs_.settings().output_cap;
     if (request.callback_url) {
         job.webhook = WebhookState{.url = std::move(*request.callback_url),
-                                   .id = "msg_" + random_hex(24),
+                                   .id = fmt::format("msg_{}", random_hex(24)),
                                    .status = WebhookStatus::pending,
                                    .attempts = 0,
                                    .last_status = std::nullopt,

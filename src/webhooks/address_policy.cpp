@@ -1,5 +1,7 @@
 #include "webhooks/address_policy.hpp"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstdint>
 
@@ -86,7 +88,7 @@ ReachableAddresses reachable(const std::vector<boost::asio::ip::address>& resolv
     for (const auto& address : resolved) {
         if (match != HostMatch::listed) {
             if (auto range = restricted_range(address)) {
-                out.refused = address.to_string() + " is " + std::string(*range);
+                out.refused = fmt::format("{} is {}", address.to_string(), *range);
                 continue;
             }
         }

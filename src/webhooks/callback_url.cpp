@@ -86,7 +86,10 @@ std::variant<CallbackUrl, std::string> parse_callback_url(std::string_view text)
         out.port = out.https ? 443 : 80;
     }
     out.target = url.encoded_path().empty() ? "/" : std::string(url.encoded_path());
-    if (url.has_query()) out.target += "?" + std::string(url.encoded_query());
+    if (url.has_query()) {
+        out.target += '?';
+        out.target += url.encoded_query();
+    }
     // The request line takes these bytes as they are: nothing that could end it or a header.
     if (std::any_of(out.target.begin(), out.target.end(),
                     [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {

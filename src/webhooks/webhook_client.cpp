@@ -37,7 +37,7 @@ std::string excerpt(std::string_view text) {
 }
 
 std::string host_header(const CallbackUrl& url) {
-    auto host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    auto host = url.host.find(':') != std::string::npos ? fmt::format("[{}]", url.host) : url.host;
     bool default_port = url.port == (url.https ? 443 : 80);
     return default_port ? host : fmt::format("{}:{}", host, url.port);
 }
@@ -46,13 +46,15 @@ template <class Stream>
 asio::awaitable<AttemptOutcome> exchange(Stream& stream,
                                          http::request<http::string_body>& request) {
     auto [write_error, written] = co_await http::async_write(stream, request, kUseNothrow);
-    if (write_error) co_return AttemptOutcome{std::nullopt, "sending: " + write_error.message()};
+    if (write_error)
+        co_return AttemptOutcome{std::nullopt, fmt::format("sending: {}", write_error.message())};
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxAnswerBytes);
     auto [read_error, read] = co_await http::async_read(stream, buffer, parser, kUseNothrow);
     if (read_error && !(read_error == http::error::body_limit && parser.is_header_done())) {
-        co_return AttemptOutcome{std::nullopt, "reading the answer: " + read_error.message()};
+        co_return AttemptOutcome{std::nullopt,
+                                 fmt::format("reading the answer: {}", read_error.message())};
     }
     const auto& answer = parser.get();
     int status = static_cast<int>(answer.result_int());
@@ -61,7 +63,10 @@ asio::awaitable<AttemptOutcome> exchange(Stream& stream,
         outcome.error = fmt::format("HTTP {} (redirects are not followed)", status);
     } else if (status < 200 || status >= 300) {
         outcome.error = fmt::format("HTTP {}", status);
-        if (!answer.body().empty()) outcome.error += ": " + excerpt(answer.body());
+        if (!answer.body().empty()) {
+            outcome.error += ": ";
+            outcome.error += excerpt(answer.body());
+        }
     }
     co_return outcome;
 }
@@ -88,8 +93,8 @@ asio::ssl::context& WebhookClient::tls() {
     } else {
         context.set_default_verify_paths(ec);  // honours SSL_CERT_FILE and SSL_CERT_DIR
         if (ec) {
-            throw std::runtime_error("the system's certificate store cannot be loaded: " +
-                                     ec.message());
+            throw std::runtime_error(
+                fmt::format("the system's certificate store cannot be loaded: {}", ec.message()));
         }
     }
     tls_.emplace(std::move(context));
@@ -145,7 +150,7 @@ asio::awaitable<AttemptOutcome> WebhookClient::post(const CallbackUrl& url, Host
     try {
         context = &tls();
     } catch (const std::runtime_error& e) {
-        tls_problem = std::string("TLS: ") + e.what();
+        tls_problem = fmt::format("TLS: {}", e.what());
     }
     if (context == nullptr) co_return AttemptOutcome{std::nullopt, tls_problem};
     beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(tcp_stream), *context);
@@ -157,7 +162,8 @@ asio::awaitable<AttemptOutcome> WebhookClient::post(const CallbackUrl& url, Host
     auto [handshake_error] =
         co_await tls_stream.async_handshake(asio::ssl::stream_base::client, kUseNothrow);
     if (handshake_error) {
-        co_return AttemptOutcome{std::nullopt, "TLS handshake: " + handshake_error.message()};
+        co_return AttemptOutcome{std::nullopt,
+                                 fmt::format("TLS handshake: {}", handshake_error.message())};
     }
     auto outcome = co_await exchange(tls_stream, message);
     co_return outcome;

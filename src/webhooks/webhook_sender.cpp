@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <random>
@@ -83,7 +84,7 @@ asio::awaitable<void> WebhookSender::dispatch() {
 asio::awaitable<AttemptOutcome> WebhookSender::attempt(const jobs::Job& job) {
     auto parsed = parse_callback_url(job.webhook->url);
     if (const auto* problem = std::get_if<std::string>(&parsed)) {
-        co_return AttemptOutcome{std::nullopt, "refused: callback_url " + *problem};
+        co_return AttemptOutcome{std::nullopt, fmt::format("refused: callback_url {}", *problem)};
     }
     const auto& url = std::get<CallbackUrl>(parsed);
     auto match = match_host(settings_.allowed_hosts, url);
