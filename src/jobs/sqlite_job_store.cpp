@@ -92,14 +92,6 @@ Job read_record(std::string_view text) {
     return job_from_json(value);
 }
 
-void bind_webhook_due(Statement& stmt, int index, const Job& job) {
-    if (webhook_due(job)) {
-        stmt.bind(index, unix_milliseconds());
-    } else {
-        stmt.bind_null(index);
-    }
-}
-
 }  // namespace sqlite_detail
 
 // A record as stored: its summary and whole JSON, bound without a copy (kept alive here).

@@ -14,6 +14,14 @@
 
 namespace cas::jobs {
 
+void sqlite_detail::bind_webhook_due(Statement& stmt, int index, const Job& job) {
+    if (webhook_due(job)) {
+        stmt.bind(index, unix_milliseconds());
+    } else {
+        stmt.bind_null(index);
+    }
+}
+
 using sqlite_detail::bind_webhook_due;
 using sqlite_detail::read_record;
 using sqlite_detail::Statement;
