@@ -155,7 +155,11 @@ boost::asio::awaitable<int> kill_descendants(pid_t owned_child) {
     auto executor = co_await boost::asio::this_coro::executor;
     Timer pause(executor);
     // Killed processes take a moment to die and their orphans to re-parent; a few passes
-    // settle it. 200 × 5 ms bounds the wait for a process stuck in the kernel.
+    // settle it. 200 × 5 ms bounds the wait for a process stuck in the kernel. One empty
+    // walk is not believed: the kernel's children lists are read by position, so a child
+    // that exits while a list is read can hide a live sibling from that read (proc(5):
+    // "not reliable"). CI once found a git helper left over after a timed-out pull.
+    int clean_walks = 0;
     for (int pass = 0; pass < 200; ++pass) {
         bool any_left = false;
         const auto spared = spared_processes();
@@ -173,8 +177,9 @@ boost::asio::awaitable<int> kill_descendants(pid_t owned_child) {
             // Still alive (a zombie answers too; the caller's Child reaps it after this).
             kill(owned_child, SIGKILL);
         }
-        if (!any_left) break;
-        pause.expires_after(std::chrono::milliseconds(5));
+        clean_walks = any_left ? 0 : clean_walks + 1;
+        if (clean_walks == 2) break;
+        pause.expires_after(std::chrono::milliseconds(any_left ? 5 : 1));
         co_await pause.async_wait();
     }
     co_return static_cast<int>(killed.size());
