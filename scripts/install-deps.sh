@@ -28,6 +28,7 @@ build_pkgs=(
 )
 # npm installs the Claude Code CLI (a native binary once installed: node's version does not matter).
 cli_pkgs=(nodejs npm ca-certificates)
+cli_pkgs+=(bubblewrap)  # AGENT_SANDBOX=bwrap: the agent's sandbox
 # What the test suite drives besides the binary: curl for raw HTTP checks,
 # node/npm for the real CLI and the official openai client, prometheus for promtool,
 # systemd for `systemd-analyze verify` of the unit.

@@ -9,6 +9,7 @@
 #include "api/metrics.hpp"
 #include "api/openai.hpp"
 #include "api/responses.hpp"
+#include "confinement_checks.hpp"
 #include "http/server.hpp"
 #include "jobs/job_registry.hpp"
 #include "jobs/postgres_job_store.hpp"
@@ -42,7 +43,24 @@ std::string run_marker(const std::string& data_dir) {
     return "CAS_RUN_OF=" + (ec ? data_dir : path.string());
 }
 
-agent::AgentSettings agent_settings(const Config& config) {
+// The agent's user, HOME and sandbox, checked on this host (confinement_checks.hpp).
+agent::Confinement confinement_of(const Config& config) {
+    const char* home = std::getenv("HOME");  // NOLINT(concurrency-mt-unsafe): before threads
+    const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
+    auto prepared = prepare_confinement({.agent_user = config.agent_user,
+                                         .agent_home = config.agent_home,
+                                         .sandbox = config.agent_sandbox,
+                                         .sandbox_extra = config.agent_sandbox_extra,
+                                         .workspace_dir = config.workspace_dir,
+                                         .data_dir = config.data_dir,
+                                         .claude_bin = config.claude_bin,
+                                         .path = path == nullptr ? "" : path,
+                                         .service_home = home == nullptr ? "" : home});
+    if (auto* problem = std::get_if<std::string>(&prepared)) throw StartupError(*problem);
+    return std::get<agent::Confinement>(std::move(prepared));
+}
+
+agent::AgentSettings agent_settings(const Config& config, const agent::Confinement& confinement) {
     return {
         .claude_bin = config.claude_bin,
         .workspace_dir = config.workspace_dir,
@@ -55,6 +73,7 @@ agent::AgentSettings agent_settings(const Config& config) {
         .secret_env = {"API_BEARER_TOKEN", "METRICS_TOKEN", "DATABASE_URL", "WEBHOOK_SECRET"},
         .always_disallowed_tools = config.tools_always_disallowed,
         .run_marker = run_marker(config.data_dir),
+        .confinement = confinement,
     };
 }
 
@@ -96,8 +115,10 @@ std::string replica_id(const Config& config) {
     return fmt::format("{}:{}", host.data(), ::getpid());
 }
 
-// The CLI's HOME: the service's own (the CLI inherits it), where it keeps its sessions.
-std::string home_dir() {
+// The CLI's HOME, where it keeps its sessions: the agent's, else the service's own (the CLI
+// inherits it).
+std::string home_dir(const agent::Confinement& confinement) {
+    if (!confinement.home.empty()) return confinement.home;
     const char* home = std::getenv("HOME");  // NOLINT(concurrency-mt-unsafe): before threads
     return home == nullptr ? "" : home;
 }
@@ -124,6 +145,7 @@ webhooks::WebhookSender make_webhook_sender(boost::asio::io_context& io, jobs::J
 struct App::Parts {
     boost::asio::io_context& io;
     Config config;
+    agent::Confinement confinement;  // checked before the store is opened in DATA_DIR
     Metrics metrics;
     std::unique_ptr<jobs::JobStore> store;
     sessions::SessionKeeper sessions;
@@ -136,11 +158,13 @@ struct App::Parts {
     Parts(boost::asio::io_context& io_, Config config_)
         : io(io_),
           config(std::move(config_)),
+          confinement(confinement_of(config)),
           store(open_store(io, config)),
-          sessions(*store, {.home = home_dir(),
+          sessions(*store, {.home = home_dir(confinement),
                             .workspace_dir = config.workspace_dir,
-                            .max_bytes = config.session_max_bytes}),
-          runs(io.get_executor(), agent_settings(config),
+                            .max_bytes = config.session_max_bytes,
+                            .owner = confinement.run_as}),
+          runs(io.get_executor(), agent_settings(config, confinement),
                {.enabled = config.warm_cli, .max_age = config.warm_cli_max_age}, metrics,
                &sessions),
           registry(io.get_executor(), *store, runs,

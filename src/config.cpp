@@ -194,6 +194,46 @@ const Option kOptions[] = {
      "Bash(curl:*), comma-separated; empty: none.",
      [](Config& c, std::string_view v) { return parse_tool_list(v, c.tools_always_disallowed); },
      [](const Config& c) { return join(c.tools_always_disallowed); }},
+    {"AGENT_USER", "--agent-user", "NAME",
+     "Run the CLI, everything it starts and git as this existing user, so the agent cannot read "
+     "DATA_DIR or change the service (the service must run as root or with CAP_SETUID, "
+     "CAP_SETGID and CAP_KILL). Empty: the service's own user.",
+     [](Config& c, std::string_view v) {
+         c.agent_user = std::string(v);
+         return SetResult{};
+     },
+     [](const Config& c) { return c.agent_user; }},
+    {"AGENT_HOME", "--agent-home", "DIR",
+     "HOME of the CLI (its credentials and sessions). Empty: AGENT_USER's home, or the "
+     "service's own.",
+     [](Config& c, std::string_view v) {
+         c.agent_home = std::string(v);
+         return SetResult{};
+     },
+     [](const Config& c) { return c.agent_home; }},
+    {"AGENT_SANDBOX", "--agent-sandbox", "MODE",
+     "off, or bwrap: the CLI runs in a bubblewrap sandbox: / read-only, only the workspace and "
+     "its HOME writable, a private /tmp, DATA_DIR hidden, its own /proc; the network kept. "
+     "Start-up fails if bwrap cannot make it.",
+     [](Config& c, std::string_view v) -> SetResult {
+         if (v != "off" && v != "bwrap") return fmt::format("must be off or bwrap, got '{}'", v);
+         c.agent_sandbox = v == "bwrap" ? agent::SandboxMode::bwrap : agent::SandboxMode::off;
+         return std::nullopt;
+     },
+     [](const Config& c) {
+         return std::string(c.agent_sandbox == agent::SandboxMode::bwrap ? "bwrap" : "off");
+     }},
+    {"AGENT_SANDBOX_EXTRA", "--agent-sandbox-extra", "LIST",
+     "More paths for the sandbox, comma-separated: ro:PATH (visible read-only, e.g. a tool "
+     "outside /), rw:PATH (writable, e.g. a cache), hide:PATH (an empty directory instead, e.g. "
+     "a secrets directory). Absolute paths.",
+     [](Config& c, std::string_view v) -> SetResult {
+         auto paths = agent::parse_sandbox_paths(v);
+         if (auto* problem = std::get_if<std::string>(&paths)) return *problem;
+         c.agent_sandbox_extra = std::get<std::vector<agent::SandboxPath>>(std::move(paths));
+         return std::nullopt;
+     },
+     [](const Config&) { return std::string(); }},
     {"OPENAI_AGENT", "--openai-agent", "NAME",
      "Agent that answers the model APIs (chat completions, responses, messages).",
      [](Config& c, std::string_view v) { return parse_non_empty(v, c.openai_agent); },

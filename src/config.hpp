@@ -4,6 +4,7 @@
 // in, a Config or a message out) so it is unit-tested without touching the environment.
 #pragma once
 
+#include "agent/confinement.hpp"
 #include "agent/git_sync_mode.hpp"
 #include "telemetry/log.hpp"
 #include "webhooks/callback_url.hpp"
@@ -52,6 +53,12 @@ struct Config {
     std::int64_t max_turns_limit = 0;         // 0: up to the service's own bound
     std::vector<std::string> allowed_models;  // a job's model, any run's fallback; empty: any
     std::vector<std::string> tools_always_disallowed;  // withheld from every run
+    // The agent's confinement (agent/confinement.hpp): its user (empty: the service's), its
+    // HOME (empty: that user's), its sandbox.
+    std::string agent_user;
+    std::string agent_home;
+    agent::SandboxMode agent_sandbox = agent::SandboxMode::off;
+    std::vector<agent::SandboxPath> agent_sandbox_extra;
 
     // OpenAI compatibility
     std::string openai_agent = "recruiter-triage";

@@ -3,6 +3,7 @@
 // shutdown sequence: the first SIGINT/SIGTERM stops accepting and gives runs SHUTDOWN_GRACE; a
 // second one cancels them at once.
 #include "agent/process_tree.hpp"
+#include "agent/runner.hpp"
 #include "app.hpp"
 #include "config.hpp"
 #include "startup_checks.hpp"
@@ -37,11 +38,16 @@ bool claude_bin_given(std::span<const char* const> args) {
 void log_startup_checks(const cas::Config& config) {
     using namespace cas;
     auto started = std::chrono::steady_clock::now();
+    // The CLI's environment: the service's, with AGENT_HOME as its HOME (where its login is).
+    EnvLookup cli_env = [&config](const std::string& name) {
+        if (name == "HOME" && !config.agent_home.empty()) return std::optional(config.agent_home);
+        return process_env(name);
+    };
     auto report = check_startup({.claude_bin = config.claude_bin,
                                  .workspace_dir = config.workspace_dir,
                                  .git_sync = config.git_sync != agent::GitSyncMode::off,
-                                 .as_root = ::geteuid() == 0},
-                                process_env, std::chrono::seconds(5));
+                                 .as_root = ::geteuid() == 0 && config.agent_user.empty()},
+                                cli_env, std::chrono::seconds(5));
     if (!report.cli_version.empty()) {
         auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - started);
@@ -57,6 +63,9 @@ void log_startup_checks(const cas::Config& config) {
 int serve(const cas::Config& config) {
     using namespace cas;
     log::set_min_level(config.log_level);
+
+    // DATA_DIR, the database and restored sessions are the service's alone.
+    agent::make_created_files_private();
 
     // A child that exits before reading its stdin must give us EPIPE, not kill the service.
     // (The runner restores the default disposition in each child before exec.)

@@ -27,16 +27,26 @@ std::vector<std::string> marker_env(const AgentSettings& settings) {
 // (or GIT_TIMEOUT_SECONDS if that is shorter): they are cheap, and a job waits for them.
 constexpr std::chrono::seconds kWorkspaceGitTime{10};
 
+// git in the workspace by `deadline`, as the agent's user, with `extra` in its environment.
+GitContext git_context(const AgentSettings& settings,
+                       std::chrono::steady_clock::time_point deadline,
+                       std::vector<std::string> extra = {}) {
+    auto environment = marker_env(settings);
+    environment.insert(environment.end(), extra.begin(), extra.end());
+    return {.workspace_dir = settings.workspace_dir,
+            .environment = git_environment(settings.secret_env, std::move(environment)),
+            .deadline = deadline,
+            .confinement = settings.confinement};
+}
+
 // git for the workspace record, by `deadline`: as the pull runs it, and with
 // GIT_OPTIONAL_LOCKS=0 so that `git status` does not write the index behind the run.
 GitContext workspace_git(const AgentSettings& settings,
                          std::chrono::steady_clock::time_point deadline) {
-    auto extra = marker_env(settings);
-    extra.emplace_back("GIT_OPTIONAL_LOCKS=0");
-    return {.workspace_dir = settings.workspace_dir,
-            .environment = git_environment(settings.secret_env, std::move(extra)),
-            .deadline = std::min(deadline, std::chrono::steady_clock::now() +
-                                               std::min(settings.git_timeout, kWorkspaceGitTime))};
+    return git_context(settings,
+                       std::min(deadline, std::chrono::steady_clock::now() +
+                                              std::min(settings.git_timeout, kWorkspaceGitTime)),
+                       {"GIT_OPTIONAL_LOCKS=0"});
 }
 
 }  // namespace
@@ -133,10 +143,12 @@ ProcessLaunch cli_launch(const AgentSettings& settings, const CliInvocation& inv
     for (const auto& tool : settings.always_disallowed_tools) {
         args.push_back("--disallowedTools=" + tool);
     }
-    return {.program = settings.claude_bin,
-            .args = std::move(args),
-            .working_dir = settings.workspace_dir,
-            .environment = child_environment(settings.secret_env, extra)};
+    return confine({.program = settings.claude_bin,
+                    .args = std::move(args),
+                    .working_dir = settings.workspace_dir,
+                    .environment = child_environment(settings.secret_env, extra),
+                    .run_as = std::nullopt},
+                   settings.confinement, Confine::user_and_sandbox);
 }
 
 namespace {
@@ -210,8 +222,7 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
 
     if (settings.git_sync != GitSyncMode::off) {
         auto git_deadline = std::min(deadline, Clock::now() + settings.git_timeout);
-        outcome.git = co_await git_sync(settings.workspace_dir, git_deadline, settings.secret_env,
-                                        marker_env(settings), cancel);
+        outcome.git = co_await git_sync(git_context(settings, git_deadline), cancel);
         using S = GitSyncResult::Status;
         if (outcome.git.status == S::cancelled) {
             outcome.status = RunStatus::cancelled;

@@ -6,6 +6,7 @@
 #include "agent/cancellation.hpp"
 #include "agent/cli_command.hpp"
 #include "agent/cli_output.hpp"
+#include "agent/confinement.hpp"
 #include "agent/git_sync.hpp"
 #include "agent/runner.hpp"
 #include "agent/workspace_changes.hpp"
@@ -41,6 +42,8 @@ struct AgentSettings {
     // "NAME=value" in the environment of every process of a run (inherited by all it
     // starts): a restart after a crash finds the leftovers by it. Empty: none.
     std::string run_marker;
+    // The user, HOME and sandbox of the CLI and of git (AGENT_USER, AGENT_SANDBOX).
+    Confinement confinement;
 };
 
 // `interrupted`: cancelled because the service is shutting down (set by the run service,

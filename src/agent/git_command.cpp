@@ -16,10 +16,12 @@ std::vector<std::string> git_environment(const std::vector<std::string>& secret_
 
 boost::asio::awaitable<ProcessResult> run_git(GitContext context, std::vector<std::string> args,
                                               std::size_t output_cap, Cancellation& cancel) {
-    ProcessLaunch launch{.program = "git",
-                         .args = std::move(args),
-                         .working_dir = std::move(context.workspace_dir),
-                         .environment = std::move(context.environment)};
+    auto launch = confine({.program = "git",
+                           .args = std::move(args),
+                           .working_dir = std::move(context.workspace_dir),
+                           .environment = std::move(context.environment),
+                           .run_as = std::nullopt},
+                          context.confinement, Confine::user);
     ProcessRun limits;
     limits.output_cap = output_cap;
     limits.deadline = context.deadline;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "agent/cancellation.hpp"
+#include "agent/confinement.hpp"
 #include "agent/runner.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -16,11 +17,13 @@
 namespace cas::agent {
 
 // Where and how git runs: in `workspace_dir`, with `environment` as its whole environment
-// (git_environment), ended by `deadline` at the latest.
+// (git_environment), ended by `deadline` at the latest, as the agent's user (git refuses a
+// repository another user owns).
 struct GitContext {
     std::string workspace_dir;
     std::vector<std::string> environment;
     std::chrono::steady_clock::time_point deadline;
+    Confinement confinement;
 };
 
 // This process's environment without `secret_env`, plus `extra_env` ("NAME=value"), plus

@@ -15,14 +15,7 @@ std::string_view to_string(GitSyncResult::Status status) {
     return "failed";
 }
 
-boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
-                                               std::chrono::steady_clock::time_point deadline,
-                                               const std::vector<std::string>& secret_env,
-                                               std::vector<std::string> extra_env,
-                                               Cancellation& cancel) {
-    GitContext context{.workspace_dir = std::move(workspace_dir),
-                       .environment = git_environment(secret_env, std::move(extra_env)),
-                       .deadline = deadline};
+boost::asio::awaitable<GitSyncResult> git_sync(GitContext context, Cancellation& cancel) {
     std::vector<std::string> args{"pull", "--rebase"};
     const std::size_t output_cap = 64U * 1024U;
     auto run = co_await run_git(std::move(context), std::move(args), output_cap, cancel);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "agent/cancellation.hpp"
+#include "agent/git_command.hpp"
 #include "agent/git_sync_mode.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -22,12 +23,7 @@ struct GitSyncResult {
 
 std::string_view to_string(GitSyncResult::Status status);
 
-// Runs git in `workspace_dir`; ends by `deadline` at the latest.
-// `secret_env` names variables git must not see; `extra_env` ("NAME=value") is added.
-boost::asio::awaitable<GitSyncResult> git_sync(std::string workspace_dir,
-                                               std::chrono::steady_clock::time_point deadline,
-                                               const std::vector<std::string>& secret_env,
-                                               std::vector<std::string> extra_env,
-                                               Cancellation& cancel);
+// `git pull --rebase` as `context` says (where, with what environment, by when, as whom).
+boost::asio::awaitable<GitSyncResult> git_sync(GitContext context, Cancellation& cancel);
 
 }  // namespace cas::agent

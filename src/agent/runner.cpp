@@ -10,6 +10,8 @@
 #include "util/async.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -47,15 +49,31 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
-// Runs in the child between fork and exec.
+// The umask children get (make_created_files_private): the one the service started with.
+mode_t child_umask = 022;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+
+// Runs in the child between fork and exec: only async-signal-safe calls.
 struct ChildSetup {
+    const RunAs* run_as = nullptr;
+
     template <class Launcher, class Argv>
     boost::system::error_code on_exec_setup(Launcher& /*launcher*/,
                                             const bp::filesystem::path& /*exe*/, Argv&& /*argv*/) {
         // Own process group: SIGTERM reaches the CLI and its direct helpers together.
         ::setpgid(0, 0);
+        ::umask(child_umask);
+        if (run_as != nullptr) {
+            // Groups first: once the uid is not root's, the groups can no longer be changed.
+            // No new privileges: a setuid program (sudo) cannot take the agent back to root.
+            if (::setgroups(run_as->groups.size(), run_as->groups.data()) != 0 ||
+                ::setgid(run_as->gid) != 0 || ::setuid(run_as->uid) != 0 ||
+                ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+                return {errno, boost::system::system_category()};
+            }
+        }
         // If the service dies, the CLI dies with it (its setsid'd tool shells are found by
-        // the /proc walk instead, while the service lives).
+        // the /proc walk instead, while the service lives). After setuid: a change of
+        // credentials clears the death signal.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         // The service ignores SIGPIPE; an ignored signal survives exec, and tools such as
         // `yes | head` in the agent's shell need the default.
@@ -209,6 +227,10 @@ std::string resolve_program(const std::string& program) {
 
 }  // namespace
 
+void make_created_files_private() {
+    child_umask = ::umask(077);
+}
+
 std::vector<std::string> child_environment(const std::vector<std::string>& drop,
                                            const std::vector<std::string>& extra) {
     auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
@@ -316,7 +338,7 @@ StartedProcess start_process(const asio::any_io_executor& executor, const Proces
     boost::system::error_code ec;
     auto proc = launcher(executor, ec, bp::filesystem::path(exe), launch.args,
                          bp::process_stdio{in, out, err}, bp::process_start_dir{launch.working_dir},
-                         ChildSetup{});
+                         ChildSetup{.run_as = launch.run_as ? &*launch.run_as : nullptr});
     if (ec) {
         started.error = "cannot start '" + exe + "': " + ec.message();
         return started;

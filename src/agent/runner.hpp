@@ -24,6 +24,16 @@
 
 namespace cas::agent {
 
+// A Unix identity a child takes before exec (AGENT_USER): resolved once at start-up
+// (getpwnam, getgrouplist), so between fork and exec the child only calls setgroups, setgid
+// and setuid, which are safe there (initgroups reads /etc/group, and may lock or allocate).
+struct RunAs {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;  // supplementary groups, as initgroups would set them
+    friend bool operator==(const RunAs&, const RunAs&) = default;
+};
+
 // How a child is started: everything but what it is then given to do. Two launches that are
 // equal start the same program the same way (a warm CLI is used only for an equal launch).
 struct ProcessLaunch {
@@ -31,8 +41,15 @@ struct ProcessLaunch {
     std::vector<std::string> args;
     std::string working_dir;
     std::vector<std::string> environment;  // "NAME=value", the child's whole environment
+    std::optional<RunAs> run_as;           // none: the service's own user
     friend bool operator==(const ProcessLaunch&, const ProcessLaunch&) = default;
 };
+
+// From here on, what this process creates is private to it (umask 077: DATA_DIR, the job
+// database, restored session files), while the processes it starts get the umask it was
+// started with (the agent's files in the workspace are as the operator expects). Call once,
+// at start-up.
+void make_created_files_private();
 
 // What one line of a child's stdout means for its run.
 enum class LineVerdict { more, last };

@@ -6,9 +6,14 @@
 #include "agent/cli_command.hpp"
 #include "telemetry/log.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <system_error>
+#include <vector>
 
 namespace cas::sessions {
 
@@ -27,6 +32,25 @@ SessionKeeper::SessionKeeper(jobs::JobStore& store, SessionSettings settings)
 
 std::filesystem::path SessionKeeper::file_of(std::string_view session_id) const {
     return session_file(settings_.home, settings_.workspace_dir, session_id);
+}
+
+void SessionKeeper::make_directories(const std::filesystem::path& dir) const {
+    std::error_code ec;
+    std::vector<std::filesystem::path> missing;
+    for (auto at = dir; !at.empty() && !std::filesystem::exists(at, ec); at = at.parent_path()) {
+        missing.push_back(at);
+        if (at == at.parent_path()) break;
+    }
+    std::filesystem::create_directories(dir, ec);
+    for (const auto& made : missing) give_to_owner(made);
+}
+
+void SessionKeeper::give_to_owner(const std::filesystem::path& path) const {
+    if (!settings_.owner) return;
+    if (::chown(path.c_str(), settings_.owner->uid, settings_.owner->gid) != 0) {
+        log::warn("cannot give a restored session's file to AGENT_USER",
+                  {{"path", path.string()}, {"error", std::strerror(errno)}});
+    }
 }
 
 boost::asio::awaitable<SessionCopy> SessionKeeper::keep(std::string_view session_id) {
@@ -80,7 +104,7 @@ boost::asio::awaitable<SessionRestore> SessionKeeper::restore_if_missing(
         co_return SessionRestore::failed;
     }
     if (!copy) co_return SessionRestore::no_copy;
-    std::filesystem::create_directories(path.parent_path(), ec);
+    make_directories(path.parent_path());
     auto temporary = path;
     temporary += ".restoring";
     {
@@ -92,6 +116,7 @@ boost::asio::awaitable<SessionRestore> SessionKeeper::restore_if_missing(
             co_return SessionRestore::failed;
         }
     }
+    give_to_owner(temporary);
     std::filesystem::rename(temporary, path, ec);
     if (ec) {
         log::error("cannot restore the session's file",

@@ -6,6 +6,7 @@
 // back. Session ids come from the CLI's output and from callers: only UUIDs are used in a path.
 #pragma once
 
+#include "agent/runner.hpp"
 #include "jobs/job_store.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -13,6 +14,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +28,8 @@ struct SessionSettings {
     std::string home;                             // the CLI's HOME
     std::string workspace_dir;                    // its working directory
     std::size_t max_bytes = 32U * 1024U * 1024U;  // larger sessions stay on disk only
+    // The CLI's user when it is not the service's (AGENT_USER): a restored file is made its.
+    std::optional<agent::RunAs> owner;
 };
 
 enum class SessionCopy { stored, too_large, no_file, store_failed };
@@ -48,6 +52,10 @@ public:
 
 private:
     [[nodiscard]] std::filesystem::path file_of(std::string_view session_id) const;
+    // `dir` and its missing parents, those made now given to the owner.
+    void make_directories(const std::filesystem::path& dir) const;
+    // Makes `path` the owner's, when there is one (the service's otherwise).
+    void give_to_owner(const std::filesystem::path& path) const;
     jobs::JobStore& store_;
     SessionSettings settings_;
 };

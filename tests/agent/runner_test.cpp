@@ -16,7 +16,8 @@ ProcessLaunch shell(const std::string& script) {
     return {.program = "/bin/sh",
             .args = {"-c", script},
             .working_dir = "/",
-            .environment = child_environment({})};
+            .environment = child_environment({}),
+            .run_as = std::nullopt};
 }
 
 ProcessResult run_shell(const std::string& script, ProcessRun run) {
@@ -183,12 +184,14 @@ TEST_CASE("runner: a child that cannot start says why") {
     boost::asio::io_context io;
     auto missing = start_process(
         io.get_executor(),
-        {.program = "/nonexistent/claude", .args = {}, .working_dir = "/", .environment = {}});
+        {.program = "/nonexistent/claude", .args = {}, .working_dir = "/", .environment = {},
+         .run_as = std::nullopt});
     CHECK_FALSE(missing.child);
     CHECK_THAT(missing.error, Catch::Contains("/nonexistent/claude"));
     auto no_dir = start_process(
         io.get_executor(),
-        {.program = "/bin/sh", .args = {}, .working_dir = "/nonexistent-dir", .environment = {}});
+        {.program = "/bin/sh", .args = {}, .working_dir = "/nonexistent-dir", .environment = {},
+         .run_as = std::nullopt});
     CHECK_FALSE(no_dir.child);
     CHECK_THAT(no_dir.error, Catch::Contains("does not exist"));
 }

@@ -215,7 +215,8 @@ struct Repo {
     [[nodiscard]] cas::agent::GitContext context() const {
         return {.workspace_dir = dir.path.string(),
                 .environment = cas::agent::git_environment({}, {"GIT_OPTIONAL_LOCKS=0"}),
-                .deadline = std::chrono::steady_clock::now() + allowed};
+                .deadline = std::chrono::steady_clock::now() + allowed,
+                .confinement = {}};
     }
     WorkspaceChanges before() {
         cas::agent::Cancellation cancel(io.get_executor());

@@ -10,8 +10,9 @@
 #    --man=no: the unit has no man: links, and the check must not depend on man-db.
 # 2. Every Environment= name is a setting of the binary (from --help) or an allowed extra, and
 #    the binary accepts the values (it parses the environment before acting on --version).
-# 3. TimeoutStopSec exceeds SHUTDOWN_GRACE + KILL_GRACE_MS; User= is set and is not root;
-#    RestartPreventExitStatus includes 2 (bad configuration).
+# 3. TimeoutStopSec exceeds SHUTDOWN_GRACE + KILL_GRACE_MS; User= is set and is not root, or,
+#    with AGENT_USER (the confined unit), the capability bounding set keeps what switching users
+#    takes and not CAP_SYS_ADMIN; RestartPreventExitStatus includes 2 (bad configuration).
 set -euo pipefail
 
 die() { echo "verify-unit: FAIL: $*" >&2; exit 1; }
@@ -106,7 +107,18 @@ kill_us=$(( $(env_value KILL_GRACE_MS 1000) * 1000 ))
   die "TimeoutStopSec=$stop must exceed SHUTDOWN_GRACE + KILL_GRACE_MS, or systemd SIGKILLs a graceful stop"
 
 user=$(service_values User | tail -n 1)
-[[ -n $user && $user != root && $user != 0 ]] || die "User= must name a non-root user (root would need IS_SANDBOX=1)"
+if [[ -n $(env_value AGENT_USER "") ]]; then
+  # The confined setup: the service switches the agent to AGENT_USER, which takes root or
+  # capabilities; the bounding set must keep those and little else.
+  [[ -n $user ]] || die "User= must be set"
+  bounding=$(service_values CapabilityBoundingSet | tail -n 1)
+  for cap in CAP_SETUID CAP_SETGID CAP_KILL; do
+    grep -qw "$cap" <<<"$bounding" || die "CapabilityBoundingSet= must keep $cap (AGENT_USER needs it)"
+  done
+  grep -qw CAP_SYS_ADMIN <<<"$bounding" && die "CapabilityBoundingSet= must not keep CAP_SYS_ADMIN"
+else
+  [[ -n $user && $user != root && $user != 0 ]] || die "User= must name a non-root user (root would need IS_SANDBOX=1)"
+fi
 service_values RestartPreventExitStatus | grep -qwE '2' ||
   die "RestartPreventExitStatus= must include 2 (bad configuration) so systemd does not restart-loop"
 

@@ -13,6 +13,8 @@
 //   comma-separated, in order.
 //   "STUB-WRITE=<name>": the model calls Write for <name> in the working directory the system
 //   prompt names, then (given the tool result) answers "STUB-REPLY: wrote <name>".
+//   "STUB-BASH=<command>" (to the end of the line): the model calls Bash with <command>,
+//   then (given the tool result) answers "STUB-REPLY: ran: " + the result's text.
 //   A StructuredOutput tool offered: the model calls it with the object "STUB-STRUCTURED=<json>"
 //   names (default {"answer":42}), then answers "STUB-REPLY: structured".
 // Every request is logged to stderr as: METHOD PATH model=M stream=S
@@ -63,6 +65,10 @@ function toolCall(body) {
     const given = /STUB-STRUCTURED=(\{.*\})/.exec(text)?.[1];
     return { name: 'StructuredOutput', input: given ? JSON.parse(given) : { answer: 42 } };
   }
+  const bash = /STUB-BASH=(.*)/.exec(text)?.[1];
+  if (bash && offered.includes('Bash')) {
+    return { name: 'Bash', input: { command: bash, description: 'Run the command the test gave' } };
+  }
   const write = /STUB-WRITE=([\w.-]+)/.exec(text)?.[1];
   if (write && offered.includes('Write')) {
     // The CLI names it in its environment section ("Primary working directory: <path>"), in
@@ -73,8 +79,23 @@ function toolCall(body) {
   return null;
 }
 
+// The text of the last tool result in the conversation ('' if none).
+function lastToolResult(messages = []) {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const blocks = Array.isArray(messages[i].content) ? messages[i].content : [];
+    const result = blocks.findLast((b) => b.type === 'tool_result');
+    if (!result) continue;
+    if (typeof result.content === 'string') return result.content;
+    return (result.content ?? []).filter((b) => b.type === 'text').map((b) => b.text).join('\n');
+  }
+  return '';
+}
+
 function replyText(body) {
   if (calledTool(body)) {
+    if (/STUB-BASH=/.test(lastUserText(body.messages))) {
+      return 'STUB-REPLY: ran: ' + lastToolResult(body.messages);
+    }
     const write = /STUB-WRITE=([\w.-]+)/.exec(lastUserText(body.messages))?.[1];
     return write ? `STUB-REPLY: wrote ${write}` : 'STUB-REPLY: structured';
   }

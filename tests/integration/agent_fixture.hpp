@@ -54,7 +54,10 @@ struct Fixture {
     std::unique_ptr<ServiceProcess> service;
 
     using Env = std::map<std::string, std::string>;
-    explicit Fixture(Env extra = {}) : env(std::move(extra)) {
+    // `prepare` runs before the service starts, with `env` complete (e.g. to hand the
+    // directories to another user).
+    explicit Fixture(Env extra = {}, const std::function<void(Fixture&)>& prepare = {})
+        : env(std::move(extra)) {
         if (integration_on_postgres()) {
             database.emplace(io);
             env.try_emplace("DATABASE_URL", database->conninfo());
@@ -68,6 +71,7 @@ struct Fixture {
         env.try_emplace("FAKE_CLAUDE_RECORD_DIR", record.path.string());
         env.try_emplace("DATA_DIR", data.path.string());
         env.try_emplace("HOME", home.path.string());
+        if (prepare) prepare(*this);
         service = std::make_unique<ServiceProcess>(env);
     }
     // Stops the service with `signal` and starts a new one on the same data directory.

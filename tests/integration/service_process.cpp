@@ -112,7 +112,10 @@ ServiceProcess::ServiceProcess(std::map<std::string, std::string> env,
         if (waitpid(pid_, &status, WNOHANG) == pid_) {
             pid_ = -1;
             cleanup();  // a throwing constructor runs no destructor
-            throw std::runtime_error("service exited at start-up: " + text);
+            throw std::runtime_error(
+                "service exited at start-up (exit code " +
+                std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) +
+                "): " + text);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }

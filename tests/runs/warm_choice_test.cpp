@@ -15,7 +15,8 @@ agent::ProcessLaunch launch_for(const std::string& agent) {
     return {.program = "/usr/bin/claude",
             .args = {"-p", "--agent", agent},
             .working_dir = "/workspace",
-            .environment = {"HOME=/home/agent"}};
+            .environment = {"HOME=/home/agent"},
+            .run_as = std::nullopt};
 }
 
 const agent::WorkspaceFingerprint kBefore{.head = "abc", .files = "CLAUDE.md\t1\t10\t5\t5\n"};

@@ -21,7 +21,8 @@ struct Keeper {
     sessions::SessionKeeper keeper{store,
                                    {.home = (dir.path / "home").string(),
                                     .workspace_dir = "/srv/work space/repo",
-                                    .max_bytes = 64}};
+                                    .max_bytes = 64,
+                                    .owner = std::nullopt}};
     boost::asio::io_context io;
     // Runs one of the keeper's or the store's calls to its end.
     template <class T>
