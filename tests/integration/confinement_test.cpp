@@ -104,6 +104,26 @@ TEST_CASE("AGENT_USER: a timeout and a cancel end the agent's processes, as that
     CHECK(f.no_descendants());
 }
 
+TEST_CASE("AGENT_USER: the service SIGKILLed mid-run: the restart ends the user's leftovers",
+          "[confinement]") {
+    auto user = agent_user();
+    if (!user) {
+        WARN("not checked: switching users needs root");
+        return;
+    }
+    Fixture f({}, as_agent_user(*user));
+    auto id = f.start_job("x\nFAKE:grandchild=60\nFAKE:sleep=30");
+    REQUIRE(eventually([&] { return !f.record.read("grandchild.pid").empty(); }));
+    const pid_t grandchild = std::stoi(f.record.read("grandchild.pid"));
+    CHECK(owner_of(grandchild) == user->uid);
+    f.restart(SIGKILL);
+    // In its own session and re-parented away, running as the agent's user: found by the
+    // run's environment marker (the service reads its /proc/PID/environ as root) and ended.
+    CHECK(eventually([&] { return !alive(grandchild); }, 2s));
+    CHECK_THAT(f.service->log(), Catch::Contains("killed processes left by a previous run"));
+    CHECK(f.job(id).at("status") == "interrupted");
+}
+
 TEST_CASE("AGENT_USER: git pull runs as that user (git refuses a repository another user owns)",
           "[confinement]") {
     auto user = agent_user();
