@@ -173,8 +173,7 @@ fs::path absolute_path(const std::string& path) {
 std::optional<std::string> check_data_dir(const std::string& data_dir, const std::string& user,
                                           const RunAs& as) {
     const fs::path dir(data_dir);
-    for (const fs::path& path :
-         {dir, dir / "jobs.db", dir / "jobs.db-wal", dir / "jobs.db-shm"}) {
+    for (const fs::path& path : {dir, dir / "jobs.db", dir / "jobs.db-wal", dir / "jobs.db-shm"}) {
         struct stat info {};
         if (::stat(path.c_str(), &info) != 0) continue;
         const bool is_dir = S_ISDIR(info.st_mode);
@@ -183,8 +182,7 @@ std::optional<std::string> check_data_dir(const std::string& data_dir, const std
                 "DATA_DIR: {} is readable by its group or others (mode {:04o}), so AGENT_USER={} "
                 "could read every job's prompt and output; chmod {} {} (the service creates "
                 "its files so)",
-                path.string(), info.st_mode & 07777U, user, is_dir ? "700" : "600",
-                path.string());
+                path.string(), info.st_mode & 07777U, user, is_dir ? "700" : "600", path.string());
         }
         switch (access_as(as, path.string(), R_OK)) {
             case 0:
@@ -194,7 +192,9 @@ std::optional<std::string> check_data_dir(const std::string& data_dir, const std
                     "mode 700",
                     path.string(), user);
             case 1: break;
-            default: return fmt::format("AGENT_USER={}: the service cannot take that user's identity", user);
+            default:
+                return fmt::format("AGENT_USER={}: the service cannot take that user's identity",
+                                   user);
         }
     }
     return std::nullopt;
@@ -288,9 +288,10 @@ std::variant<Confinement, std::string> prepare_confinement(const ConfinementRequ
         const auto& name = request.agent_user;
         auto user = look_up_user(name);
         if (!user) {
-            return fmt::format("AGENT_USER={}: no such user on this host (create it first, e.g. "
-                               "useradd --create-home {})",
-                               name, name);
+            return fmt::format(
+                "AGENT_USER={}: no such user on this host (create it first, e.g. "
+                "useradd --create-home {})",
+                name, name);
         }
         if (user->run_as.uid == 0) {
             return fmt::format("AGENT_USER={}: is root (uid 0); name an unprivileged user", name);
@@ -314,8 +315,8 @@ std::variant<Confinement, std::string> prepare_confinement(const ConfinementRequ
         fs::create_directories(request.data_dir, ec);
     }
     if (confinement.run_as) {
-        if (auto problem = check_data_dir(request.data_dir, request.agent_user,
-                                          *confinement.run_as)) {
+        if (auto problem =
+                check_data_dir(request.data_dir, request.agent_user, *confinement.run_as)) {
             return *problem;
         }
     }

@@ -27,7 +27,8 @@ struct ConfinementRequest {
 };
 
 // The confinement, once every check passed; else what stops start-up.
-std::variant<agent::Confinement, std::string> prepare_confinement(const ConfinementRequest& request);
+std::variant<agent::Confinement, std::string> prepare_confinement(
+    const ConfinementRequest& request);
 
 // Whether `user` may access `path` with `mode` (access(2)'s R_OK, W_OK, X_OK), asked of the
 // kernel by a child that becomes that user.

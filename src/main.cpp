@@ -46,7 +46,8 @@ void log_startup_checks(const cas::Config& config) {
     auto report = check_startup({.claude_bin = config.claude_bin,
                                  .workspace_dir = config.workspace_dir,
                                  .git_sync = config.git_sync != agent::GitSyncMode::off,
-                                 .as_root = ::geteuid() == 0 && config.agent_user.empty()},
+                                 .as_root = ::geteuid() == 0 && config.agent_user.empty() &&
+                                            config.agent_sandbox == agent::SandboxMode::off},
                                 cli_env, std::chrono::seconds(5));
     if (!report.cli_version.empty()) {
         auto took = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -73,11 +73,21 @@ std::vector<std::string> sandbox_command(const Sandbox& sandbox,
     // paths, then the hidden ones last, so nothing bound after could show them again. The
     // network stays (the CLI calls the API); the pid namespace has a /proc of its own, and
     // the box dies with the service.
-    std::vector<std::string> argv{sandbox.bwrap,   "--die-with-parent", "--unshare-pid",
-                                  "--unshare-ipc", "--ro-bind",         "/",
-                                  "/",             "--dev",             "/dev",
-                                  "--proc",        "/proc",             "--tmpfs",
-                                  "/tmp",          "--bind",            sandbox.workspace_dir,
+    std::vector<std::string> argv{sandbox.bwrap,
+                                  "--die-with-parent",
+                                  "--unshare-pid",
+                                  "--unshare-ipc",
+                                  "--ro-bind",
+                                  "/",
+                                  "/",
+                                  "--dev",
+                                  "/dev",
+                                  "--proc",
+                                  "/proc",
+                                  "--tmpfs",
+                                  "/tmp",
+                                  "--bind",
+                                  sandbox.workspace_dir,
                                   sandbox.workspace_dir};
     if (!sandbox.home.empty()) argv.insert(argv.end(), {"--bind", sandbox.home, sandbox.home});
     for (const auto& extra : sandbox.extra) {
@@ -88,7 +98,9 @@ std::vector<std::string> sandbox_command(const Sandbox& sandbox,
             case SandboxPath::Access::writable:
                 argv.insert(argv.end(), {"--bind", extra.path, extra.path});
                 break;
-            case SandboxPath::Access::hidden: argv.insert(argv.end(), {"--tmpfs", extra.path}); break;
+            case SandboxPath::Access::hidden:
+                argv.insert(argv.end(), {"--tmpfs", extra.path});
+                break;
         }
     }
     for (const auto& hidden : sandbox.hidden) argv.insert(argv.end(), {"--tmpfs", hidden});
@@ -105,6 +117,9 @@ ProcessLaunch confine(ProcessLaunch launch, const Confinement& confinement, Conf
         set_variable(launch.environment, "LOGNAME", confinement.user_name);
     }
     if (what == Confine::user_and_sandbox && confinement.sandbox) {
+        // The CLI's own switch for "sandboxed": as root it then takes
+        // --dangerously-skip-permissions without IS_SANDBOX=1, as it should in the box.
+        set_variable(launch.environment, "CLAUDE_CODE_BUBBLEWRAP", "1");
         std::vector<std::string> command{std::move(launch.program)};
         command.insert(command.end(), std::make_move_iterator(launch.args.begin()),
                        std::make_move_iterator(launch.args.end()));

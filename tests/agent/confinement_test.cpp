@@ -72,7 +72,8 @@ TEST_CASE("sandbox: the workspace and home writable over a read-only /, DATA_DIR
     for (const char* flag : {"--die-with-parent", "--unshare-pid"}) {
         CHECK(std::find(argv.begin(), argv.end(), flag) != argv.end());
     }
-    CHECK(std::find(argv.begin(), argv.end(), "--unshare-net") == argv.end());  // the CLI calls the API
+    CHECK(std::find(argv.begin(), argv.end(), "--unshare-net") ==
+          argv.end());  // the CLI calls the API
     CHECK(has_pair(argv, "--ro-bind", "/"));
     CHECK(has_pair(argv, "--proc", "/proc"));
     CHECK(has_pair(argv, "--tmpfs", "/tmp"));
@@ -121,6 +122,11 @@ TEST_CASE("confine: git as the agent's user; the CLI also in the sandbox") {
     CHECK(std::vector<std::string>(boxed.args.end() - 2, boxed.args.end()) ==
           std::vector<std::string>{"claude", "-p"});
     CHECK(boxed.working_dir == "/srv/work");
+    // The CLI knows it is in bubblewrap: as root it needs no IS_SANDBOX=1 there.
+    CHECK(std::count(boxed.environment.begin(), boxed.environment.end(),
+                     "CLAUDE_CODE_BUBBLEWRAP=1") == 1);
+    CHECK(std::count(git.environment.begin(), git.environment.end(),
+                     "CLAUDE_CODE_BUBBLEWRAP=1") == 0);
 }
 
 TEST_CASE("runner: a child with run_as runs as that user, its groups and no new privileges") {
@@ -131,16 +137,17 @@ TEST_CASE("runner: a child with run_as runs as that user, its groups and no new 
     }
     boost::asio::io_context io;
     Cancellation cancel(io.get_executor());
-    ProcessLaunch launch{.program = "/bin/sh",
-                         .args = {"-c", "id -u; id -G; grep NoNewPrivs /proc/self/status"},
-                         .working_dir = "/",
-                         .environment = child_environment({}),
-                         .run_as = RunAs{.uid = user->uid, .gid = user->gid, .groups = {user->gid}}};
+    ProcessLaunch launch{
+        .program = "/bin/sh",
+        .args = {"-c", "id -u; id -G; grep NoNewPrivs /proc/self/status"},
+        .working_dir = "/",
+        .environment = child_environment({}),
+        .run_as = RunAs{.uid = user->uid, .gid = user->gid, .groups = {user->gid}}};
     auto result = boost::asio::co_spawn(io, run_process(launch, ProcessRun{}, cancel),
                                         boost::asio::use_future);
     io.run();
     auto run = result.get();
     CHECK(run.exit_code == 0);
-    CHECK(run.out.text == std::to_string(user->uid) + "\n" + std::to_string(user->gid) +
-                              "\nNoNewPrivs:\t1\n");
+    CHECK(run.out.text ==
+          std::to_string(user->uid) + "\n" + std::to_string(user->gid) + "\nNoNewPrivs:\t1\n");
 }

@@ -182,16 +182,18 @@ TEST_CASE("runner: a child started ahead and never driven is ended and reaped") 
 
 TEST_CASE("runner: a child that cannot start says why") {
     boost::asio::io_context io;
-    auto missing = start_process(
-        io.get_executor(),
-        {.program = "/nonexistent/claude", .args = {}, .working_dir = "/", .environment = {},
-         .run_as = std::nullopt});
+    auto missing = start_process(io.get_executor(), {.program = "/nonexistent/claude",
+                                                     .args = {},
+                                                     .working_dir = "/",
+                                                     .environment = {},
+                                                     .run_as = std::nullopt});
     CHECK_FALSE(missing.child);
     CHECK_THAT(missing.error, Catch::Contains("/nonexistent/claude"));
-    auto no_dir = start_process(
-        io.get_executor(),
-        {.program = "/bin/sh", .args = {}, .working_dir = "/nonexistent-dir", .environment = {},
-         .run_as = std::nullopt});
+    auto no_dir = start_process(io.get_executor(), {.program = "/bin/sh",
+                                                    .args = {},
+                                                    .working_dir = "/nonexistent-dir",
+                                                    .environment = {},
+                                                    .run_as = std::nullopt});
     CHECK_FALSE(no_dir.child);
     CHECK_THAT(no_dir.error, Catch::Contains("does not exist"));
 }

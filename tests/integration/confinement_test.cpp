@@ -7,11 +7,10 @@
 #include "git_test.hpp"
 #include "integration/agent_fixture.hpp"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cctype>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace cas::test {
 namespace {
@@ -140,7 +139,7 @@ TEST_CASE("AGENT_USER: git pull runs as that user (git refuses a repository anot
         git(scratch, fixture.workspace.path, "remote add origin " + remote.path.string());
         git(scratch, fixture.workspace.path, "push -q -u origin main");
         give_to(*user, remote.path);
-        as_agent_user(*user)(fixture);
+        as_agent_user (*user)(fixture);
     });
     auto job = f.wait_job(f.start_job("x"));
     INFO(json::serialize(job));
@@ -177,9 +176,10 @@ TEST_CASE("AGENT_USER: a session restored from the store is the user's, and resu
     }
 }
 
-TEST_CASE("AGENT_USER: a missing user, an unwritable workspace or a readable DATA_DIR stops "
-          "start-up, saying which",
-          "[confinement]") {
+TEST_CASE(
+    "AGENT_USER: a missing user, an unwritable workspace or a readable DATA_DIR stops "
+    "start-up, saying which",
+    "[confinement]") {
     auto user = agent_user();
     if (!user) {
         WARN("not checked: switching users needs root");
@@ -202,10 +202,10 @@ TEST_CASE("AGENT_USER: a missing user, an unwritable workspace or a readable DAT
                        Catch::Contains("AGENT_USER=cas-no-such-user: no such user"));
     }
     SECTION("a workspace the user cannot write") {
-        CHECK_THAT(start_failure(env), Catch::Contains("(exit code 2)") &&
-                                           Catch::Contains("WORKSPACE_DIR: " +
-                                                           workspace.path.string() +
-                                                           " is not writable by AGENT_USER=cas-agent"));
+        CHECK_THAT(start_failure(env),
+                   Catch::Contains("(exit code 2)") &&
+                       Catch::Contains("WORKSPACE_DIR: " + workspace.path.string() +
+                                       " is not writable by AGENT_USER=cas-agent"));
     }
     SECTION("a DATA_DIR its group may read") {
         give_to(*user, workspace.path);
@@ -228,9 +228,10 @@ TEST_CASE("AGENT_USER: a missing user, an unwritable workspace or a readable DAT
     }
 }
 
-TEST_CASE("AGENT_SANDBOX=bwrap: no job store, a read-only /, the box's own /proc, runs still "
-          "end whole",
-          "[confinement]") {
+TEST_CASE(
+    "AGENT_SANDBOX=bwrap: no job store, a read-only /, the box's own /proc, runs still "
+    "end whole",
+    "[confinement]") {
     if (!has_bwrap()) {
         WARN("not checked: bwrap is not installed (Debian: bubblewrap)");
         return;
@@ -243,7 +244,7 @@ TEST_CASE("AGENT_SANDBOX=bwrap: no job store, a read-only /, the box's own /proc
     }
     INFO((with_user ? "with AGENT_USER" : "as the service's user"));
     Fixture f({{"AGENT_SANDBOX", "bwrap"}, {"KILL_GRACE_MS", "200"}}, [&](Fixture& fixture) {
-        if (with_user) as_agent_user(*user)(fixture);
+        if (with_user) as_agent_user (*user)(fixture);
         // The fake CLI writes its records outside the workspace.
         fixture.env["AGENT_SANDBOX_EXTRA"] = "rw:" + fixture.record.path.string();
     });
@@ -261,7 +262,8 @@ TEST_CASE("AGENT_SANDBOX=bwrap: no job store, a read-only /, the box's own /proc
     std::istringstream listing(shell(f, "ls /proc"));
     std::vector<std::string> pids;
     for (std::string entry; listing >> entry;) {
-        if (std::all_of(entry.begin(), entry.end(), [](unsigned char c) { return std::isdigit(c); })) {
+        if (std::all_of(entry.begin(), entry.end(),
+                        [](unsigned char c) { return std::isdigit(c); })) {
             pids.push_back(entry);
         }
     }
@@ -279,12 +281,9 @@ TEST_CASE("AGENT_SANDBOX=bwrap that cannot make its box stops start-up: never un
     bin.script("bwrap", "echo 'bwrap: No permissions to creating new namespace' >&2; exit 1");
     TempDir workspace;
     TempDir home;
-    Fixture::Env env{{"CLAUDE_BIN", kFake},
-                     {"WORKSPACE_DIR", workspace.path.string()},
-                     {"HOME", home.path.string()},
-                     {"GIT_SYNC", "off"},
-                     {"AGENT_SANDBOX", "bwrap"},
-                     {"PATH", bin.path.string() + ":/usr/bin:/bin"}};
+    Fixture::Env env{{"CLAUDE_BIN", kFake},        {"WORKSPACE_DIR", workspace.path.string()},
+                     {"HOME", home.path.string()}, {"GIT_SYNC", "off"},
+                     {"AGENT_SANDBOX", "bwrap"},   {"PATH", bin.path.string() + ":/usr/bin:/bin"}};
     CHECK_THAT(start_failure(env),
                Catch::Contains("(exit code 2)") &&
                    Catch::Contains("AGENT_SANDBOX=bwrap: bwrap cannot make the sandbox on this "

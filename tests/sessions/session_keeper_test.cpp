@@ -2,8 +2,8 @@
 // bound, ids that are not the CLI's (never a path), and a restore that does not overwrite.
 #include "sessions/session_keeper.hpp"
 
-#include "jobs/sqlite_job_store.hpp"
 #include "coroutine_test.hpp"
+#include "jobs/sqlite_job_store.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
