@@ -263,12 +263,17 @@ std::variant<agent::Sandbox, std::string> make_sandbox(const ConfinementRequest&
             return fmt::format("AGENT_SANDBOX_EXTRA: {} does not exist", extra.path);
         }
     }
-    auto probe = run_probe(confinement.run_as, agent::sandbox_command(sandbox, {"true"}),
+    // The box made once, with the CLI in it: bwrap can make its namespaces here, and the CLI
+    // is there to run (one under /tmp, or under a hidden path, is not).
+    auto probe = run_probe(confinement.run_as,
+                           agent::sandbox_command(sandbox, {request.claude_bin, "--version"}),
                            std::chrono::seconds(10));
     if (probe.status != 0) {
         return fmt::format(
-            "AGENT_SANDBOX=bwrap: bwrap cannot make the sandbox on this host{}: {} (it needs "
-            "unprivileged user namespaces, or root; the agent never runs unsandboxed instead)",
+            "AGENT_SANDBOX=bwrap: `{} --version` cannot run in the sandbox{}: {} (bwrap needs "
+            "unprivileged user namespaces, or root; a CLI under /tmp or a hidden path needs "
+            "AGENT_SANDBOX_EXTRA=ro:<its directory>; the agent never runs unsandboxed instead)",
+            request.claude_bin,
             confinement.run_as ? fmt::format(" as AGENT_USER={}", request.agent_user) : "",
             probe.output.empty() ? fmt::format("wait status {}", probe.status) : probe.output);
     }

@@ -76,6 +76,8 @@ async function serve(name, env) {
       OPENAI_AGENT: AGENT,
       KILL_GRACE_MS: '300',
       ...(env.AGENT_USER ? { AGENT_HOME: home } : {}),
+      // The CLI is in this checkout, which may be under /tmp: the box hides /tmp.
+      ...(env.AGENT_SANDBOX ? { AGENT_SANDBOX_EXTRA: `ro:${join(HERE, 'node_modules')}` } : {}),
       ...env,
     },
   });

@@ -245,8 +245,10 @@ TEST_CASE(
     INFO((with_user ? "with AGENT_USER" : "as the service's user"));
     Fixture f({{"AGENT_SANDBOX", "bwrap"}, {"KILL_GRACE_MS", "200"}}, [&](Fixture& fixture) {
         if (with_user) as_agent_user (*user)(fixture);
-        // The fake CLI writes its records outside the workspace.
-        fixture.env["AGENT_SANDBOX_EXTRA"] = "rw:" + fixture.record.path.string();
+        // The fake CLI writes its records outside the workspace, and may itself be under
+        // /tmp (a checkout there), which the box hides.
+        fixture.env["AGENT_SANDBOX_EXTRA"] =
+            "rw:" + fixture.record.path.string() + ",ro:" CAS_FIXTURES_DIR;
     });
     const auto database = f.data.path / "jobs.db";
     CHECK(shell(f, "ls -A " + f.data.path.string()) == "exit=0 ");
@@ -286,8 +288,8 @@ TEST_CASE("AGENT_SANDBOX=bwrap that cannot make its box stops start-up: never un
                      {"AGENT_SANDBOX", "bwrap"},   {"PATH", bin.path.string() + ":/usr/bin:/bin"}};
     CHECK_THAT(start_failure(env),
                Catch::Contains("(exit code 2)") &&
-                   Catch::Contains("AGENT_SANDBOX=bwrap: bwrap cannot make the sandbox on this "
-                                   "host: bwrap: No permissions to creating new namespace"));
+                   Catch::Contains("--version` cannot run in the sandbox: bwrap: No "
+                                   "permissions to creating new namespace"));
     env["PATH"] = "/nowhere";
     CHECK_THAT(start_failure(env), Catch::Contains("AGENT_SANDBOX=bwrap: bwrap is not on PATH"));
     env.erase("PATH");
@@ -295,6 +297,15 @@ TEST_CASE("AGENT_SANDBOX=bwrap that cannot make its box stops start-up: never un
     if (has_bwrap()) {
         CHECK_THAT(start_failure(env),
                    Catch::Contains("AGENT_SANDBOX_EXTRA: /no/such/tool does not exist"));
+        // A CLI the box hides (its private /tmp) is found at start-up, not at the first run.
+        env.erase("AGENT_SANDBOX_EXTRA");
+        TempDir hidden;
+        fs::copy_file(kFake, hidden.path / "claude");
+        env["CLAUDE_BIN"] = (hidden.path / "claude").string();
+        CHECK_THAT(start_failure(env),
+                   Catch::Contains("(exit code 2)") &&
+                       Catch::Contains("claude --version` cannot run in the sandbox") &&
+                       Catch::Contains("No such file or directory"));
     }
 }
 
