@@ -222,6 +222,29 @@ TEST_CASE(
         CHECK_THAT(start_failure(env), Catch::Contains("(exit code 2)") &&
                                            Catch::Contains("is readable by AGENT_USER=cas-agent"));
     }
+    SECTION("a CLI the user cannot run") {
+        give_to(*user, workspace.path);
+        TempDir private_bin;  // 0700, root's
+        fs::copy_file(kFake, private_bin.path / "claude");
+        env["CLAUDE_BIN"] = (private_bin.path / "claude").string();
+        CHECK_THAT(start_failure(env),
+                   Catch::Contains("(exit code 2)") &&
+                       Catch::Contains("CLAUDE_BIN: " + env["CLAUDE_BIN"] +
+                                       " is not executable by AGENT_USER=cas-agent"));
+    }
+    SECTION("a service without the capabilities to switch users") {
+        give_to(*user, workspace.path);
+        TempDir bin;
+        auto wrapper = bin.script("service", "exec setpriv --bounding-set=-setuid,-setgid,-kill '" +
+                                                 std::string(CAS_SERVICE_BINARY) + "' \"$@\"");
+        ::setenv("CAS_TEST_SERVICE_BINARY", wrapper.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+        auto failure = start_failure(env);
+        ::unsetenv("CAS_TEST_SERVICE_BINARY");  // NOLINT(concurrency-mt-unsafe)
+        CHECK_THAT(failure, Catch::Contains("(exit code 2)") &&
+                                Catch::Contains("must run as root or with CAP_SETUID, CAP_SETGID "
+                                                "and CAP_KILL (missing: CAP_KILL, CAP_SETGID, "
+                                                "CAP_SETUID)"));
+    }
     SECTION("everything as it should be: it starts") {
         give_to(*user, workspace.path);
         CHECK(start_failure(env) == "started");
