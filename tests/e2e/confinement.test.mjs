@@ -210,15 +210,18 @@ describe('the agent confined, with the real CLI', { timeout: 160_000, skip }, ()
     assert.match(await ask('first'), /first$/, boxed.diagnostics());
     // The next run's CLI, started ahead: a box (bwrap) below the service, the CLI in it as the user.
     const uidOf = (pid) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+    // The answered run's box ends just after its answer: wait until the one started ahead is
+    // all that is left below the service.
     let waiting = [];
+    let direct = [];
     const deadline = Date.now() + 10_000;
-    while (!waiting.some((p) => p.comm === 'claude')) {
-      assert.ok(Date.now() < deadline, `no CLI started ahead: ${JSON.stringify(descendantsOf(boxed.service.proc.pid))}`);
+    while (direct.length !== 1 || !waiting.some((p) => p.comm === 'claude')) {
+      assert.ok(Date.now() < deadline, `not one box with a CLI waiting: ${JSON.stringify(waiting)}`);
       await sleep(100);
       waiting = descendantsOf(boxed.service.proc.pid);
+      direct = waiting.filter((p) => p.ppid === boxed.service.proc.pid);
     }
-    const direct = waiting.filter((p) => p.ppid === boxed.service.proc.pid);
-    assert.deepEqual(direct.map((p) => p.comm), ['bwrap'], JSON.stringify(waiting));
+    assert.equal(direct[0].comm, 'bwrap', JSON.stringify(waiting));
     for (const p of waiting.filter((q) => q.comm === 'claude')) assert.equal(uidOf(p.pid), user.uid);
     assert.match(await ask('second'), /second$/, boxed.diagnostics());
     await stopChild(boxed.service);
