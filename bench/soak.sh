@@ -150,8 +150,8 @@ job_id=$(api -X POST "$base/execute" -H 'Content-Type: application/json' \
 warmup_status=$(wait_job 30 "$job_id")
 [[ $warmup_status == completed ]] || die "warm-up job $job_id ended $warmup_status"
 
-fd_before=$(fd_count)
 fd_list >"$work/fd-before"
+fd_before=$(wc -l <"$work/fd-before")
 rss_start=$(rss_kib)
 
 echo "soak: $duration s, $connections connections, 2 threads against $base (pid $service_pid)"
@@ -205,10 +205,13 @@ if [[ -n $drained ]]; then
         (($(fd_count) == fd_before)) && break
         sleep 0.1
     done
-    fd_after=$(fd_count)
+    # Counted from the listing it reports: a count and a later listing can disagree while the
+    # CLI started ahead replaces its pipes (CI once read 18, then listed 17).
+    fd_list >"$work/fd-after"
+    fd_after=$(wc -l <"$work/fd-after")
     if ((fd_after != fd_before)); then
         fail "fd count $fd_before before, $fd_after after"
-        fd_list | diff "$work/fd-before" - >&2 || true
+        diff "$work/fd-before" "$work/fd-after" >&2 || true
     fi
 
     health=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$base/health" || true)
