@@ -125,8 +125,8 @@ TEST_CASE("confine: git as the agent's user; the CLI also in the sandbox") {
     // The CLI knows it is in bubblewrap: as root it needs no IS_SANDBOX=1 there.
     CHECK(std::count(boxed.environment.begin(), boxed.environment.end(),
                      "CLAUDE_CODE_BUBBLEWRAP=1") == 1);
-    CHECK(std::count(git.environment.begin(), git.environment.end(),
-                     "CLAUDE_CODE_BUBBLEWRAP=1") == 0);
+    CHECK(std::count(git.environment.begin(), git.environment.end(), "CLAUDE_CODE_BUBBLEWRAP=1") ==
+          0);
 }
 
 TEST_CASE("runner: a child with run_as runs as that user, its groups and no new privileges") {
