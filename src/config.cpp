@@ -299,6 +299,12 @@ const Option kOptions[] = {
     {"RETENTION_SWEEP_SECONDS", "--retention-sweep", "S", "How often the retention rules run.",
      [](Config& c, std::string_view v) { return parse_count(v, 1, 86400, c.retention_sweep); },
      [](const Config& c) { return std::to_string(c.retention_sweep.count()); }},
+    {"RECORD_CACHE_BYTES", "--record-cache-bytes", "N",
+     "Finished job records kept in memory as the text GET /jobs/{id} answers with (0: none).",
+     [](Config& c, std::string_view v) {
+         return parse_unsigned<std::size_t>(v, 0, 1024 * kMiB, c.record_cache_bytes);
+     },
+     [](const Config& c) { return std::to_string(c.record_cache_bytes); }},
     {"WEBHOOK_ALLOWED_HOSTS", "--webhook-allowed-hosts", "LIST",
      "Hosts a job's callback_url may name, comma-separated: a name, *.name (any name under it), "
      "an IP address ([...] for IPv6), each with an optional :port. Empty: callbacks are off. A "

@@ -84,6 +84,7 @@ struct Config {
     std::chrono::seconds job_retention{30LL * 24 * 3600};
     std::size_t job_max_records = 100000;
     std::chrono::seconds retention_sweep{3600};
+    std::size_t record_cache_bytes = 8U * 1024U * 1024U;  // finished records, as GET answers
 
     // Completion webhooks (webhooks/): the hosts callbacks may name (none: callbacks are off),
     // the signing keys, each attempt's time, and the retries.

@@ -64,6 +64,7 @@ void log_startup_checks(const cas::Config& config) {
 int serve(const cas::Config& config) {
     using namespace cas;
     log::set_min_level(config.log_level);
+    log::flush_on_fatal_signals();
 
     // DATA_DIR, the database and restored sessions are the service's alone.
     agent::make_created_files_private();
@@ -86,6 +87,7 @@ int serve(const cas::Config& config) {
         app = std::make_unique<App>(io, config);
         port = app->start();
     } catch (const StartupError& e) {
+        log::flush();  // the lines before it come first
         (void)std::fprintf(stderr, "claude-agent-service: %s\n", e.what());
         return 2;
     }

@@ -388,10 +388,13 @@ void add_jobs_routes(http::Router& router, JobsContext context) {
     add("GET", "/jobs", [ctx](const http::Request& request) { return list_jobs(*ctx, request); });
     add("GET", "/jobs/{id}",
         [ctx](const http::Request& request) -> asio::awaitable<http::Response> {
-            auto job = co_await find_job(*ctx, request);
-            if (!job) co_return job_not_found();
-            auto response = http::json_response(200, jobs::to_json(*job));
-            response.job_id = job->id;
+            auto id = request.param("id").value_or("");
+            if (!jobs::is_job_id(id)) co_return job_not_found();
+            auto record = co_await ctx->registry.record_text(std::string(id));
+            if (!record) co_return job_not_found();
+            http::Response response;
+            response.body = *record;
+            response.job_id = id;
             co_return response;
         });
     auto cancel = [ctx](const http::Request& request) { return cancel_job(*ctx, request); };

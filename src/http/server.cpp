@@ -314,14 +314,15 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
                                           keep_alive, version)
                 : co_await write(stream, request, std::move(response), keep_alive, version);
         std::chrono::duration<double> elapsed = Clock::now() - started;
-        boost::json::object fields{{"request_id", request.request_id},
-                                   {"method", request.method},
-                                   {"target", request.target},
-                                   {"route", request.route},
-                                   {"status", status},
-                                   {"duration_ms", rounded_ms(elapsed)}};
-        if (!job_id.empty()) fields["job_id"] = job_id;
-        log::info("request", std::move(fields));
+        log::Line line(log::Level::info, "request");
+        line.field("request_id", request.request_id)
+            .field("method", request.method)
+            .field("target", request.target)
+            .field("route", request.route)
+            .field("status", status)
+            .field("duration_ms", rounded_ms(elapsed));
+        if (!job_id.empty()) line.field("job_id", job_id);
+        line.write();
         if (options.on_request) options.on_request(request.route, request.method, status, elapsed);
         if (!written) co_return;
     }

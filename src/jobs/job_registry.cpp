@@ -10,7 +10,9 @@
 #include "jobs/job_state.hpp"
 #include "jobs/store_outage.hpp"
 #include "telemetry/log.hpp"
+#include "util/json_text.hpp"
 #include "util/random_id.hpp"
+#include "util/utf8.hpp"
 #include "util/wall_clock.hpp"
 
 #include <malloc.h>
@@ -53,6 +55,7 @@ JobRegistry::JobRegistry(asio::any_io_executor executor, JobStore& store, runs::
       store_(store),
       runs_(runs),
       options_(std::move(options)),
+      finished_records_(options_.record_cache_bytes),
       queue_changed_(executor_),
       jobs_changed_(executor_),
       beat_now_(executor_),
@@ -192,6 +195,18 @@ asio::awaitable<Job> JobRegistry::wait_until_finished(std::string id, Job job) {
         job = std::move(*now);
     }
     co_return job;
+}
+
+asio::awaitable<RecordCache::Text> JobRegistry::record_text(std::string id) {
+    auto text = finished_records_.find(id);
+    if (text) co_return text;
+    auto generation = finished_records_.generation();
+    auto job = co_await store_.find(id);
+    if (!job) co_return text;
+    // As json_response writes a body: records are valid UTF-8 already, but this is the body.
+    text = std::make_shared<const std::string>(ensure_valid_utf8(json_text(to_json(*job))));
+    if (record_is_settled(*job)) finished_records_.put_if_current(id, text, generation);
+    co_return text;
 }
 
 std::shared_ptr<JobEvents> JobRegistry::events(std::string_view id) const {

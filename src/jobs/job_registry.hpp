@@ -11,6 +11,7 @@
 #include "jobs/job_events.hpp"
 #include "jobs/job_state.hpp"
 #include "jobs/job_store.hpp"
+#include "jobs/record_cache.hpp"
 #include "runs/run_service.hpp"
 #include "util/async.hpp"
 
@@ -43,6 +44,8 @@ struct RegistryOptions {
     // How often a replica of a shared store looks for queued jobs without being told
     // (a NOTIFY lost across a reconnect), and polls a job it does not run.
     std::chrono::milliseconds poll_interval{1000};
+    // Finished records kept as the text GET /jobs/{id} answers with (record_cache.hpp).
+    std::size_t record_cache_bytes = 8U * 1024U * 1024U;
 };
 
 struct Submission {
@@ -78,6 +81,8 @@ public:
     // have finished otherwise meanwhile: the record says how it ended). A job running on
     // another replica is stopped by its owner, told through the store.
     boost::asio::awaitable<CancelResult> cancel(std::string id);
+    // A job's record as JSON text (null: no such job); a finished one from the cache.
+    boost::asio::awaitable<RecordCache::Text> record_text(std::string id);
     // The live event log of a job running here (null otherwise).
     [[nodiscard]] std::shared_ptr<JobEvents> events(std::string_view id) const;
     // Waits until a job started or ended here, or `interval` passed, or the registry stopped.
@@ -129,6 +134,7 @@ private:
     RegistryOptions options_;
     std::map<std::string, Active, std::less<>> active_;
     ClusterState cluster_;
+    RecordCache finished_records_;
     Event queue_changed_;  // a job was queued, or the slot may be free for one
     Event jobs_changed_;   // a job started or ended here
     Event beat_now_;       // this replica became busy or idle: tell the cluster now

@@ -57,7 +57,8 @@ asio::awaitable<void> JobRegistry::listen() {
             log::warn("cannot listen for other replicas; retrying", {{"error", e.what()}});
             failed = true;
         }
-        if (failed) {  // the polls cover what is missed meanwhile
+        if (failed) {  // the polls cover what is missed meanwhile; deletions, this:
+            finished_records_.clear();
             pause.expires_after(std::chrono::seconds(1));
             co_await (pause.async_wait() || stopping_.wait());
             continue;
@@ -67,6 +68,8 @@ asio::awaitable<void> JobRegistry::listen() {
                 queue_changed_.notify();
             } else if (notice.kind == StoreNotice::Kind::events) {
                 jobs_changed_.notify();  // wakes readers of jobs running elsewhere
+            } else if (notice.kind == StoreNotice::Kind::records_deleted) {
+                finished_records_.clear();
             } else if (auto it = active_.find(notice.job_id); it != active_.end()) {
                 it->second.cancel->request();
             }
@@ -81,7 +84,10 @@ asio::awaitable<void> JobRegistry::sweep() {
             auto now = unix_seconds();
             auto deleted =
                 co_await store_.prune(now - options_.retention.count(), options_.max_records);
-            if (deleted > 0) log::info("old job records deleted", {{"count", deleted}});
+            if (deleted > 0) {
+                finished_records_.clear();
+                log::info("old job records deleted", {{"count", deleted}});
+            }
             auto sessions_kept = std::max(options_.retention, options_.session_ttl);
             auto forgotten = co_await store_.prune_sessions(now - options_.session_ttl.count(),
                                                             now - sessions_kept.count());

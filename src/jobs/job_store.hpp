@@ -105,7 +105,8 @@ struct ClusterState {
 // What another replica announced (PostgreSQL NOTIFY): a job was queued, a running job is to
 // be cancelled (its id), or a running job's log has new events (its id).
 struct StoreNotice {
-    enum class Kind { queued, cancel, events };
+    // records_deleted: another replica's retention sweep deleted finished records.
+    enum class Kind { queued, cancel, events, records_deleted };
     Kind kind;
     std::string job_id;
 };

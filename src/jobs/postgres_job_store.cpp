@@ -463,6 +463,9 @@ JobStore::Awaitable<std::size_t> PostgresJobStore::prune(std::int64_t cutoff_uni
                                                                  kNow),
                                                      params);
             deleted = static_cast<std::size_t>(result.integer(0, 0));
+            // Sent at COMMIT, to every listener (this replica too).
+            if (deleted > 0)
+                co_await connection->execute(fmt::format("NOTIFY {}", kDeletedChannel));
         }
         co_await connection->execute("COMMIT");
         co_return deleted;

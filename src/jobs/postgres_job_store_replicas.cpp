@@ -90,17 +90,23 @@ JobStore::Awaitable<void> PostgresJobStore::leave(const std::string& replica) {
 JobStore::Awaitable<std::vector<StoreNotice>> PostgresJobStore::notices() {
     for (;;) {
         if (!listener_ || listener_->broken()) {
+            const bool reconnecting = listener_ != nullptr;
             listener_.reset();
             try {
                 auto connection = co_await pool_.connect();
-                co_await connection->execute(fmt::format("LISTEN {}; LISTEN {}; LISTEN {}",
-                                                         kQueuedChannel, kCancelChannel,
-                                                         kEventsChannel));
+                co_await connection->execute(
+                    fmt::format("LISTEN {}; LISTEN {}; LISTEN {}; LISTEN {}", kQueuedChannel,
+                                kCancelChannel, kEventsChannel, kDeletedChannel));
                 listener_ = std::move(connection);
             } catch (const pg::Error& e) {
                 throw_store_error(e);
             }
-            // What was announced while no one listened is found by the callers' polls.
+            // What was announced while no one listened is found by the callers' polls; a
+            // deletion has none: say there may have been one.
+            if (reconnecting) {
+                std::vector<StoreNotice> maybe_missed{{StoreNotice::Kind::records_deleted, ""}};
+                co_return maybe_missed;
+            }
         }
         std::vector<pg::Notification> received;
         try {
@@ -116,6 +122,8 @@ JobStore::Awaitable<std::vector<StoreNotice>> PostgresJobStore::notices() {
                 notices.push_back({StoreNotice::Kind::cancel, std::move(n.payload)});
             } else if (n.channel == kEventsChannel) {
                 notices.push_back({StoreNotice::Kind::events, std::move(n.payload)});
+            } else if (n.channel == kDeletedChannel) {
+                notices.push_back({StoreNotice::Kind::records_deleted, ""});
             }
         }
         if (!notices.empty()) co_return notices;

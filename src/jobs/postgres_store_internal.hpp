@@ -29,10 +29,12 @@ inline constexpr const char* kNow = "extract(epoch from clock_timestamp())::bigi
 inline constexpr const char* kNowMs = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 // NOTIFY channels: a job was queued (wake an idle replica), a running job is to be cancelled
-// (its id; its owner stops it).
+// (its id; its owner stops it), a running job's log grew (its id), finished records were
+// deleted (the replicas drop their cached ones).
 inline constexpr const char* kQueuedChannel = "cas_job_queued";
 inline constexpr const char* kCancelChannel = "cas_job_cancel";
 inline constexpr const char* kEventsChannel = "cas_job_events";
+inline constexpr const char* kDeletedChannel = "cas_jobs_deleted";
 
 // Separates a batch of events in one parameter: SSE events carry JSON, which never holds a
 // raw control character.

@@ -4,6 +4,7 @@
 #include "jobs/sqlite_job_store.hpp"
 
 #include "jobs/job_state.hpp"
+#include "jobs/sqlite_integrity_check.hpp"
 #include "jobs/sqlite_statement.hpp"
 #include "util/async.hpp"
 #include "util/json_limits.hpp"
@@ -139,10 +140,9 @@ SqliteJobStore::SqliteJobStore(const std::string& path) {
                 throw;
             }
         }
-        // A corrupt file often opens fine and fails here or on first read.
-        Statement check(db_, "PRAGMA quick_check");
-        if (!check.step() || check.text(0) != "ok") fail("the database file is corrupt");
         cache_ = std::make_unique<StatementCache>(db_);
+        // The whole file is checked after start-up; what failed to open or read above, before.
+        if (path != ":memory:") integrity_check_ = std::make_unique<SqliteIntegrityCheck>(path);
     } catch (const StoreError& e) {
         if (db_ == nullptr) throw;
         fail(e.what());
@@ -150,6 +150,7 @@ SqliteJobStore::SqliteJobStore(const std::string& path) {
 }
 
 SqliteJobStore::~SqliteJobStore() {
+    integrity_check_.reset();
     cache_.reset();  // statements first: a connection with live ones does not close
     sqlite3_close(db_);
 }

@@ -13,6 +13,8 @@ struct sqlite3;
 
 namespace cas::jobs {
 
+class SqliteIntegrityCheck;
+
 class SqliteJobStore final : public JobStore {
 public:
     // Opens (creating if needed) `path`; throws StoreError.
@@ -75,6 +77,7 @@ private:
 
     sqlite3* db_ = nullptr;
     std::unique_ptr<StatementCache> cache_;
+    std::unique_ptr<SqliteIntegrityCheck> integrity_check_;
 };
 
 }  // namespace cas::jobs

@@ -220,4 +220,16 @@ void append_json_quoted(std::string& out, std::string_view text) {
     append_quoted(out, text);
 }
 
+void append_json_number(std::string& out, double number) {
+    append_double(out, number);
+}
+
+void append_json_number(std::string& out, std::int64_t number) {
+    append_integer(out, number);
+}
+
+void append_json_number(std::string& out, std::uint64_t number) {
+    append_integer(out, number);
+}
+
 }  // namespace cas

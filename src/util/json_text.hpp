@@ -11,6 +11,7 @@
 
 #include <boost/json/fwd.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -28,5 +29,10 @@ void append_json_text(std::string& out, const boost::json::array& array);
 // `text` as a JSON string literal: quoted and escaped as json_text escapes strings.
 std::string json_quoted(std::string_view text);
 void append_json_quoted(std::string& out, std::string_view text);
+
+// A number as json_text writes it (a double in the form described above).
+void append_json_number(std::string& out, double number);
+void append_json_number(std::string& out, std::int64_t number);
+void append_json_number(std::string& out, std::uint64_t number);
 
 }  // namespace cas

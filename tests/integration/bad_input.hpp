@@ -199,6 +199,15 @@ inline void check_still_healthy(int port) {
     CHECK(health.body == kHealthy);
 }
 
+// The service's log with every line of the requests made so far: a request of its own, marked,
+// is logged after them.
+inline std::string settled_log(const Fixture& f) {
+    static int requests = 0;
+    auto marker = "log-settled-" + std::to_string(++requests);
+    CHECK(request(f.port(), "GET", "/health", "", {{"X-Request-Id", marker}}).status == 200);
+    return f.service->log_through(marker);
+}
+
 inline void run_catalogue(const Fixture& f, const std::vector<Entry>& entries) {
     for (const auto& entry : entries) {
         INFO("entry: " << entry.name);

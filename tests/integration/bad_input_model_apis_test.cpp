@@ -307,7 +307,7 @@ TEST_CASE("bad input: responses and messages, each in its API's error shape") {
     run_catalogue(f, entries);
     // Nothing here may have started a run or reached the 500 boundary.
     CHECK(f.record.read("argv").empty());
-    auto log = f.service->log();
+    auto log = settled_log(f);
     CHECK(log.find("\"status\":500") == std::string::npos);
     CHECK(log.find("test-token") == std::string::npos);
 }

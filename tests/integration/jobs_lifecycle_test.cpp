@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -267,6 +268,44 @@ TEST_CASE("a corrupt or unwritable database stops start-up with exit code 2", "[
                       Catch::Contains("no-such-dir"));
 }
 
+TEST_CASE("a finished record is served from memory; with RECORD_CACHE_BYTES=0 from the database",
+          "[sqlite]") {
+    for (auto [bytes, kept] : {std::pair{"8388608", true}, std::pair{"0", false}}) {
+        INFO("RECORD_CACHE_BYTES=" << bytes);
+        Fixture f(Fixture::Env{{"RECORD_CACHE_BYTES", bytes}});
+        auto id = f.start_job("remembered");
+        REQUIRE(f.wait_job(id).at("status") == "completed");  // the final record, read once
+        // Changed behind the service's back (nothing of the service changes a final record):
+        // what GET answers says where it came from.
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open((f.service->data_dir() + "/jobs.db").c_str(), &db) == SQLITE_OK);
+        CHECK(sqlite3_exec(db,
+                           "UPDATE jobs SET record = replace(record, 'remembered', 'rewritten')",
+                           nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+        auto prompt = f.job(id).at("prompt");
+        CHECK(prompt == (kept ? "remembered" : "rewritten"));
+    }
+}
+
+TEST_CASE("a record deleted by retention is not served from memory") {
+    Fixture f(Fixture::Env{{"JOB_MAX_RECORDS", "1"}, {"RETENTION_SWEEP_SECONDS", "1"}});
+    auto first = f.start_job("first");
+    f.wait_job(first);
+    CHECK(f.job(first).at("status") == "completed");  // read again: from memory
+    auto second = f.start_job("second");
+    f.wait_job(second);
+    // The next sweep deletes the oldest beyond one record: the first.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    int status = 200;
+    while (status == 200 && std::chrono::steady_clock::now() < deadline) {
+        status = request(f.port(), "GET", "/jobs/" + first, "", kAuth).status;
+        std::this_thread::sleep_for(50ms);
+    }
+    CHECK(status == 404);
+    CHECK(f.job(second).at("status") == "completed");
+}
+
 TEST_CASE("SIGTERM ends event streams: queued jobs stay queued for the next start") {
     Fixture f(Fixture::Env{{"QUEUE_DEPTH", "2"}, {"SHUTDOWN_GRACE", "0"}});
     auto running = f.start_job("x\nFAKE:sleep=30");
@@ -310,7 +349,9 @@ TEST_CASE("numbers as people write them: 5.0, not 5E0, in records, listings and 
     CHECK_THAT(listing.body, Catch::Contains(R"("max_budget_usd":5.0,)"));
     CHECK_FALSE(has_exponent(listing.body));
     // Request lines carry duration_ms as a double.
-    auto log = f.service->log();
+    CHECK(request(f.port(), "GET", "/health", "", {{"X-Request-Id", "last-request"}}).status ==
+          200);
+    auto log = f.service->log_through("last-request");
     CHECK_THAT(log, Catch::Contains(R"("duration_ms":)"));
     CHECK_FALSE(has_exponent(log));
 

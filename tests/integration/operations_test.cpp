@@ -45,7 +45,7 @@ TEST_CASE("metrics after a mixed run: promtool accepts the scrape and the counts
     f.wait_job(f.start_job("x\nFAKE:sleep=5", {{"timeout_seconds", 1}}));
     CHECK(f.complete(chat("hello", {{"model", "claude-haiku-4-5"}})).status == 200);
     CHECK(eventually([&] {  // recorded when the CLI has exited, just after the answer; the
-                             // slot is free once the run's session is kept in the store too
+                            // slot is free once the run's session is kept in the store too
         auto scrape = request(f.port(), "GET", "/metrics").body;
         return sample(scrape, R"(cas_runs_total{kind="completion",outcome="completed"})") == 1 &&
                sample(scrape, "cas_slot_busy") == 0;
@@ -106,7 +106,7 @@ TEST_CASE("logs: one JSON object per line with request id, route, status and job
     auto bad = request(f.port(), "GET", "/health", "", {{"X-Request-Id", "bad id with spaces"}});
     CHECK(bad.header("x-request-id").size() == 16);
 
-    std::istringstream lines(f.service->log());
+    std::istringstream lines(f.service->log_through("trace-abc.123"));
     std::string line;
     bool found = false;
     while (std::getline(lines, line)) {
@@ -128,7 +128,46 @@ TEST_CASE("logs: one JSON object per line with request id, route, status and job
 TEST_CASE("LOG_LEVEL=warn keeps request lines out of the log") {
     Fixture f(Fixture::Env{{"LOG_LEVEL", "warn"}});
     request(f.port(), "GET", "/health");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // longer than a batch waits
     CHECK(f.service->log().find("\"msg\":\"request\"") == std::string::npos);
+}
+
+TEST_CASE("the log is written in batches: kill -9 loses no line older than a batch") {
+    Fixture f;
+    auto early = request(f.port(), "GET", "/health", "", {{"X-Request-Id", "before-the-pause"}});
+    CHECK(early.status == 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a batch waits 50 ms at most
+    CHECK(f.service->stop(SIGKILL) == 128 + SIGKILL);
+    CHECK_THAT(f.service->log(), Catch::Contains(R"("request_id":"before-the-pause")"));
+}
+
+TEST_CASE(
+    "the log is written in batches: a warning is written at once, after the lines before "
+    "it") {
+    Fixture f(Fixture::Env{{"MAX_CONNECTIONS", "1"}});
+    Connection held(f.port());  // the one connection allowed
+    REQUIRE(held.send("GET /health HTTP/1.1\r\nHost: x\r\nX-Request-Id: just-before\r\n\r\n"));
+    CHECK(held.read_reply().status == 200);
+    Connection refused(f.port());  // refused with a warning
+    CHECK(refused.closed_within(std::chrono::seconds(5)));
+    CHECK(f.service->stop(SIGKILL) == 128 + SIGKILL);
+
+    auto log = f.service->log();
+    INFO(log);
+    CHECK_THAT(log, Catch::Contains(R"("request_id":"just-before")"));
+    CHECK_THAT(
+        log, Catch::Contains(R"("level":"warn","msg":"connection refused: too many connections")"));
+}
+
+TEST_CASE("a fatal signal writes the lines waiting for their batch before the service dies") {
+    Fixture f;
+    auto first = request(f.port(), "GET", "/health", "", {{"X-Request-Id", "right-before-abort"}});
+    CHECK(first.status == 200);
+    // Answered after the first request's line was logged (one thread, in order): that line is
+    // waiting for its batch now.
+    CHECK(request(f.port(), "GET", "/health").status == 200);
+    CHECK(f.service->stop(SIGABRT) == 128 + SIGABRT);
+    CHECK_THAT(f.service->log(), Catch::Contains(R"("request_id":"right-before-abort")"));
 }
 
 // The start-up checks (src/startup_checks.hpp) as an operator sees them: before "listening",

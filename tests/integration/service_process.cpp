@@ -143,6 +143,17 @@ std::string ServiceProcess::log() const {
     return read_file(log_path_);
 }
 
+std::string ServiceProcess::log_through(std::string_view marker,
+                                        std::chrono::milliseconds limit) const {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    auto text = log();
+    while (text.find(marker) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        text = log();
+    }
+    return text;
+}
+
 int ServiceProcess::stop(int signal, std::chrono::milliseconds limit) {
     if (pid_ <= 0) return -1;
     kill(pid_, signal);

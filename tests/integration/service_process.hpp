@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cas::test {
@@ -31,6 +32,10 @@ public:
     [[nodiscard]] int port() const { return port_; }
     [[nodiscard]] int pid() const { return pid_; }
     [[nodiscard]] std::string log() const;  // everything written to stderr so far
+    // The log once it holds `marker` (or after `limit`): info lines are written in batches
+    // (within 50 ms), in order, so every line logged before the marker's is there too.
+    [[nodiscard]] std::string log_through(
+        std::string_view marker, std::chrono::milliseconds limit = std::chrono::seconds(5)) const;
     [[nodiscard]] const std::string& data_dir() const { return data_dir_; }
 
     // Sends `signal` and waits for the exit; returns the exit status (or 128+signal).

@@ -4,6 +4,7 @@
 #include "jobs/sqlite_job_store.hpp"
 
 #include "coroutine_test.hpp"
+#include "log_file.hpp"
 
 #include <unistd.h>
 
@@ -58,6 +59,37 @@ TEST_CASE("store: a corrupt or unusable file is a clear error") {
     CHECK_THROWS_WITH(SqliteJobStore(db.path),
                       Catch::Contains(db.path) && Catch::Contains("not a database"));
     CHECK_THROWS_AS(SqliteJobStore((db.dir / "missing-dir" / "jobs.db").string()), StoreError);
+}
+
+TEST_CASE(
+    "store: damage deeper in the file does not hold start-up; the check after it reports "
+    "it") {
+    TempDb db;
+    {
+        SqliteJobStore store(db.path);
+        auto job = make_job(1);
+        job.prompt = std::string(300U * 1024U, 'x');  // a chain of overflow pages
+        run(store.save(job));
+    }
+    {
+        cas::test::LogFile log;
+        SqliteJobStore healthy(db.path);
+        CHECK_THAT(
+            log.through("job database checked"),
+            Catch::Contains(R"("msg":"job database checked")") && !Catch::Contains("corrupt"));
+    }
+    {  // one page in the middle of the record's chain overwritten
+        constexpr std::size_t kPage = 4096;
+        auto middle = fs::file_size(db.path) / kPage / 2 * kPage;
+        std::fstream file(db.path, std::ios::binary | std::ios::in | std::ios::out);
+        file.seekp(static_cast<std::streamoff>(middle));
+        file << std::string(kPage, '\x42');
+    }
+    cas::test::LogFile log;
+    SqliteJobStore damaged(db.path);  // opens: nothing it reads at start is damaged
+    auto text = log.through("the job database is corrupt");
+    CHECK_THAT(text, Catch::Contains(R"("level":"error","msg":"the job database is corrupt)") &&
+                         Catch::Contains(db.path) && Catch::Contains(R"("problems":")"));
 }
 
 TEST_CASE("store: a database from before the sessions and queue migrations opens and gains them") {
