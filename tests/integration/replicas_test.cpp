@@ -205,9 +205,12 @@ TEST_CASE("PostgreSQL restarting under load: 503 while it is down, and nothing l
     cluster[1].wait_job(done);
 
     server.control("halt");
-    auto down = request(cluster[1].port(), "GET", "/jobs/" + done, "", kAuth);
+    // A running job's record is read from the database: 503. A finished one read before is
+    // answered from memory (nothing can change it while the database is down).
+    auto down = request(cluster[1].port(), "GET", "/jobs/" + running, "", kAuth);
     CHECK(down.status == 503);
     CHECK(down.header("retry-after") == "30");
+    CHECK(request(cluster[1].port(), "GET", "/jobs/" + done, "", kAuth).status == 200);
     CHECK(cluster[0].execute({{"prompt", "z"}, {"agent", "a"}}).status == 503);
     CHECK(request(cluster[0].port(), "GET", "/health").status == 200);  // the replica lives
     std::this_thread::sleep_for(3500ms);  // the run ends while the database is down
@@ -236,4 +239,30 @@ TEST_CASE("a session begun on one replica is resumed on another: the store bring
     CHECK(cluster.owner(second_id) == "r2");
     CHECK(second.at("result") == "user-turns=2");  // the first turn came along
     CHECK(second.at("session_id") == first.at("session_id"));
+}
+
+TEST_CASE("a record another replica's retention sweep deleted is not served from memory") {
+    // r1 sweeps once at start, then not for a day; it reads (and keeps) a finished record.
+    Cluster cluster(1, {{"JOB_MAX_RECORDS", "1"}, {"RETENTION_SWEEP_SECONDS", "86400"}});
+    auto first = job_id(cluster[0].execute({{"prompt", "first"}, {"agent", "a"}}));
+    CHECK(cluster[0].wait_job(first).at("status") == "completed");
+    CHECK(cluster[0].job(first).at("status") == "completed");
+    auto second = job_id(cluster[0].execute({{"prompt", "second"}, {"agent", "a"}}));
+    CHECK(cluster[0].wait_job(second).at("status") == "completed");
+
+    // r2 sweeps every second: it deletes the first record, the oldest beyond one.
+    cluster.replicas.push_back(
+        std::make_unique<Fixture>(Fixture::Env{{"DATABASE_URL", cluster.conninfo},
+                                               {"LEASE_SECONDS", "3"},
+                                               {"REPLICA_ID", "r2"},
+                                               {"JOB_MAX_RECORDS", "1"},
+                                               {"RETENTION_SWEEP_SECONDS", "1"}}));
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    int status = 200;
+    while (status == 200 && std::chrono::steady_clock::now() < deadline) {
+        status = request(cluster[0].port(), "GET", "/jobs/" + first, "", kAuth).status;
+        std::this_thread::sleep_for(50ms);
+    }
+    CHECK(status == 404);
+    CHECK(cluster[0].job(second).at("status") == "completed");
 }
