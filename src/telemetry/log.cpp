@@ -245,12 +245,12 @@ void write_fields(Line& line, const boost::json::object& fields) {
 
 }  // namespace
 
-void write(Level level, std::string_view message, boost::json::object fields) {
+void write(Level level, std::string_view message, const boost::json::object& fields) {
     Line line(level, message);
     write_fields(line, fields);
 }
 
-void announce(std::string_view message, boost::json::object fields) {
+void announce(std::string_view message, const boost::json::object& fields) {
     Line line(Line::Announcement{}, message);
     write_fields(line, fields);
 }

@@ -51,7 +51,7 @@ public:
     void write();
 
 private:
-    friend void announce(std::string_view message, boost::json::object fields);
+    friend void announce(std::string_view message, const boost::json::object& fields);
     // A life-cycle line: whatever the minimum level, and at once.
     struct Announcement {};
     Line(Announcement, std::string_view message);
@@ -67,20 +67,20 @@ private:
 };
 
 // Writes {"time", "level", "msg", ...fields} as one line.
-void write(Level level, std::string_view message, boost::json::object fields = {});
+void write(Level level, std::string_view message, const boost::json::object& fields = {});
 
 // Life-cycle lines (listening, stopping, stopped) are written whatever LOG_LEVEL says, and at
 // once: operators and supervisors wait for them.
-void announce(std::string_view message, boost::json::object fields = {});
+void announce(std::string_view message, const boost::json::object& fields = {});
 
-inline void info(std::string_view message, boost::json::object fields = {}) {
-    write(Level::info, message, std::move(fields));
+inline void info(std::string_view message, const boost::json::object& fields = {}) {
+    write(Level::info, message, fields);
 }
-inline void warn(std::string_view message, boost::json::object fields = {}) {
-    write(Level::warn, message, std::move(fields));
+inline void warn(std::string_view message, const boost::json::object& fields = {}) {
+    write(Level::warn, message, fields);
 }
-inline void error(std::string_view message, boost::json::object fields = {}) {
-    write(Level::error, message, std::move(fields));
+inline void error(std::string_view message, const boost::json::object& fields = {}) {
+    write(Level::error, message, fields);
 }
 
 // Writes every waiting line now (before anything else is written to stderr directly).

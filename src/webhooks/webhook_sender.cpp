@@ -122,19 +122,18 @@ asio::awaitable<void> WebhookSender::deliver(jobs::WebhookClaim claim) {
             {"job_id", job.id}, {"webhook_id", webhook.id}, {"attempt", webhook.attempts}};
         if (webhook.last_status) fields["status"] = *webhook.last_status;
         if (!saved) {
-            log::warn("webhook attempt outlived its claim; another sender has it",
-                      std::move(fields));
+            log::warn("webhook attempt outlived its claim; another sender has it", fields);
         } else if (webhook.status == jobs::WebhookStatus::delivered) {
             metrics_.record_webhook_delivery("delivered");
-            log::info("webhook delivered", std::move(fields));
+            log::info("webhook delivered", fields);
         } else {
             fields["error"] = webhook.last_error.value_or("");
             if (webhook.status == jobs::WebhookStatus::failed) {
                 metrics_.record_webhook_delivery("failed");
-                log::warn("webhook failed after its last attempt", std::move(fields));
+                log::warn("webhook failed after its last attempt", fields);
             } else {
                 fields["retry_in_ms"] = retry_ms.value_or(0);
-                log::info("webhook attempt failed; will retry", std::move(fields));
+                log::info("webhook attempt failed; will retry", fields);
             }
         }
     } catch (const std::exception& e) {
