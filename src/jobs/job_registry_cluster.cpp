@@ -79,6 +79,11 @@ asio::awaitable<void> JobRegistry::listen() {
 
 asio::awaitable<void> JobRegistry::sweep() {
     Timer timer(executor_);
+    // Not before the first requests: a sweep of a large store holds this thread for a while
+    // (it counts the table when the rules may delete), and start-up should not wait for it.
+    timer.expires_after(
+        std::min<std::chrono::milliseconds>(options_.sweep_interval, std::chrono::seconds(5)));
+    co_await (timer.async_wait() || stopping_.wait());
     while (!stopping_.requested()) {
         try {
             auto now = unix_seconds();

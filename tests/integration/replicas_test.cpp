@@ -242,7 +242,8 @@ TEST_CASE("a session begun on one replica is resumed on another: the store bring
 }
 
 TEST_CASE("a record another replica's retention sweep deleted is not served from memory") {
-    // r1 sweeps once at start, then not for a day; it reads (and keeps) a finished record.
+    // r1 sweeps 5 s after its start, then not for a day: by then r2 below has deleted the record,
+    // so r1's own sweep deletes nothing. It reads (and keeps) a finished record.
     Cluster cluster(1, {{"JOB_MAX_RECORDS", "1"}, {"RETENTION_SWEEP_SECONDS", "86400"}});
     auto first = job_id(cluster[0].execute({{"prompt", "first"}, {"agent", "a"}}));
     CHECK(cluster[0].wait_job(first).at("status") == "completed");
