@@ -468,37 +468,4 @@ JobStore::Awaitable<void> SqliteJobStore::drop_events(std::string_view /*id*/) {
     co_return;
 }
 
-JobStore::Awaitable<std::size_t> SqliteJobStore::prune(std::int64_t cutoff_unix,
-                                                       std::size_t max_records) {
-    exec(db_, "BEGIN IMMEDIATE");
-    try {
-        Statement old(*cache_,
-                      "DELETE FROM jobs WHERE finished_unix IS NOT NULL AND finished_unix < ?1");
-        old.bind(1, cutoff_unix);
-        old.step();
-        auto deleted = static_cast<std::size_t>(sqlite3_changes(db_));
-        // count(*) reads a whole index (18 ms at 100,000 records, on the thread that serves):
-        // the span of seq bounds it from above in two b-tree descents (two subqueries: min and
-        // max in one scan the table), and is usually enough.
-        Statement span(*cache_,
-                       "SELECT coalesce((SELECT max(seq) FROM jobs) - (SELECT min(seq) FROM jobs) "
-                       "+ 1, 0)");
-        span.step();
-        if (span.integer(0) > static_cast<std::int64_t>(max_records)) {
-            Statement excess(*cache_, R"(
-                DELETE FROM jobs WHERE seq IN (
-                  SELECT seq FROM jobs WHERE finished_unix IS NOT NULL ORDER BY seq
-                  LIMIT max(0, (SELECT count(*) FROM jobs) - ?1)))");
-            excess.bind(1, static_cast<std::int64_t>(max_records));
-            excess.step();
-            deleted += static_cast<std::size_t>(sqlite3_changes(db_));
-        }
-        exec(db_, "COMMIT");
-        co_return deleted;
-    } catch (...) {
-        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        throw;
-    }
-}
-
 }  // namespace cas::jobs

