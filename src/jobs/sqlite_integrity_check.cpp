@@ -1,5 +1,6 @@
 #include "jobs/sqlite_integrity_check.hpp"
 
+#include "jobs/sqlite_statement.hpp"
 #include "telemetry/log.hpp"
 
 #include <sqlite3.h>
@@ -46,30 +47,26 @@ void SqliteIntegrityCheck::run() {
         db_ = db;
     }
     std::string problems;
-    int status = SQLITE_OK;
-    sqlite3_stmt* statement = nullptr;
-    status = sqlite3_prepare_v2(db, kCheck, -1, &statement, nullptr);
-    while (status == SQLITE_OK || status == SQLITE_ROW) {
-        status = sqlite3_step(statement);
-        if (status != SQLITE_ROW) break;
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
-        std::string_view row = text != nullptr ? text : "";
-        if (row == "ok") continue;
-        if (!problems.empty()) problems += "; ";
-        problems += row;
-    }
-    if (status != SQLITE_DONE && status != SQLITE_INTERRUPT) {
+    try {
+        sqlite_detail::Statement check(db, kCheck);
+        while (check.step()) {
+            if (check.text(0) == "ok") continue;
+            if (!problems.empty()) problems += "; ";
+            problems += check.text(0);
+        }
+    } catch (const StoreError& e) {
         // A check that cannot read the file is a finding too ("database disk image is malformed").
         if (!problems.empty()) problems += "; ";
-        problems += sqlite3_errmsg(db);
+        problems += e.what();
     }
-    sqlite3_finalize(statement);
+    bool stopping = false;
     {
         std::lock_guard lock(mutex_);
         db_ = nullptr;
+        stopping = stopping_;  // then the check was interrupted: it found nothing
     }
     sqlite3_close(db);
-    if (status == SQLITE_INTERRUPT) return;  // stopping
+    if (stopping) return;
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
     if (!problems.empty()) {

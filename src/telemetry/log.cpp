@@ -176,51 +176,41 @@ void Line::start(std::string_view message) {
     append_json_quoted(*text_, message);
 }
 
-void Line::key(std::string_view name) {
+bool Line::begin_field(std::string_view name) {
+    if (text_ == nullptr) return false;
     *text_ += ',';
     append_json_quoted(*text_, name);
     *text_ += ':';
+    return true;
 }
 
 Line& Line::field(std::string_view key, std::string_view value) {
-    if (text_ == nullptr) return *this;
-    this->key(key);
-    append_json_quoted(*text_, value);
+    if (begin_field(key)) append_json_quoted(*text_, value);
     return *this;
 }
 
 Line& Line::field(std::string_view key, double value) {
-    if (text_ == nullptr) return *this;
-    this->key(key);
-    append_json_number(*text_, value);
+    if (begin_field(key)) append_json_number(*text_, value);
     return *this;
 }
 
 Line& Line::field(std::string_view key, const boost::json::value& value) {
-    if (text_ == nullptr) return *this;
-    this->key(key);
-    append_json_text(*text_, value);
+    if (begin_field(key)) append_json_text(*text_, value);
     return *this;
 }
 
 Line& Line::raw_field(std::string_view key, std::string_view json) {
-    if (text_ == nullptr) return *this;
-    this->key(key);
-    *text_ += json;
+    if (begin_field(key)) *text_ += json;
     return *this;
 }
 
 Line& Line::integer_field(std::string_view key, std::int64_t value) {
-    if (text_ == nullptr) return *this;
-    this->key(key);
-    append_json_number(*text_, value);
+    if (begin_field(key)) append_json_number(*text_, value);
     return *this;
 }
 
 Line& Line::unsigned_field(std::string_view key, std::uint64_t value) {
-    if (text_ == nullptr) return *this;
-    this->key(key);
-    append_json_number(*text_, value);
+    if (begin_field(key)) append_json_number(*text_, value);
     return *this;
 }
 

@@ -59,7 +59,8 @@ private:
     Line& raw_field(std::string_view key, std::string_view json);
     Line& integer_field(std::string_view key, std::int64_t value);
     Line& unsigned_field(std::string_view key, std::uint64_t value);
-    void key(std::string_view name);
+    // Writes `name` and the colon; false (nothing written) when the line is filtered out.
+    bool begin_field(std::string_view name);
 
     std::string* text_;  // null when the level is filtered out
     Level level_;
