@@ -279,6 +279,7 @@ TEST_CASE("a finished record is served from memory; with RECORD_CACHE_BYTES=0 fr
         // what GET answers says where it came from.
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open((f.service->data_dir() + "/jobs.db").c_str(), &db) == SQLITE_OK);
+        sqlite3_busy_timeout(db, 5000);  // the service may be writing (its session, a sweep)
         CHECK(sqlite3_exec(db,
                            "UPDATE jobs SET record = replace(record, 'remembered', 'rewritten')",
                            nullptr, nullptr, nullptr) == SQLITE_OK);
