@@ -296,7 +296,10 @@ TEST_CASE(
     CHECK(std::find(pids.begin(), pids.end(), std::to_string(f.service->pid())) == pids.end());
 
     auto timed = f.start_job("x\nFAKE:grandchild=30\nFAKE:sleep=30", {{"timeout_seconds", 2}});
-    CHECK(f.wait_job(timed).at("status") == "timeout");
+    auto ended = f.wait_job(timed);
+    INFO(json::serialize(ended));
+    INFO((ended.at("status") == "timeout" ? "" : "the service's log:\n" + f.service->log()));
+    CHECK(ended.at("status") == "timeout");
     CHECK(f.no_descendants());
 }
 
