@@ -60,7 +60,7 @@ struct Request {
 
 struct Response {
     unsigned status = 200;
-    std::string content_type = "application/json";
+    std::string_view content_type = "application/json";  // always a literal: not copied
     std::string body;
     Fields headers;      // extra headers (Allow, WWW-Authenticate, Retry-After, ...)
     std::string job_id;  // for the request log line, when the request concerns a job

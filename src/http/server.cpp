@@ -7,6 +7,7 @@
 
 #include "http/admit.hpp"
 #include "http/response.hpp"
+#include "http/response_head.hpp"
 #include "telemetry/log.hpp"
 #include "util/async.hpp"
 #include "util/random_id.hpp"
@@ -146,8 +147,9 @@ struct Server::Impl {
     asio::awaitable<Response> serve(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                     Parser& parser, const Admitted& admitted, Request& request,
                                     bool& close);
-    asio::awaitable<bool> write(beast::tcp_stream& stream, const Request& request,
-                                Response response, bool keep_alive, unsigned version);
+    asio::awaitable<bool> write(beast::tcp_stream& stream, std::string& head,
+                                const Request& request, const Response& response, bool keep_alive,
+                                unsigned version);
     asio::awaitable<bool> write_streamed(beast::tcp_stream& stream, SessionConnection& connection,
                                          const Request& request, Response response, bool keep_alive,
                                          unsigned version);
@@ -247,6 +249,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     // Bounded: chunk-extension and trailer lines are not covered by the header or body
     // limits, so without a cap an endless one would grow this buffer without end.
     beast::flat_buffer buffer(options.max_header_bytes + 64U * 1024U);
+    std::string head;  // each response's head, in memory kept from the one before
     bool keep_alive = true;
     while (keep_alive && !stopping) {
         Parser parser;
@@ -308,11 +311,10 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         if (close || stopping) keep_alive = false;
         auto status = response.status;
         auto job_id = std::move(response.job_id);
-        bool written =
-            response.stream
-                ? co_await write_streamed(stream, connection, request, std::move(response),
-                                          keep_alive, version)
-                : co_await write(stream, request, std::move(response), keep_alive, version);
+        bool written = response.stream
+                           ? co_await write_streamed(stream, connection, request,
+                                                     std::move(response), keep_alive, version)
+                           : co_await write(stream, head, request, response, keep_alive, version);
         std::chrono::duration<double> elapsed = Clock::now() - started;
         log::Line line(log::Level::info, "request");
         line.field("request_id", request.request_id)
@@ -383,21 +385,16 @@ asio::awaitable<bool> Server::Impl::write_streamed(beast::tcp_stream& stream,
     co_return co_await connection.finish();
 }
 
-asio::awaitable<bool> Server::Impl::write(beast::tcp_stream& stream, const Request& request,
-                                          Response response, bool keep_alive, unsigned version) {
-    bhttp::response<bhttp::string_body> message{static_cast<bhttp::status>(response.status),
-                                                version};
-    message.set(bhttp::field::content_type, response.content_type);
-    if (!request.request_id.empty()) message.set("X-Request-Id", request.request_id);
-    for (auto& [name, value] : response.headers) message.set(name, value);
-    message.body() = std::move(response.body);
-    message.keep_alive(keep_alive);
-    message.prepare_payload();  // Content-Length as GET would send it, for HEAD too
-    bhttp::response_serializer<bhttp::string_body> serializer{message};
+asio::awaitable<bool> Server::Impl::write(beast::tcp_stream& stream, std::string& head,
+                                          const Request& request, const Response& response,
+                                          bool keep_alive, unsigned version) {
+    // Content-Length as GET would send it, for HEAD too.
+    render_head(head, response, response.body.size(),
+                {.request_id = request.request_id, .keep_alive = keep_alive, .version = version});
     stream.expires_after(options.read_timeout);
-    auto [ec, bytes] = headers_only(request)
-                           ? co_await bhttp::async_write_header(stream, serializer, kUseNothrow)
-                           : co_await bhttp::async_write(stream, serializer, kUseNothrow);
+    std::array<asio::const_buffer, 2> pieces{asio::buffer(head), asio::buffer(response.body)};
+    if (headers_only(request)) pieces[1] = asio::const_buffer();
+    auto [ec, bytes] = co_await asio::async_write(stream, pieces, kUseNothrow);
     co_return !ec;
 }
 
