@@ -283,6 +283,10 @@ boost::asio::awaitable<AgentOutcome> run_unmeasured(const AgentSettings& setting
                    .initialized = std::nullopt};
         }
         if (!cli.child) {
+            // A child the kernel refused to exec has exited, unreaped (the launcher does not
+            // say its pid): the sweep that ends every run reaps it.
+            int swept = co_await kill_descendants(-1);
+            (void)swept;
             outcome.status = RunStatus::error;
             outcome.reason = "cannot run the Claude CLI (CLAUDE_BIN): " + cli.error;
             co_return outcome;

@@ -263,6 +263,25 @@ TEST_CASE("CLAUDE_BIN deleted between runs: the job errors clearly, and it works
     still_serving(f);
 }
 
+TEST_CASE(
+    "a CLI the kernel refuses to run: the job errors, and the refused child is not left behind") {
+    TempDir bin;
+    auto cli = bin.path / "claude";
+    fs::copy_file(kFake, cli);
+    Fixture f(Fixture::Env{{"CLAUDE_BIN", cli.string()}});
+    // Executable, so the run forks; its interpreter does not exist, so exec fails in the child,
+    // which exits at once and reports why.
+    std::ofstream(cli, std::ios::trunc) << "#!/nonexistent/interpreter\n";
+    auto job = f.wait_job(f.start_job("refused"));
+    CHECK(job.at("status") == "error");
+    CHECK_THAT(std::string(job.at("error").as_string()),
+               Catch::Contains("cannot start") && Catch::Contains("No such file or directory"));
+    CHECK(f.no_descendants());
+    fs::remove(cli);
+    fs::copy_file(kFake, cli);
+    still_serving(f);
+}
+
 TEST_CASE("the service SIGKILLed mid-run: the restart ends the run's leftovers and records it") {
     Fixture f;
     auto id = f.start_job("x\nFAKE:grandchild=60\nFAKE:sleep=30");
